@@ -1,0 +1,51 @@
+# cgbench: every target sets up .venv itself when it is missing or stale.
+PY      := .venv/bin/python
+STAMP   := .venv/.installed
+TASKS   ?= all
+MODELS  ?= all
+SEEDS   ?= 0
+PROFILE ?= quick
+LOGGER  ?= csv
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-all lint format smoke benchmark leaderboard classifiers clean
+
+help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER, env DATA_DIR)
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## Create .venv and install the project with pinned dependencies
+
+test: $(STAMP) ## Run the fast offline test suite (set DATA_DIR to use real data)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP) ## Run every test, slow ones included
+	$(PY) -m pytest -q -m ""
+
+lint: $(STAMP) ## ruff check and format check
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+format: $(STAMP) ## ruff fix and format
+	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
+
+smoke: $(STAMP) ## One training step of every model on the synthetic tasks (offline, seconds)
+	$(PY) -m benchmark run --tasks synthetic_label synthetic_attributes --models $(MODELS) \
+		--profile smoke --logger none --results-dir .cache/smoke --include-synthetic
+
+benchmark: $(STAMP) ## Run the TASKS x MODELS x SEEDS matrix and rebuild the leaderboard
+	$(PY) -m benchmark run --tasks $(TASKS) --models $(MODELS) --seeds $(SEEDS) \
+		--profile $(PROFILE) --logger $(LOGGER)
+
+leaderboard: $(STAMP) ## Rebuild results/*.csv and results/leaderboard.md from the run records
+	$(PY) -m benchmark leaderboard
+
+classifiers: $(STAMP) ## Train (or verify) the evaluator classifiers behind attr_acc
+	$(PY) -m benchmark classifiers --tasks $(TASKS)
+
+clean: ## Remove caches and logs (keeps .venv, data and results)
+	rm -rf .cache .pytest_cache .ruff_cache lightning_logs wandb
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

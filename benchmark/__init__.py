@@ -1,0 +1,1 @@
+"""cgbench runner: tasks, configs, the shared evaluation loop and the leaderboard."""

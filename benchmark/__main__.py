@@ -1,0 +1,120 @@
+"""Command line: ``python -m benchmark {list,run,leaderboard,classifiers}``."""
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from benchmark import config as C
+from benchmark import leaderboard
+from benchmark.run import UnknownNameError, lookup, matrix, run_one
+from benchmark.tasks import TASKS
+from datamodules import DataNotFoundError
+from models import MODELS
+
+PUBLISHED_TASKS = [name for name, task in TASKS.items() if not task.synthetic]
+
+
+def _names(values: list[str], registry: dict, default: list[str]) -> list[str]:
+    """Expand ``all`` and space/comma-separated lists; check every name against the registry."""
+    names = [n for v in values for n in v.replace(",", " ").split()] or default
+    if names == ["all"]:
+        return default
+    for name in names:
+        lookup(registry, name, "task" if registry is TASKS else "model")
+    return names
+
+
+def summary(record: dict) -> str:
+    """One line per finished run: scores, evaluator ceiling, cost."""
+    scores = "  ".join(f"{k} {v:.4f}" for k, v in sorted(record["scores"].items()))
+    ceiling = (
+        f" (evaluator {record['evaluator']['test_acc']:.4f})" if record.get("evaluator") else ""
+    )
+    state = "skipped, record exists" if record.get("skipped") else f"{record['train_seconds']:.0f}s"
+    return f"  done [{state}]: {scores}{ceiling}"
+
+
+def cmd_run(args) -> int:
+    """Run the matrix, one line per run, then rebuild the leaderboard."""
+    tasks = _names(args.tasks, TASKS, PUBLISHED_TASKS)
+    models = _names(args.models, MODELS, list(MODELS))
+    seeds = [int(s) for v in args.seeds for s in v.replace(",", " ").split()] or [0]
+    runs = [(t, m, s) for t, m in matrix(tasks, models) for s in seeds]
+    if not runs:
+        print("no valid (task, model) pair: no model supports these tasks' condition kinds")
+        return 2
+    start = time.perf_counter()
+    for i, (task, model, seed) in enumerate(runs, 1):
+        print(f"run {i}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)
+        record = run_one(task, model, seed, args.profile, tuple(args.set), args.results_dir,
+                         args.logger, args.force)  # fmt: skip
+        print(summary(record), flush=True)
+    leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
+    print(f"{len(runs)} run(s) in {time.perf_counter() - start:.0f}s; "
+          f"leaderboard in {args.results_dir}/leaderboard.md")  # fmt: skip
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    """Rebuild the tables from the run records."""
+    table = leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
+    print(f"{len(table)} row(s) written to {args.results_dir}/leaderboard.csv and .md")
+    return 0
+
+
+def cmd_list(args) -> int:
+    """Print every valid (task, model) pair."""
+    for task, model in matrix(list(TASKS), list(MODELS)):
+        print(f"{task:24s} {model}")
+    return 0
+
+
+def cmd_classifiers(args) -> int:
+    """Train or load each task's evaluator classifier and print its accuracy."""
+    from benchmark.evaluators import load_or_train
+
+    for name in _names(args.tasks, TASKS, PUBLISHED_TASKS):
+        cfg = C.load_config(name, args.profile)
+        dm = TASKS[name].datamodule(data_dir=C.data_dir(), cache_dir=C.cache_dir(), **cfg["data"])
+        dm.setup("fit")
+        _, record = load_or_train(name, dm, cfg.get("evaluator") or {}, C.cache_dir())
+        print(f"{name}: test accuracy {record['test_acc']:.4f}, sha256 {record['sha256'][:12]}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run a command; known user errors exit 2 with one clear message."""
+    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="print every valid (task, model) pair").set_defaults(fn=cmd_list)
+    run = sub.add_parser("run", help="run the task x model x seed matrix, then the leaderboard")
+    run.add_argument("--tasks", nargs="*", default=[], help="task keys or 'all' (published tasks)")
+    run.add_argument("--models", nargs="*", default=[], help="model keys or 'all'")
+    run.add_argument("--seeds", nargs="*", default=[], help="seeds (default 0)")
+    run.add_argument("--profile", default="quick", choices=C.PROFILES)
+    run.add_argument("--logger", default="csv", choices=["csv", "wandb", "none"])
+    run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
+    run.add_argument("--force", action="store_true", help="rerun even if a record exists")
+    run.set_defaults(fn=cmd_run)
+    board = sub.add_parser("leaderboard", help="rebuild results/*.csv and .md from the records")
+    board.set_defaults(fn=cmd_leaderboard)
+    clf = sub.add_parser("classifiers", help="train (or verify) the evaluator classifiers")
+    clf.add_argument("--tasks", nargs="*", default=[])
+    clf.add_argument("--profile", default="quick", choices=C.PROFILES)
+    clf.set_defaults(fn=cmd_classifiers)
+    for p in (run, board):
+        p.add_argument("--results-dir", type=Path, default=Path("results"))
+        p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args)
+    except (DataNotFoundError, UnknownNameError, C.ConfigError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

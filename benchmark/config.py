@@ -1,0 +1,80 @@
+"""Configuration: environment paths and per-task YAML merged with a profile and overrides.
+
+This is the one place the suite reads its environment variables:
+
+- ``DATA_DIR`` (default ``./data``): the datasets, e.g. ``$DATA_DIR/mnist/*.gz``.
+- ``CGBENCH_CACHE`` (default ``./.cache/cgbench``): decoded data and evaluator classifiers.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+PROFILES = ("smoke", "quick", "full")
+
+
+class ConfigError(ValueError):
+    """A config, profile or override the suite cannot use; the message names the fix."""
+
+
+def data_dir() -> Path:
+    """Root folder of the datasets (``DATA_DIR``)."""
+    return Path(os.environ.get("DATA_DIR", "data"))
+
+
+def cache_dir() -> Path:
+    """Folder for derived files: decoded datasets and evaluator classifiers."""
+    return Path(os.environ.get("CGBENCH_CACHE", ".cache/cgbench"))
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    """Recursively merge ``overlay`` into a copy of ``base``; overlay values win."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict:
+    """Turn ``"models.cvae.lr=1e-3"`` into ``{"models": {"cvae": {"lr": 0.001}}}``."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.path=value")
+    path, raw = text.split("=", 1)
+    value: Any = yaml.safe_load(raw)
+    for key in reversed(path.split(".")):
+        value = {key: value}
+    return value
+
+
+def _read_yaml(path: Path) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f) or {}
+
+
+def load_config(task: str, profile: str = "quick", overrides: tuple[str, ...] = ()) -> dict:
+    """Resolve a task's config: ``configs/<task>.yaml``, then the profile, then overrides.
+
+    The task file holds ``trainer``, ``data``, ``eval``, ``evaluator`` and ``models`` blocks and
+    may hold ``profiles: {<profile>: overlay}``. ``configs/<profile>.yaml``, when present, is a
+    profile overlay shared by every task, applied before the task's own.
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    path = CONFIG_DIR / f"{task}.yaml"
+    if not path.exists():
+        raise ConfigError(f"no config for task {task!r}: expected {path}")
+    cfg = _read_yaml(path)
+    task_profiles = cfg.pop("profiles", {}) or {}
+    shared = CONFIG_DIR / f"{profile}.yaml"
+    if shared.exists():
+        cfg = merge(cfg, _read_yaml(shared))
+    cfg = merge(cfg, task_profiles.get(profile, {}))
+    for text in overrides:
+        cfg = merge(cfg, parse_override(text))
+    return cfg

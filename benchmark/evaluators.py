@@ -1,0 +1,62 @@
+"""Evaluator classifiers: trained once per task, cached with their checksum, reused by every run."""
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from datamodules import ConditionalDataModule
+from metrics.classifiers import EvaluatorCNN, train_classifier
+
+log = logging.getLogger(__name__)
+
+
+def load_or_train(
+    task: str, dm: ConditionalDataModule, settings: dict, cache: Path
+) -> tuple[EvaluatorCNN, dict]:
+    """Return the task's evaluator classifier and its record, training it if not cached.
+
+    The cache key covers the task, the data checksum and the training settings, so a change to
+    any of them trains a new classifier instead of silently reusing a stale one.
+
+    Args:
+        task: Task key.
+        dm: The task's DataModule, already set up (its train and test splits are used).
+        settings: ``{"epochs", "lr", "batch_size"}`` from the config's ``evaluator`` block.
+        cache: Cache root; files go to ``<cache>/evaluators/``.
+
+    Returns:
+        The frozen classifier and ``{"sha256", "test_acc", "path", ...}``.
+    """
+    key = json.dumps({"task": task, "data": dm.data_checksum, **settings}, sort_keys=True)
+    stem = f"{task}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    weights, meta = cache / "evaluators" / f"{stem}.pt", cache / "evaluators" / f"{stem}.json"
+    classifier = EvaluatorCNN(dm.x_shape, dm.y_shape[0])
+    if weights.exists() and meta.exists():
+        record = json.loads(meta.read_text())
+        if hashlib.sha256(weights.read_bytes()).hexdigest() == record["sha256"]:
+            classifier.load_state_dict(torch.load(weights, weights_only=True))
+            return classifier.eval().requires_grad_(False), record
+        log.warning("evaluator %s fails its checksum; retraining it", weights)
+    print(f"training the {task} evaluator classifier ({settings}) ...", flush=True)
+    loaders = [
+        torch.utils.data.DataLoader(s, batch_size=settings.get("batch_size", 128), shuffle=shuffle)
+        for s, shuffle in ((dm.train_set, True), (dm.test_set, False))
+    ]
+    kwargs = {k: v for k, v in settings.items() if k != "batch_size"}
+    classifier, record = train_classifier(
+        *loaders, dm.x_shape, dm.y_shape[0], dm.cond_kind, **kwargs
+    )
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(classifier.state_dict(), weights)
+    record |= {
+        "task": task,
+        "path": str(weights),
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "data_checksum": dm.data_checksum,
+    }
+    meta.write_text(json.dumps(record, indent=2))
+    print(f"evaluator for {task}: test accuracy {record['test_acc']:.4f}", flush=True)
+    return classifier, record

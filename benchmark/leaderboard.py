@@ -1,0 +1,143 @@
+"""Leaderboard: rebuild the tables from the per-run ``metrics.json`` records, never by appending.
+
+- ``scores.csv``: long, one row per (task, model, profile, seed, metric).
+- ``leaderboard.csv``: wide, one row per (task, model, profile): mean and std over seeds of each
+  metric, the evaluator's own test accuracy beside ``attr_acc``, cost columns, rank by the task's
+  primary metric in its direction.
+- ``leaderboard.md``: the same for people, one table per task, ``↑``/``↓`` in the headers.
+
+The output is a pure function of the records: rebuilding twice gives identical bytes.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.tasks import TASKS
+
+SCORE_COLUMNS = [
+    "task", "task_version", "model", "profile", "seed", "metric", "value",
+    "higher_is_better", "git_sha", "config_sha",
+]  # fmt: skip
+
+
+def collect(results_dir: Path) -> list[dict]:
+    """All run records under ``<results_dir>/runs``, sorted by task, model, profile and seed."""
+    records = [json.loads(p.read_text()) for p in Path(results_dir).glob("runs/*/*/*/metrics.json")]
+    return sorted(records, key=lambda r: (r["task"], r["model"], r["profile"], r["seed"]))
+
+
+def scores_table(records: list[dict]) -> pd.DataFrame:
+    """Long table: one row per (run, metric)."""
+    rows = [
+        {**{k: r[k] for k in SCORE_COLUMNS if k in r}, "metric": metric, "value": value,
+         "higher_is_better": r["higher_is_better"][metric]}
+        for r in records
+        for metric, value in sorted(r["scores"].items())
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def _mean_std(values: pd.Series) -> tuple[float, float]:
+    values = values.dropna()
+    if values.empty:
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
+
+
+def leaderboard_table(records: list[dict]) -> pd.DataFrame:
+    """Wide table: mean/std over seeds per metric, cost columns and rank within each task."""
+    if not records:
+        return pd.DataFrame()
+    runs = pd.DataFrame(records)
+    rows = []
+    for (task, model, profile), group in runs.groupby(["task", "model", "profile"], sort=True):
+        row = {"task": task, "model": model, "profile": profile, "n_seeds": len(group)}
+        scores = pd.DataFrame(list(group["scores"]))
+        for metric in sorted(scores.columns):
+            row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(scores[metric])
+            if metric == "attr_acc":
+                evaluators = [e["test_acc"] for e in group["evaluator"] if e]
+                row["evaluator_acc"] = evaluators[0] if evaluators else math.nan
+        for cost in ("n_params", "train_seconds", "samples_per_second"):
+            row[cost] = float(group[cost].mean())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["rank"] = pd.NA
+    for task, idx in table.groupby("task").groups.items():
+        primary = TASKS[task].primary if task in TASKS else None
+        column = f"{primary}_mean"
+        if primary is None or column not in table:
+            continue
+        higher = _direction(records, task, primary)
+        table.loc[idx, "rank"] = table.loc[idx, column].rank(ascending=not higher, method="min")
+    table["rank"] = table["rank"].astype("Int64")
+    return table.sort_values(["task", "rank", "model", "profile"], na_position="last")
+
+
+def _direction(records: list[dict], task: str, metric: str) -> bool:
+    return next(r["higher_is_better"][metric] for r in records if r["task"] == task)
+
+
+def markdown(table: pd.DataFrame, records: list[dict]) -> str:
+    """One markdown table per task, ``mean ± std`` cells, ``↑``/``↓`` headers, empty = not run."""
+    lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/metrics.json` by",
+             "`python -m benchmark leaderboard`; mean ± std over seeds.", ""]  # fmt: skip
+    for task, group in table.groupby("task", sort=True):
+        metrics = sorted({m for r in records if r["task"] == task for m in r["scores"]})
+        primary = TASKS[task].primary if task in TASKS else ""
+        lines += [f"## {task}", "", f"Ranked by `{primary}`.", ""]
+        header = ["rank", "model", "profile", "seeds"]
+        for metric in metrics:
+            arrow = "↑" if _direction(records, task, metric) else "↓"
+            header.append(f"{metric} {arrow}")
+            if metric == "attr_acc":
+                header.append("evaluator acc (ceiling)")
+        header += ["params", "train s", "samples/s"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for _, row in group.iterrows():
+            cells = [_fmt_int(row["rank"]), row["model"], row["profile"], str(row["n_seeds"])]
+            for metric in metrics:
+                cells.append(_pm(row.get(f"{metric}_mean"), row.get(f"{metric}_std")))
+                if metric == "attr_acc":
+                    cells.append(_num(row.get("evaluator_acc")))
+            cells += [_fmt_int(row["n_params"]), f"{row['train_seconds']:.0f}",
+                      f"{row['samples_per_second']:.0f}"]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _num(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.4f}"
+
+
+def _pm(mean, std) -> str:
+    if mean is None or pd.isna(mean):
+        return ""
+    return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
+
+
+def _fmt_int(value) -> str:
+    return "" if value is None or pd.isna(value) else str(int(value))
+
+
+def write(results_dir: Path = Path("results"), include_synthetic: bool = False) -> pd.DataFrame:
+    """Rebuild ``scores.csv``, ``leaderboard.csv`` and ``leaderboard.md`` under ``results_dir``.
+
+    Synthetic (test-only) tasks are left out unless ``include_synthetic`` is set.
+    """
+    results_dir = Path(results_dir)
+    records = [r for r in collect(results_dir) if include_synthetic or not _synthetic(r["task"])]
+    table = leaderboard_table(records)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    scores_table(records).to_csv(results_dir / "scores.csv", index=False, float_format="%.6g")
+    table.to_csv(results_dir / "leaderboard.csv", index=False, float_format="%.6g")
+    (results_dir / "leaderboard.md").write_text(markdown(table, records))
+    return table
+
+
+def _synthetic(task: str) -> bool:
+    return task in TASKS and TASKS[task].synthetic

@@ -1,0 +1,233 @@
+"""Run one (task, model, seed): fit with Lightning, score with the shared loop, write the record.
+
+A run's directory is ``results/runs/<task>/<model>/seed<k>/`` with ``config.yaml``,
+``metrics.json`` and ``samples.png``. Files are written atomically; a rerun with the same
+config finds the record and skips the work.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import yaml
+from torchvision.utils import save_image
+
+from benchmark import config as C
+from benchmark.evaluate import evaluate, sample_grid
+from benchmark.evaluators import load_or_train
+from benchmark.tasks import TASKS
+from metrics import METRICS
+from metrics.attribute import AttributeAccuracy
+from models import MODELS
+
+
+class UnknownNameError(KeyError):
+    """A task, model or metric key that is not in its registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def lookup(registry: dict, key: str, what: str):
+    """``registry[key]`` or an error listing the valid keys."""
+    if key not in registry:
+        raise UnknownNameError(f"unknown {what} {key!r}; choose from: {', '.join(registry)}")
+    return registry[key]
+
+
+def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
+    """Every (task, model) pair whose condition kinds match, in the given order."""
+    return [
+        (t, m)
+        for t in tasks
+        for m in models
+        if lookup(TASKS, t, "task").cond_kind in lookup(MODELS, m, "model").cond_kinds
+    ]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def git_sha() -> str:
+    """Commit of the code that produced a result, ``+dirty`` when the tree has changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg: dict):
+    """Lightning logger of a run: ``csv``, ``wandb`` (offline unless WANDB_MODE says) or none."""
+    if kind == "none":
+        return False
+    if kind == "csv":
+        return pl.loggers.CSVLogger(run_dir, name="logs", version="")
+    if kind == "wandb":
+        logger = pl.loggers.WandbLogger(
+            project="cgbench",
+            group=task,
+            name=f"{task}-{model}-s{seed}",
+            tags=[task, model, f"seed{seed}"],
+            save_dir=str(run_dir),
+            mode=os.environ.get("WANDB_MODE", "offline"),
+        )
+        logger.log_hyperparams(cfg)
+        return logger
+    raise C.ConfigError(f"unknown logger {kind!r}; choose csv, wandb or none")
+
+
+def build(factory, where: str, **kwargs):
+    """``factory(**kwargs)``, turning a rejected keyword into a `ConfigError` naming the block."""
+    try:
+        return factory(**kwargs)
+    except TypeError as err:
+        if "argument" not in str(err):
+            raise
+        raise C.ConfigError(
+            f"{where}: {err}. Fix the key in the YAML or the --set override."
+        ) from err
+
+
+def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:
+    """The resolved config of one run, exactly as written to its ``config.yaml``."""
+    cfg = C.load_config(task, profile, tuple(overrides))
+    models = cfg.get("models") or {}
+    return {
+        "task": task,
+        "model": model,
+        "seed": seed,
+        "profile": profile,
+        "trainer": cfg.get("trainer") or {},
+        "data": cfg.get("data") or {},
+        "eval": cfg.get("eval") or {},
+        "evaluator": cfg.get("evaluator") or {},
+        "model_args": models.get(model) or {},
+    }
+
+
+def build_metrics(task, dm, classifier=None, classifier_info=None) -> dict:
+    """The task's metric objects; the evaluator classifier goes to ``attr_acc``."""
+    metrics = {}
+    for name in task.metrics:
+        cls = lookup(METRICS, name, "metric")
+        if cls is AttributeAccuracy:
+            metrics[name] = cls(classifier, dm.cond_kind, classifier_info)
+        else:
+            metrics[name] = cls(image_size=dm.x_shape[1])
+    return metrics
+
+
+def run_one(
+    task_name: str,
+    model_name: str,
+    seed: int,
+    profile: str = "quick",
+    overrides: tuple[str, ...] = (),
+    results_dir: Path = Path("results"),
+    logger: str = "csv",
+    force: bool = False,
+) -> dict:
+    """Train and score one model on one task with one seed; return its ``metrics.json`` record.
+
+    Args:
+        task_name: Key of ``TASKS``.
+        model_name: Key of ``MODELS``.
+        seed: Training seed (evaluation sampling uses it too, through its own generator).
+        profile: ``smoke``, ``quick`` or ``full``.
+        overrides: ``key.path=value`` strings applied after the profile.
+        results_dir: Root of ``runs/``.
+        logger: ``csv``, ``wandb`` or ``none``.
+        force: Rerun even when a record with the same config exists.
+    """
+    task, model_cls = lookup(TASKS, task_name, "task"), lookup(MODELS, model_name, "model")
+    cfg = run_config(task_name, model_name, seed, profile, overrides)
+    config_text = yaml.safe_dump(cfg, sort_keys=True)
+    config_sha = hashlib.sha256(config_text.encode()).hexdigest()[:12]
+    run_dir = Path(results_dir) / "runs" / task_name / model_name / f"seed{seed}"
+    record_path = run_dir / "metrics.json"
+    if record_path.exists() and not force:
+        record = json.loads(record_path.read_text())
+        if record.get("config_sha") == config_sha:
+            record["skipped"] = True
+            return record
+
+    dm = build(task.datamodule, f"{task_name}.yaml data", data_dir=C.data_dir(),
+               cache_dir=C.cache_dir(), **cfg["data"])  # fmt: skip
+    if dm.cond_kind != task.cond_kind:
+        raise C.ConfigError(
+            f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
+        )
+    dm.setup("fit")
+    classifier, classifier_info = None, None
+    if "attr_acc" in task.metrics:  # before seeding: a cache hit must not change the run's RNG
+        classifier, classifier_info = load_or_train(task_name, dm, cfg["evaluator"], C.cache_dir())
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+    model = build(model_cls, f"{task_name}.yaml models.{model_name}",
+                  x_shape=dm.x_shape, y_shape=dm.y_shape, **cfg["model_args"])  # fmt: skip
+    trainer = build(pl.Trainer, f"{task_name}.yaml trainer", default_root_dir=run_dir / "logs",
+                    logger=make_logger(logger, run_dir, task_name, model_name, seed, cfg),
+                    **cfg["trainer"])  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(model, dm)
+    train_seconds = time.perf_counter() - start
+
+    metrics = build_metrics(task, dm, classifier, classifier_info)
+    eval_cfg = {"k_samples": 2, "max_batches": None} | cfg["eval"]
+    scores, samples_per_second = evaluate(
+        model, dm.test_dataloader(), metrics, seed=seed, **eval_cfg
+    )
+    grid = sample_grid(model, next(iter(dm.test_dataloader()))[1], seed=seed)
+
+    record = {
+        "task": task_name,
+        "task_version": task.version,
+        "model": model_name,
+        "seed": seed,
+        "profile": profile,
+        "scores": scores,
+        "higher_is_better": {name: m.higher_is_better for name, m in metrics.items()},
+        "metric_settings": {name: m.settings for name, m in metrics.items() if m.settings},
+        "evaluator": classifier_info
+        and {k: classifier_info[k] for k in ("sha256", "test_acc", "epochs", "train_seconds")},
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "epochs": trainer.current_epoch,
+        "global_steps": trainer.global_step,
+        "train_seconds": round(train_seconds, 1),
+        "samples_per_second": round(samples_per_second, 1),
+        "data_checksum": dm.data_checksum,
+        "git_sha": git_sha(),
+        "config_sha": config_sha,
+        "torch": torch.__version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    # The record goes last: it marks the run as complete.
+    atomic_write(run_dir / "config.yaml", config_text.encode())
+    png = run_dir / "samples.png.tmp"
+    save_image(grid, png, format="png")
+    os.replace(png, run_dir / "samples.png")
+    atomic_write(record_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    if logger != "none" and hasattr(trainer.logger, "log_metrics"):
+        trainer.logger.log_metrics({f"test/{k}": v for k, v in scores.items()})
+    return record

@@ -1,0 +1,109 @@
+"""Metrics for label- and attribute-conditioned generation (AC-GAN's evaluation protocol).
+
+- ``attr_acc``: does a frozen evaluator classifier see the requested condition in each sample?
+- ``diversity``: mean pairwise MS-SSIM between samples drawn for the same condition (lower = more
+  diverse). For a class label this is AC-GAN's within-class MS-SSIM.
+- ``diversity_real``: the same statistic on pairs of real test images that share a condition, the
+  reference a generator's ``diversity`` is read against.
+"""
+
+from itertools import combinations
+from typing import Any
+
+import torch
+from torch import nn
+
+from metrics.base import BenchMetric, ms_ssim_per_image, ms_ssim_settings, to_unit_range
+
+
+class AttributeAccuracy(BenchMetric):
+    """Fraction of samples whose condition the evaluator classifier recovers.
+
+    Label conditions (one-hot y) count a sample as correct when the classifier's argmax is the
+    requested class. Attribute conditions (multi-hot y) score each sample by the fraction of
+    attributes whose sigmoid decision matches. Every one of the K samples counts.
+
+    Args:
+        classifier: Frozen evaluator mapping ``(N, C, H, W)`` in [-1, 1] to ``(N, A)`` logits.
+        cond_kind: ``"label"`` or ``"attributes"``.
+        classifier_info: Provenance of the classifier (checksum, its own test accuracy).
+    """
+
+    name = "attr_acc"
+    higher_is_better = True
+
+    def __init__(self, classifier: nn.Module, cond_kind: str = "label", classifier_info=None):
+        super().__init__()
+        if cond_kind not in ("label", "attributes"):
+            raise ValueError(f"attr_acc needs label or attribute conditions, got {cond_kind!r}")
+        self.classifier = classifier.eval().requires_grad_(False)
+        self.cond_kind = cond_kind
+        self.classifier_info = dict(classifier_info or {})
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"cond_kind": self.cond_kind, "evaluator": self.classifier_info}
+
+    def scores(self, x_hat, x, y):
+        k, b = x_hat.shape[:2]
+        logits = self.classifier(x_hat.flatten(0, 1))  # (K*B, A)
+        target = y.repeat(k, 1)  # (K*B, A), sample-major like flatten(0, 1)
+        if self.cond_kind == "label":
+            return (logits.argmax(1) == target.argmax(1)).float()
+        return ((logits > 0).float() == target).float().mean(1)
+
+
+class Diversity(BenchMetric):
+    """Mean pairwise MS-SSIM among the K samples of each condition; lower is more diverse.
+
+    One score per condition: the mean over its K*(K-1)/2 sample pairs.
+
+    Args:
+        image_size: Height of the images; picks the MS-SSIM settings for that resolution.
+    """
+
+    name = "diversity"
+    higher_is_better = False
+
+    def __init__(self, image_size: int):
+        super().__init__()
+        self.ms_ssim = ms_ssim_settings(image_size)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"ms_ssim": self.ms_ssim}
+
+    def scores(self, x_hat, x, y):
+        if x_hat.shape[0] < 2:
+            raise ValueError("diversity needs at least 2 samples per condition (eval.k_samples)")
+        x_hat = to_unit_range(x_hat)
+        k = x_hat.shape[0]
+        pairs = [
+            ms_ssim_per_image(x_hat[i], x_hat[j], self.ms_ssim)
+            for i, j in combinations(range(k), 2)
+        ]
+        return torch.stack(pairs).mean(0)  # (B,)
+
+
+class DiversityReal(Diversity):
+    """Reference for ``diversity``: mean MS-SSIM of pairs of real images sharing a condition.
+
+    Within each batch, real images with identical conditions are paired in order (1st with 2nd,
+    3rd with 4th, ...); each pair is one score. The generated samples are not used.
+    """
+
+    name = "diversity_real"
+
+    def scores(self, x_hat, x, y):
+        _, group = torch.unique(y, dim=0, return_inverse=True)  # (B,) condition id per image
+        firsts, seconds = [], []
+        for g in group.unique():
+            idx = torch.nonzero(group == g).flatten()
+            n = len(idx) // 2 * 2
+            firsts.append(idx[0:n:2])
+            seconds.append(idx[1:n:2])
+        a, b = torch.cat(firsts), torch.cat(seconds)
+        if len(a) == 0:
+            return x.new_zeros(0)
+        x01 = to_unit_range(x)
+        return ms_ssim_per_image(x01[a], x01[b], self.ms_ssim)

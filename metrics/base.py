@@ -1,0 +1,91 @@
+"""The metric contract: a torchmetrics ``Metric`` that averages per-image scores.
+
+Every metric receives ``update(x_hat, x, y)`` with ``x_hat`` of shape ``(K, B, C, H, W)``: K samples
+for each of the B conditions. Scores are summed per image into ``total`` and counted in ``count``,
+so ``compute()`` is the mean of per-image scores and does not depend on the batch size.
+"""
+
+from typing import Any, ClassVar
+
+import torch
+from torchmetrics import Metric
+from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+
+# Standard MS-SSIM scale weights (Wang et al. 2003). Small images cannot take all five scales.
+STANDARD_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """Map images from the suite's [-1, 1] range to [0, 1], the range every metric scores in."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+def ms_ssim_settings(size: int) -> dict[str, Any]:
+    """MS-SSIM settings valid at ``size`` pixels, fixed once per resolution.
+
+    torchmetrics needs ``size // (scales - 1) ** 2 > kernel_size - 1``, so the 5-scale, 11-pixel
+    default only works above about 160 px. We keep the Gaussian sigma (1.5), cut the kernel to 7
+    and use as many scales as fit (3 at 28 px, 4 at 64 px), renormalising the standard betas so
+    they still sum to one. Values are only comparable between runs with the same settings.
+    """
+    kernel_size = 7
+    scales = 1
+    while scales < len(STANDARD_BETAS) and size // scales**2 > kernel_size - 1:
+        scales += 1
+    betas = STANDARD_BETAS[:scales]
+    total = sum(betas)
+    return {
+        "betas": tuple(round(b / total, 6) for b in betas),
+        "kernel_size": kernel_size,
+        "sigma": 1.5,
+        "normalize": "relu",
+        "data_range": 1.0,
+    }
+
+
+def ms_ssim_per_image(a: torch.Tensor, b: torch.Tensor, settings: dict[str, Any]) -> torch.Tensor:
+    """Per-image MS-SSIM of two [0, 1] batches ``(N, C, H, W)`` -> ``(N,)``."""
+    return multiscale_structural_similarity_index_measure(a, b, reduction="none", **settings)
+
+
+class BenchMetric(Metric):
+    """Base class: subclasses set ``name`` and ``higher_is_better`` and implement ``scores``.
+
+    ``settings`` is what the metric was computed with; the runner records it with every result.
+    """
+
+    name: ClassVar[str]
+    higher_is_better: ClassVar[bool]
+    full_state_update = False
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The parameters a result depends on, recorded in ``metrics.json``."""
+        return {}
+
+    def scores(self, x_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Return a 1-D tensor of per-item scores for this batch (items are metric-specific)."""
+        raise NotImplementedError
+
+    def update(self, x_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Add one batch.
+
+        Args:
+            x_hat: Generated images ``(K, B, C, H, W)`` in [-1, 1], K samples per condition.
+            x: Real images ``(B, C, H, W)`` in [-1, 1] paired with the conditions.
+            y: Conditions ``(B, ...)``.
+        """
+        s = self.scores(x_hat, x, y).detach().double()
+        self.total += s.sum()
+        self.count += s.numel()
+
+    def compute(self) -> torch.Tensor:
+        """Mean of all per-item scores seen so far (NaN when nothing was seen)."""
+        if self.count == 0:
+            return torch.tensor(float("nan"))
+        return (self.total / self.count).float()

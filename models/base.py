@@ -1,0 +1,43 @@
+"""The model contract: a LightningModule that generates images for a batch of conditions."""
+
+from typing import ClassVar
+
+import pytorch_lightning as pl
+import torch
+
+
+class ConditionalGenerator(pl.LightningModule):
+    """Base class of every model in ``MODELS``.
+
+    Subclasses declare the condition kinds they support in ``cond_kinds`` (a subset of
+    ``{"label", "attributes", "image"}``), call ``save_hyperparameters()`` in ``__init__`` so
+    checkpoints reload with ``load_from_checkpoint``, and implement `generate`, the only method
+    evaluation uses. Training is the method's own business (``training_step`` and friends).
+
+    Args:
+        x_shape: ``(C, H, W)`` of the generated images.
+        y_shape: Shape of one condition, e.g. ``(10,)`` for a one-hot MNIST label.
+    """
+
+    cond_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, x_shape: tuple[int, ...], y_shape: tuple[int, ...]):
+        super().__init__()
+        self.x_shape = tuple(x_shape)
+        self.y_shape = tuple(y_shape)
+
+    def generate(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw one sample per condition.
+
+        Args:
+            y: Conditions ``(B, *y_shape)`` on the model's device.
+            generator: CPU random generator; the same seed must give the same samples.
+
+        Returns:
+            Images ``(B, *x_shape)`` in [-1, 1].
+        """
+        raise NotImplementedError
+
+    def randn(self, *shape: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard normal noise drawn on the CPU (device-independent) and moved to the model."""
+        return torch.randn(*shape, generator=generator).to(self.device)

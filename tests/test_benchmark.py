@@ -1,0 +1,83 @@
+"""End-to-end: the real runner on the offline synthetic tasks, through the command line."""
+
+import json
+
+import pytest
+
+import datamodules.mnist as mnist_module
+from benchmark.__main__ import main
+from benchmark.run import matrix
+from benchmark.tasks import TASKS
+from models import MODELS
+
+SYNTHETIC = [name for name, task in TASKS.items() if task.synthetic]
+
+
+def run(tmp_path, *extra):
+    return main(["run", "--tasks", *SYNTHETIC, "--models", "all", "--profile", "smoke",
+                 "--logger", "none", "--results-dir", str(tmp_path), "--include-synthetic",
+                 *extra])  # fmt: skip
+
+
+def test_matrix_pairs_only_matching_condition_kinds():
+    for task, model in matrix(list(TASKS), list(MODELS)):
+        assert TASKS[task].cond_kind in MODELS[model].cond_kinds
+
+
+def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
+    assert run(tmp_path) == 0
+    pairs = matrix(SYNTHETIC, list(MODELS))
+    for task, model in pairs:
+        run_dir = tmp_path / "runs" / task / model / "seed0"
+        record = json.loads((run_dir / "metrics.json").read_text())
+        assert set(record["scores"]) == set(TASKS[task].metrics)
+        for key in ("git_sha", "config_sha", "data_checksum", "n_params", "train_seconds",
+                    "samples_per_second", "evaluator", "metric_settings"):  # fmt: skip
+            assert key in record, key
+        assert record["evaluator"]["sha256"] and 0 <= record["evaluator"]["test_acc"] <= 1
+        assert (run_dir / "config.yaml").exists() and (run_dir / "samples.png").exists()
+    out = capsys.readouterr().out
+    assert f"run 1/{len(pairs)}: " in out and "done [" in out
+    lines = (tmp_path / "leaderboard.csv").read_text().splitlines()
+    assert len(lines) == 1 + len(pairs)
+
+    # A rerun with the same config skips; an override changes the config and reruns.
+    assert run(tmp_path) == 0
+    assert "skipped, record exists" in capsys.readouterr().out
+    first = tmp_path / "runs" / "synthetic_label" / "cvae" / "seed0" / "metrics.json"
+    sha = json.loads(first.read_text())["config_sha"]
+    assert run(tmp_path, "--set", "models.cvae.latent_dim=3") == 0
+    assert json.loads(first.read_text())["config_sha"] != sha
+
+
+def test_unknown_names_exit_2_with_the_valid_choices(tmp_path, capsys):
+    assert main(["run", "--models", "nope", "--results-dir", str(tmp_path)]) == 2
+    assert "unknown model 'nope'; choose from: cvae" in capsys.readouterr().err
+    assert main(["run", "--tasks", "nope", "--results-dir", str(tmp_path)]) == 2
+
+
+def test_bad_override_key_names_the_config_block(tmp_path, capsys):
+    assert run(tmp_path, "--set", "models.cvae.no_such_arg=1") == 2
+    assert "models.cvae" in capsys.readouterr().err
+
+
+def test_missing_data_stops_with_one_message_and_keeps_results(tmp_path, monkeypatch, capsys):
+    assert run(tmp_path) == 0
+    kept = {p: p.read_bytes() for p in tmp_path.glob("runs/**/metrics.json")}
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(mnist_module, "download_url", offline)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "empty"))
+    code = main(["run", "--tasks", "mnist", "--models", "cvae", "--results-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "DATA_DIR" in err
+    assert {p: p.read_bytes() for p in tmp_path.glob("runs/**/metrics.json")} == kept
+
+
+@pytest.mark.parametrize("command", ["list"])
+def test_list_prints_the_matrix(command, capsys):
+    assert main([command]) == 0
+    assert "mnist" in capsys.readouterr().out

@@ -1,0 +1,52 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmark import leaderboard
+from benchmark.tasks import TASKS, Task
+
+GOLDEN = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def results(tmp_path):
+    shutil.copytree(GOLDEN / "runs", tmp_path / "runs")
+    return tmp_path
+
+
+def test_golden_rebuild_matches_expected_text(results):
+    leaderboard.write(results)
+    for name in ("scores.csv", "leaderboard.csv", "leaderboard.md"):
+        assert (results / name).read_text() == (GOLDEN / name).read_text(), name
+
+
+def test_rebuild_is_byte_identical(results):
+    leaderboard.write(results)
+    first = {p.name: p.read_bytes() for p in results.glob("*.*")}
+    for p in results.glob("*.*"):
+        p.unlink()
+    leaderboard.write(results)
+    assert {p.name: p.read_bytes() for p in results.glob("*.*")} == first
+
+
+def test_rank_follows_the_primary_metrics_direction(results, monkeypatch):
+    records = leaderboard.collect(results)
+    table = leaderboard.leaderboard_table(records)
+    assert table.set_index("model")["rank"].to_dict() == {"toy": 1, "cvae": 2, "worse": 3}
+    lower_first = Task("mnist", TASKS["mnist"].datamodule, "label", ("diversity",), "diversity")
+    monkeypatch.setitem(TASKS, "mnist", lower_first)  # diversity: lower is better
+    table = leaderboard.leaderboard_table(records)
+    assert table.set_index("model")["rank"].to_dict() == {"worse": 1, "cvae": 2, "toy": 3}
+
+
+def test_synthetic_tasks_stay_out_of_the_published_tables(results):
+    synthetic = results / "runs" / "synthetic_label" / "cvae" / "seed0"
+    synthetic.mkdir(parents=True)
+    text = (results / "runs" / "mnist" / "cvae" / "seed0" / "metrics.json").read_text()
+    (synthetic / "metrics.json").write_text(text.replace('"mnist"', '"synthetic_label"'))
+    assert set(leaderboard.write(results)["task"]) == {"mnist"}
+    assert set(leaderboard.write(results, include_synthetic=True)["task"]) == {
+        "mnist",
+        "synthetic_label",
+    }

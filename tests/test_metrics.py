@@ -1,0 +1,112 @@
+import pytest
+import torch
+from torch import nn
+
+from metrics import METRICS, ms_ssim_settings
+from metrics.attribute import AttributeAccuracy, Diversity, DiversityReal
+from metrics.base import BenchMetric, ms_ssim_per_image, to_unit_range
+
+
+class OracleLabel(nn.Module):
+    """Stub evaluator: reads the class from the mean brightness of the image's rows."""
+
+    def forward(self, x):
+        return x.mean(dim=(1, 3))[:, :10]  # (N, 10) one score per row band
+
+
+def label_images(labels: torch.Tensor) -> torch.Tensor:
+    x = -torch.ones(len(labels), 1, 28, 28)
+    x[torch.arange(len(labels)), 0, labels] = 1.0  # row c bright for class c
+    return x
+
+
+def test_every_metric_declares_direction_and_name():
+    for key, cls in METRICS.items():
+        assert issubclass(cls, BenchMetric)
+        assert cls.name == key
+        assert isinstance(cls.higher_is_better, bool)
+
+
+def test_to_unit_range():
+    assert torch.equal(
+        to_unit_range(torch.tensor([-1.0, 0.0, 1.0, 2.0])), torch.tensor([0, 0.5, 1, 1])
+    )
+
+
+@pytest.mark.parametrize("size,scales", [(28, 3), (32, 3), (64, 4), (256, 5)])
+def test_ms_ssim_settings_are_valid_at_small_sizes(size, scales):
+    settings = ms_ssim_settings(size)
+    assert len(settings["betas"]) == scales
+    assert sum(settings["betas"]) == pytest.approx(1.0, abs=1e-5)
+    a = torch.rand(2, 1, size, size, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(ms_ssim_per_image(a, a, settings), torch.ones(2))
+    noisy = (a + 0.3 * torch.randn(a.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    assert (ms_ssim_per_image(a, noisy, settings) < 0.95).all()
+
+
+def test_attribute_accuracy_label():
+    labels = torch.arange(10)
+    y = torch.nn.functional.one_hot(labels, 10).float()
+    right = label_images(labels)
+    wrong = label_images((labels + 1) % 10)
+    metric = AttributeAccuracy(OracleLabel(), "label", {"test_acc": 1.0})
+    metric.update(torch.stack([right, right, wrong]), right, y)  # K = 3: 2 of 3 correct
+    assert metric.compute().item() == pytest.approx(2 / 3)
+    assert metric.settings["evaluator"] == {"test_acc": 1.0}
+
+
+def test_attribute_accuracy_attributes_counts_each_attribute():
+    class Identity(nn.Module):
+        def forward(self, x):
+            return x.flatten(1)[:, :4]
+
+    y = torch.tensor([[1.0, 0, 1, 0]])
+    x_hat = torch.tensor([[1.0, -1, -1, -1]]).view(1, 1, 1, 1, 4)  # 3 of 4 attributes right
+    metric = AttributeAccuracy(Identity(), "attributes")
+    metric.update(x_hat, x_hat[0], y)
+    assert metric.compute().item() == pytest.approx(0.75)
+
+
+def test_diversity_identical_samples_is_one_and_noise_is_lower():
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    y = torch.eye(4)
+    same = Diversity(image_size=28)
+    same.update(torch.stack([x, x, x]), x, y)
+    assert same.compute().item() == pytest.approx(1.0, abs=1e-5)
+    other = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    diverse = Diversity(image_size=28)
+    diverse.update(torch.stack([x, other]), x, y)
+    assert diverse.compute().item() < 0.5
+
+
+def test_diversity_real_pairs_images_sharing_a_condition():
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x[1] = x[0]  # class 0 pair identical
+    y = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 2, 2, 2]), 3).float()
+    metric = DiversityReal(image_size=28)
+    metric.update(x[None], x, y)
+    # pairs: (0, 1) -> 1.0 and (3, 4) -> random; class 1 has no pair, image 5 is left over
+    assert metric.count.item() == 2
+    expected = (
+        1.0 + ms_ssim_per_image(to_unit_range(x[3:4]), to_unit_range(x[4:5]), metric.ms_ssim)
+    ) / 2
+    assert metric.compute().item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+@pytest.mark.parametrize("key", ["attr_acc", "diversity"])
+def test_scores_do_not_depend_on_batch_size(key):
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (32,), generator=gen)
+    y = torch.nn.functional.one_hot(labels, 10).float()
+    x_hat = torch.stack([label_images(labels), torch.rand(32, 1, 28, 28, generator=gen) * 2 - 1])
+    results = []
+    for batch in (4, 32):
+        metric = AttributeAccuracy(OracleLabel()) if key == "attr_acc" else Diversity(28)
+        for i in range(0, 32, batch):
+            metric.update(x_hat[:, i : i + batch], x_hat[0, i : i + batch], y[i : i + batch])
+        results.append(metric.compute().item())
+    assert results[0] == pytest.approx(results[1], abs=1e-6)
+
+
+def test_empty_metric_is_nan_not_zero():
+    assert torch.isnan(Diversity(28).compute())
