@@ -126,13 +126,13 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     }
 
 
-def build_metrics(task, dm, classifier=None, classifier_info=None) -> dict:
+def build_metrics(task, dm, classifier=None) -> dict:
     """The task's metric objects; the evaluator classifier goes to ``attr_acc``."""
     metrics = {}
     for name in task.metrics:
         cls = lookup(METRICS, name, "metric")
         if cls is AttributeAccuracy:
-            metrics[name] = cls(classifier, dm.cond_kind, classifier_info)
+            metrics[name] = cls(classifier, dm.cond_kind)
         else:
             metrics[name] = cls(image_size=dm.x_shape[1])
     return metrics
@@ -193,7 +193,7 @@ def run_one(
     trainer.fit(model, dm)
     train_seconds = time.perf_counter() - start
 
-    metrics = build_metrics(task, dm, classifier, classifier_info)
+    metrics = build_metrics(task, dm, classifier)
     eval_cfg = {"k_samples": 2, "max_batches": None} | cfg["eval"]
     scores, samples_per_second = evaluate(
         model, dm.test_dataloader(), metrics, seed=seed, **eval_cfg

@@ -26,23 +26,21 @@ class AttributeAccuracy(BenchMetric):
     Args:
         classifier: Frozen evaluator mapping ``(N, C, H, W)`` in [-1, 1] to ``(N, A)`` logits.
         cond_kind: ``"label"`` or ``"attributes"``.
-        classifier_info: Provenance of the classifier (checksum, its own test accuracy).
     """
 
     name = "attr_acc"
     higher_is_better = True
 
-    def __init__(self, classifier: nn.Module, cond_kind: str = "label", classifier_info=None):
+    def __init__(self, classifier: nn.Module, cond_kind: str = "label"):
         super().__init__()
         if cond_kind not in ("label", "attributes"):
             raise ValueError(f"attr_acc needs label or attribute conditions, got {cond_kind!r}")
         self.classifier = classifier.eval().requires_grad_(False)
         self.cond_kind = cond_kind
-        self.classifier_info = dict(classifier_info or {})
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {"cond_kind": self.cond_kind, "evaluator": self.classifier_info}
+        return {"cond_kind": self.cond_kind}
 
     def scores(self, x_hat, x, y):
         k, b = x_hat.shape[:2]

@@ -49,10 +49,9 @@ def test_attribute_accuracy_label():
     y = torch.nn.functional.one_hot(labels, 10).float()
     right = label_images(labels)
     wrong = label_images((labels + 1) % 10)
-    metric = AttributeAccuracy(OracleLabel(), "label", {"test_acc": 1.0})
+    metric = AttributeAccuracy(OracleLabel(), "label")
     metric.update(torch.stack([right, right, wrong]), right, y)  # K = 3: 2 of 3 correct
     assert metric.compute().item() == pytest.approx(2 / 3)
-    assert metric.settings["evaluator"] == {"test_acc": 1.0}
 
 
 def test_attribute_accuracy_attributes_counts_each_attribute():
