@@ -1,4 +1,5 @@
 # cgbench: every target sets up .venv itself when it is missing or stale.
+# FORCE=1 reruns runs whose record already exists for the same config.
 PY      := .venv/bin/python
 STAMP   := .venv/.installed
 TASKS   ?= all
@@ -6,11 +7,12 @@ MODELS  ?= all
 SEEDS   ?= 0
 PROFILE ?= quick
 LOGGER  ?= csv
+FORCE   ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-all lint format smoke benchmark leaderboard classifiers clean
 
-help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER, env DATA_DIR)
+help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
@@ -38,7 +40,7 @@ smoke: $(STAMP) ## One training step of every model on the synthetic tasks (offl
 
 benchmark: $(STAMP) ## Run the TASKS x MODELS x SEEDS matrix and rebuild the leaderboard
 	$(PY) -m benchmark run --tasks $(TASKS) --models $(MODELS) --seeds $(SEEDS) \
-		--profile $(PROFILE) --logger $(LOGGER)
+		--profile $(PROFILE) --logger $(LOGGER) $(if $(FORCE),--force)
 
 leaderboard: $(STAMP) ## Rebuild results/*.csv and results/leaderboard.md from the run records
 	$(PY) -m benchmark leaderboard

@@ -4,6 +4,7 @@ This is the one place the suite reads its environment variables:
 
 - ``DATA_DIR`` (default ``./data``): the datasets, e.g. ``$DATA_DIR/mnist/*.gz``.
 - ``CGBENCH_CACHE`` (default ``./.cache/cgbench``): decoded data and evaluator classifiers.
+- ``CGBENCH_LPIPS_BACKBONE``: a local AlexNet ``features`` state dict for LPIPS (offline use).
 """
 
 import os
@@ -28,6 +29,11 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     """Folder for derived files: decoded datasets and evaluator classifiers."""
     return Path(os.environ.get("CGBENCH_CACHE", ".cache/cgbench"))
+
+
+def lpips_backbone() -> str | None:
+    """Path of a local LPIPS AlexNet backbone file, or None to use the torch hub cache."""
+    return os.environ.get("CGBENCH_LPIPS_BACKBONE") or None
 
 
 def merge(base: dict, overlay: dict) -> dict:

@@ -1,7 +1,7 @@
-"""The shared evaluation loop: every model is scored by the same code on the same inputs."""
+"""The shared evaluation loops: every model is scored by the same code on the same inputs."""
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch.utils.data import DataLoader
@@ -16,7 +16,46 @@ def draw(model, y: torch.Tensor, k: int, generator: torch.Generator) -> torch.Te
     return torch.stack([model.generate(y, generator=generator) for _ in range(k)])
 
 
+def edit_targets(y: torch.Tensor, cond_kind: str, generator: torch.Generator) -> torch.Tensor:
+    """A target condition per input: another class (labels) or one attribute flipped."""
+    b, n = y.shape
+    if cond_kind == "label":
+        shift = torch.randint(1, n, (b,), generator=generator).to(y.device)
+        return torch.nn.functional.one_hot((y.argmax(1) + shift) % n, n).to(y.dtype)
+    flip = torch.nn.functional.one_hot(torch.randint(0, n, (b,), generator=generator), n)
+    return (y - flip.to(y)).abs()  # (B, A): exactly one attribute toggled
+
+
 @torch.no_grad()
+def _score(
+    model,
+    loader: DataLoader,
+    metrics: Mapping[str, BenchMetric],
+    produce: Callable,
+    seed: int,
+    max_batches: int | None,
+) -> tuple[dict[str, float], float]:
+    """Update ``metrics`` with ``produce(x, y, generator) -> (x_hat, y_metric)`` per batch."""
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    for metric in metrics.values():
+        metric.reset()
+        metric.to(model.device)
+    seconds, n_images = 0.0, 0
+    for i, (x, y) in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        x, y = x.to(model.device), y.to(model.device)
+        start = time.perf_counter()
+        x_hat, y_metric = produce(x, y, generator)  # x_hat: (K, B, C, H, W)
+        seconds += time.perf_counter() - start
+        n_images += x_hat.shape[0] * x_hat.shape[1]
+        for metric in metrics.values():
+            metric.update(x_hat, x, y_metric)
+    scores = {name: float(metric.compute()) for name, metric in metrics.items()}
+    return scores, n_images / max(seconds, 1e-9)
+
+
 def evaluate(
     model,
     loader: DataLoader,
@@ -25,7 +64,7 @@ def evaluate(
     seed: int = 0,
     max_batches: int | None = None,
 ) -> tuple[dict[str, float], float]:
-    """Score ``model`` on ``loader`` with every metric.
+    """Score ``model.generate`` on ``loader`` with every metric.
 
     Args:
         model: A ``ConditionalGenerator``; put in eval mode here.
@@ -38,24 +77,35 @@ def evaluate(
     Returns:
         ``({metric: value}, samples per second of generate)``.
     """
-    model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    for metric in metrics.values():
-        metric.reset()
-        metric.to(model.device)
-    seconds, n_samples = 0.0, 0
-    for i, (x, y) in enumerate(loader):
-        if max_batches is not None and i >= max_batches:
-            break
-        x, y = x.to(model.device), y.to(model.device)
-        start = time.perf_counter()
-        x_hat = draw(model, y, k_samples, generator)  # (K, B, C, H, W)
-        seconds += time.perf_counter() - start
-        n_samples += x_hat.shape[0] * x_hat.shape[1]
-        for metric in metrics.values():
-            metric.update(x_hat, x, y)
-    scores = {name: float(metric.compute()) for name, metric in metrics.items()}
-    return scores, n_samples / max(seconds, 1e-9)
+
+    def produce(x, y, generator):
+        return draw(model, y, k_samples, generator), y
+
+    return _score(model, loader, metrics, produce, seed, max_batches)
+
+
+def evaluate_edits(
+    model,
+    loader: DataLoader,
+    metrics: Mapping[str, BenchMetric],
+    cond_kind: str,
+    seed: int = 0,
+    max_batches: int | None = None,
+) -> tuple[dict[str, float], float]:
+    """Score ``model.edit`` on real test images: one seeded target condition per image.
+
+    Metrics receive ``x_hat = x_edit[None]``, ``x`` the source image and
+    ``y = stack([y_source, y_target], 1)``; fidelity metrics therefore compare edit and source.
+
+    Returns:
+        ``({metric: value}, edits per second)``.
+    """
+
+    def produce(x, y, generator):
+        target = edit_targets(y, cond_kind, generator)
+        return model.edit(x, y, target)[None], torch.stack([y, target], dim=1)
+
+    return _score(model, loader, metrics, produce, seed, max_batches)
 
 
 @torch.no_grad()

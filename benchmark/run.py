@@ -7,6 +7,7 @@ config finds the record and skips the work.
 
 import datetime as dt
 import hashlib
+import inspect
 import json
 import os
 import subprocess
@@ -20,11 +21,10 @@ import yaml
 from torchvision.utils import save_image
 
 from benchmark import config as C
-from benchmark.evaluate import evaluate, sample_grid
+from benchmark.evaluate import evaluate, evaluate_edits, sample_grid
 from benchmark.evaluators import load_or_train
 from benchmark.tasks import TASKS
-from metrics import METRICS
-from metrics.attribute import AttributeAccuracy
+from metrics import METRICS, load_lpips
 from models import MODELS
 
 
@@ -126,15 +126,21 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     }
 
 
-def build_metrics(task, dm, classifier=None) -> dict:
-    """The task's metric objects; the evaluator classifier goes to ``attr_acc``."""
+def build_metrics(names, context: dict, unavailable: dict) -> dict:
+    """Metric objects for ``names``; each constructor gets the context entries it asks for.
+
+    A metric whose dependency is None (LPIPS without weights) is left out and its reason goes
+    to ``unavailable``, so its leaderboard cell stays empty instead of holding a fake number.
+    """
     metrics = {}
-    for name in task.metrics:
+    for name in names:
         cls = lookup(METRICS, name, "metric")
-        if cls is AttributeAccuracy:
-            metrics[name] = cls(classifier, dm.cond_kind)
-        else:
-            metrics[name] = cls(image_size=dm.x_shape[1])
+        wanted = inspect.signature(cls).parameters
+        kwargs = {k: v for k, v in context.items() if k in wanted}
+        if "net" in wanted and kwargs.get("net") is None:
+            unavailable[name] = context["info"].get("unavailable", "no network weights")
+            continue
+        metrics[name] = cls(**kwargs)
     return metrics
 
 
@@ -193,11 +199,28 @@ def run_one(
     trainer.fit(model, dm)
     train_seconds = time.perf_counter() - start
 
-    metrics = build_metrics(task, dm, classifier)
+    names = task.metrics + (task.edit_metrics if hasattr(model, "edit") else ())
+    lpips_net, lpips_info = None, {}
+    if any("lpips" in n for n in names):
+        lpips_net, lpips_info = load_lpips(C.lpips_backbone())
+    context = {"image_size": dm.x_shape[1], "classifier": classifier, "cond_kind": dm.cond_kind,
+               "net": lpips_net, "info": lpips_info}  # fmt: skip
+    unavailable: dict[str, str] = {}
+    metrics = build_metrics(task.metrics, context, unavailable)
     eval_cfg = {"k_samples": 2, "max_batches": None} | cfg["eval"]
-    scores, samples_per_second = evaluate(
-        model, dm.test_dataloader(), metrics, seed=seed, **eval_cfg
-    )
+    loader = dm.test_dataloader()
+    scores, samples_per_second = evaluate(model, loader, metrics, seed=seed, **eval_cfg)
+    directions = {name: m.higher_is_better for name, m in metrics.items()}
+    settings = {name: m.settings for name, m in metrics.items() if m.settings}
+    if hasattr(model, "edit"):
+        edit_metrics = build_metrics(task.edit_metrics, context, unavailable)
+        edit_scores, _ = evaluate_edits(model, loader, edit_metrics, dm.cond_kind, seed,
+                                        eval_cfg["max_batches"])  # fmt: skip
+        for name, metric in edit_metrics.items():
+            key = name if name.startswith("edit_") else f"edit_{name}"
+            scores[key], directions[key] = edit_scores[name], metric.higher_is_better
+            if metric.settings:
+                settings[key] = metric.settings
     grid = sample_grid(model, next(iter(dm.test_dataloader()))[1], seed=seed)
 
     record = {
@@ -207,8 +230,9 @@ def run_one(
         "seed": seed,
         "profile": profile,
         "scores": scores,
-        "higher_is_better": {name: m.higher_is_better for name, m in metrics.items()},
-        "metric_settings": {name: m.settings for name, m in metrics.items() if m.settings},
+        "higher_is_better": directions,
+        "metric_settings": settings,
+        "unavailable": unavailable,
         "evaluator": classifier_info
         and {k: classifier_info[k] for k in ("sha256", "test_acc", "epochs", "train_seconds")},
         "n_params": sum(p.numel() for p in model.parameters()),

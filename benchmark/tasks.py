@@ -21,6 +21,8 @@ class Task:
         cond_kind: ``"label"``, ``"attributes"`` or ``"image"``; must match the DataModule.
         metrics: Keys of ``METRICS`` computed on this task.
         primary: The metric that orders the leaderboard.
+        edit_metrics: Metrics of ``evaluate_edits``, run for models that have ``edit``; stored
+            with an ``edit_`` prefix (``ssim`` -> ``edit_ssim``).
         synthetic: Offline test data; never part of the published leaderboard.
         version: Bumped whenever the split, preprocessing or a metric definition changes.
     """
@@ -30,20 +32,23 @@ class Task:
     cond_kind: str
     metrics: tuple[str, ...]
     primary: str
+    edit_metrics: tuple[str, ...] = ()
     synthetic: bool = False
     version: int = 1
 
 
 LABEL_METRICS = ("attr_acc", "diversity", "diversity_real")
+LABEL_EDITS = ("edit_success", "ssim")  # LPIPS needs >= 32 px, so not at 28 px
 
 TASKS: Mapping[str, Task] = {
-    "mnist": Task("mnist", MNISTDataModule, "label", LABEL_METRICS, "attr_acc"),
+    "mnist": Task("mnist", MNISTDataModule, "label", LABEL_METRICS, "attr_acc", LABEL_EDITS),
     "synthetic_label": Task(
         "synthetic_label",
         partial(SyntheticDataModule, cond_kind="label"),
         "label",
         LABEL_METRICS,
         "attr_acc",
+        LABEL_EDITS,
         synthetic=True,
     ),
     "synthetic_attributes": Task(
@@ -52,6 +57,7 @@ TASKS: Mapping[str, Task] = {
         "attributes",
         ("attr_acc", "diversity"),
         "attr_acc",
+        ("edit_success", "edit_preservation", "ssim"),
         synthetic=True,
     ),
 }

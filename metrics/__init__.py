@@ -1,12 +1,34 @@
-"""Metrics shared by every model: ``METRICS`` maps each metric's key to its class."""
+"""Metrics shared by every model: ``METRICS`` maps each metric's key to its class.
 
-from metrics.attribute import AttributeAccuracy, Diversity, DiversityReal
+Constructors take only what the metric needs (``image_size``, ``classifier``, ``cond_kind``,
+``net``, ``info``); the runner passes those by name.
+"""
+
+from metrics.attribute import (
+    AttributeAccuracy,
+    Diversity,
+    DiversityReal,
+    EditPreservation,
+    EditSuccess,
+)
 from metrics.base import BenchMetric, ms_ssim_settings, to_unit_range
+from metrics.image import LPIPS, MSSSIM, PSNR, SSIM, DiversityLPIPS, best_of_k, load_lpips
 
 METRICS: dict[str, type[BenchMetric]] = {
+    "psnr": PSNR,
+    "psnr_best": best_of_k(PSNR),
+    "ssim": SSIM,
+    "ssim_best": best_of_k(SSIM),
+    "ms_ssim": MSSSIM,
+    "ms_ssim_best": best_of_k(MSSSIM),
+    "lpips": LPIPS,
+    "lpips_best": best_of_k(LPIPS),
     "attr_acc": AttributeAccuracy,
     "diversity": Diversity,
     "diversity_real": DiversityReal,
+    "diversity_lpips": DiversityLPIPS,
+    "edit_success": EditSuccess,
+    "edit_preservation": EditPreservation,
 }
 
-__all__ = ["METRICS", "BenchMetric", "ms_ssim_settings", "to_unit_range"]
+__all__ = ["METRICS", "BenchMetric", "load_lpips", "ms_ssim_settings", "to_unit_range"]

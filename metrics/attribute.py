@@ -105,3 +105,44 @@ class DiversityReal(Diversity):
             return x.new_zeros(0)
         x01 = to_unit_range(x)
         return ms_ssim_per_image(x01[a], x01[b], self.ms_ssim)
+
+
+class EditSuccess(AttributeAccuracy):
+    """Edits of real images: does the evaluator see the target condition after the edit?
+
+    ``update(x_edit[None], x, y)`` with ``y = stack([y_source, y_target], dim=1)``, ``(B, 2, A)``.
+    Labels: the edited image is classified as the target class. Attributes: the fraction of the
+    changed attributes the evaluator reads as their target value.
+    """
+
+    name = "edit_success"
+
+    def scores(self, x_hat, x, y):
+        source, target = y.unbind(1)
+        logits = self.classifier(x_hat[0])  # (B, A)
+        if self.cond_kind == "label":
+            return (logits.argmax(1) == target.argmax(1)).float()
+        changed = (source != target).float()
+        hit = ((logits > 0).float() == target).float() * changed
+        return hit.sum(1) / changed.sum(1).clamp(min=1)
+
+
+class EditPreservation(AttributeAccuracy):
+    """Edits of real images: fraction of the unchanged attributes the edit leaves as they were.
+
+    Compares the evaluator's decisions on the edited and the source image, so the evaluator's
+    own errors on the source do not count against the model. Attribute conditions only.
+    """
+
+    name = "edit_preservation"
+
+    def __init__(self, classifier: nn.Module, cond_kind: str = "attributes"):
+        if cond_kind != "attributes":
+            raise ValueError("edit_preservation needs attribute conditions")
+        super().__init__(classifier, cond_kind)
+
+    def scores(self, x_hat, x, y):
+        source, target = y.unbind(1)
+        kept = (source == target).float()
+        same = ((self.classifier(x_hat[0]) > 0) == (self.classifier(x) > 0)).float()
+        return (same * kept).sum(1) / kept.sum(1).clamp(min=1)

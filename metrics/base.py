@@ -23,12 +23,14 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
 def ms_ssim_settings(size: int) -> dict[str, Any]:
     """MS-SSIM settings valid at ``size`` pixels, fixed once per resolution.
 
-    torchmetrics needs ``size // (scales - 1) ** 2 > kernel_size - 1``, so the 5-scale, 11-pixel
-    default only works above about 160 px. We keep the Gaussian sigma (1.5), cut the kernel to 7
-    and use as many scales as fit (3 at 28 px, 4 at 64 px), renormalising the standard betas so
-    they still sum to one. Values are only comparable between runs with the same settings.
+    The window is the standard Gaussian with sigma 1.5. torchmetrics always builds it 11 pixels
+    wide (``2 * int(3.5 * sigma + 0.5) + 1``) whatever ``kernel_size`` says, so we declare 11 and
+    keep the scales for which an 11-pixel window still fits the coarsest image: torchmetrics'
+    rule ``size // (scales - 1) ** 2 > 10`` gives 2 scales at 28 px, 3 at 64 px and the standard
+    5 from 176 px. The standard betas of those scales are renormalised to sum to one. Values are
+    only comparable between results with the same settings, so they go into every record.
     """
-    kernel_size = 7
+    kernel_size = 11
     scales = 1
     while scales < len(STANDARD_BETAS) and size // scales**2 > kernel_size - 1:
         scales += 1

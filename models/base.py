@@ -12,7 +12,9 @@ class ConditionalGenerator(pl.LightningModule):
     Subclasses declare the condition kinds they support in ``cond_kinds`` (a subset of
     ``{"label", "attributes", "image"}``), call ``save_hyperparameters()`` in ``__init__`` so
     checkpoints reload with ``load_from_checkpoint``, and implement `generate`, the only method
-    evaluation uses. Training is the method's own business (``training_step`` and friends).
+    evaluation needs. Models that can edit a real image also define
+    ``edit(x, y_source, y_target) -> x_edit`` (same shapes and range), which the attribute-edit
+    metrics score. Training is the method's own business (``training_step`` and friends).
 
     Args:
         x_shape: ``(C, H, W)`` of the generated images.

@@ -96,3 +96,12 @@ class CVAE(ConditionalGenerator):
         """Decode ``z ~ N(0, I)`` with condition ``y``; returns ``(B, C, H, W)`` in [-1, 1]."""
         z = self.randn(len(y), self.hparams.latent_dim, generator=generator)
         return self.decode(z, y)
+
+    @torch.no_grad()
+    def edit(self, x: torch.Tensor, y_source: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
+        """Attribute transfer: decode the posterior mean of ``x`` under the target condition.
+
+        Shapes: ``(B, C, H, W)``, ``(B, A)``, ``(B, A)`` -> ``(B, C, H, W)`` in [-1, 1].
+        """
+        mu, _ = self.encode(x, y_source)
+        return self.decode(mu, y_target)

@@ -30,7 +30,13 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
     for task, model in pairs:
         run_dir = tmp_path / "runs" / task / model / "seed0"
         record = json.loads((run_dir / "metrics.json").read_text())
-        assert set(record["scores"]) == set(TASKS[task].metrics)
+        expected = set(TASKS[task].metrics)
+        if hasattr(MODELS[model], "edit"):
+            expected |= {
+                m if m.startswith("edit_") else f"edit_{m}" for m in TASKS[task].edit_metrics
+            }
+        assert set(record["scores"]) == expected
+        assert set(record["higher_is_better"]) == expected
         for key in ("git_sha", "config_sha", "data_checksum", "n_params", "train_seconds",
                     "samples_per_second", "evaluator", "metric_settings"):  # fmt: skip
             assert key in record, key
