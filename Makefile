@@ -10,7 +10,7 @@ LOGGER  ?= csv
 FORCE   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard classifiers clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard classifiers metric-speed clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ leaderboard: $(STAMP) ## Rebuild results/*.csv and results/leaderboard.md from t
 
 classifiers: $(STAMP) ## Train (or verify) the evaluator classifiers behind attr_acc
 	$(PY) -m benchmark classifiers --tasks $(TASKS)
+
+metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
+	$(PY) -m benchmark.metric_speed
 
 clean: ## Remove caches and logs (keeps .venv, data and results)
 	rm -rf .cache .pytest_cache .ruff_cache lightning_logs wandb

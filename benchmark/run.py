@@ -207,7 +207,7 @@ def run_one(
                "net": lpips_net, "info": lpips_info}  # fmt: skip
     unavailable: dict[str, str] = {}
     metrics = build_metrics(task.metrics, context, unavailable)
-    eval_cfg = {"k_samples": 2, "max_batches": None} | cfg["eval"]
+    eval_cfg = {"k_samples": 5, "max_batches": None} | cfg["eval"]
     loader = dm.test_dataloader()
     scores, samples_per_second = evaluate(model, loader, metrics, seed=seed, **eval_cfg)
     directions = {name: m.higher_is_better for name, m in metrics.items()}

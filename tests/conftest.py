@@ -29,7 +29,8 @@ def real_images():
     celeba = torch.stack(
         [resize(center_crop(decode_image(str(p)), [89, 89]), [64, 64]) for p in faces]
     )
-    raw = np.frombuffer(gzip.open(digits).read(), dtype=np.uint8, offset=16)
+    with gzip.open(digits) as f:
+        raw = np.frombuffer(f.read(), dtype=np.uint8, offset=16)
     mnist = torch.from_numpy(raw[: 16 * 784].copy()).view(16, 1, 28, 28)
     return {"celeba64": celeba.float() / 255, "mnist28": mnist.float() / 255}
 

@@ -38,7 +38,10 @@ def image_pairs(request, real_images):
 def test_psnr_matches_skimage(image_pairs):
     a, b = image_pairs
     ours = PSNR().pair_scores(a, b)
-    theirs = [peak_signal_noise_ratio(t.numpy(), p.numpy(), data_range=1.0) for p, t in zip(a, b)]
+    theirs = [
+        peak_signal_noise_ratio(t.numpy(), p.numpy(), data_range=1.0)
+        for p, t in zip(a, b, strict=True)
+    ]
     np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-4, rtol=0)
 
 
@@ -50,11 +53,11 @@ def test_ssim_matches_skimage(image_pairs):
             p.numpy(), t.numpy(), data_range=1.0, channel_axis=0, gaussian_weights=True,
             sigma=1.5, use_sample_covariance=False,
         )
-        for p, t in zip(a, b)
+        for p, t in zip(a, b, strict=True)
     ]  # fmt: skip
     np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-4, rtol=0)
     np.testing.assert_allclose(
-        ours.numpy(), [ref.ssim(p.numpy(), t.numpy()) for p, t in zip(a, b)], atol=1e-4
+        ours.numpy(), [ref.ssim(p.numpy(), t.numpy()) for p, t in zip(a, b, strict=True)], atol=1e-4
     )
 
 
@@ -63,7 +66,7 @@ def test_ms_ssim_matches_numpy_reference(image_pairs):
     metric = MSSSIM(image_size=a.shape[-1])
     ours = metric.pair_scores(a, b)
     betas = ms_ssim_settings(a.shape[-1])["betas"]
-    theirs = [ref.ms_ssim(p.numpy(), t.numpy(), betas) for p, t in zip(a, b)]
+    theirs = [ref.ms_ssim(p.numpy(), t.numpy(), betas) for p, t in zip(a, b, strict=True)]
     np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-4, rtol=0)
 
 
@@ -76,9 +79,8 @@ def lpips_pair():
     assert info["backbone_sha256"] and ours is not None
     reference = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)
     state = torch.load(LPIPS_BACKBONE, weights_only=True)
-    for n, layer in enumerate([reference.net.slice1, reference.net.slice2, reference.net.slice3,
-                               reference.net.slice4, reference.net.slice5], 1):  # fmt: skip
-        for name, module in layer.named_children():
+    for n in range(1, 6):
+        for name, module in getattr(reference.net, f"slice{n}").named_children():
             if isinstance(module, torch.nn.Conv2d):
                 module.weight.data.copy_(state[f"{name}.weight"])
                 module.bias.data.copy_(state[f"{name}.bias"])
