@@ -8,7 +8,8 @@ from pathlib import Path
 
 from benchmark import config as C
 from benchmark import leaderboard
-from benchmark.run import UnknownNameError, lookup, matrix, run_one
+from benchmark.config import UnknownNameError, lookup
+from benchmark.run import matrix, run_one
 from benchmark.tasks import TASKS
 from datamodules import DataNotFoundError
 from models import MODELS

@@ -21,6 +21,20 @@ class ConfigError(ValueError):
     """A config, profile or override the suite cannot use; the message names the fix."""
 
 
+class UnknownNameError(KeyError):
+    """A task, model or metric key that is not in its registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def lookup(registry: dict, key: str, what: str):
+    """``registry[key]`` or an error listing the valid keys."""
+    if key not in registry:
+        raise UnknownNameError(f"unknown {what} {key!r}; choose from: {', '.join(registry)}")
+    return registry[key]
+
+
 def data_dir() -> Path:
     """Root folder of the datasets (``DATA_DIR``)."""
     return Path(os.environ.get("DATA_DIR", "data"))

@@ -1,5 +1,6 @@
 """The shared evaluation loops: every model is scored by the same code on the same inputs."""
 
+import inspect
 import time
 from collections.abc import Callable, Mapping
 
@@ -7,7 +8,8 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
 
-from metrics import BenchMetric
+from benchmark.config import lookup
+from metrics import METRICS, BenchMetric
 
 
 @torch.no_grad()
@@ -109,15 +111,98 @@ def evaluate_edits(
 
 
 @torch.no_grad()
-def sample_grid(model, y: torch.Tensor, n_rows: int = 10, n_cols: int = 10, seed: int = 0):
-    """Image grid with one row per distinct condition in ``y`` and ``n_cols`` samples each.
+def sample_grid(model, x: torch.Tensor, y: torch.Tensor, n_rows: int = 10, n_cols: int = 8, seed=0):
+    """Sample grid, one row per condition, the same conditions for every model.
+
+    Vector conditions: the first ``n_rows`` distinct conditions of ``y``, ``n_cols`` samples
+    each. Image conditions: the first ``n_rows`` inputs, each row showing the condition, the
+    real image, then the samples.
 
     Returns:
         A ``(3, H', W')`` tensor in [0, 1] ready for ``torchvision.utils.save_image``.
     """
     model.eval()
-    # Distinct conditions, largest first: for one-hot labels this is class 0, 1, 2, ...
-    conds = torch.unique(y, dim=0).flip(0)[:n_rows].to(model.device)
-    x_hat = draw(model, conds, n_cols, torch.Generator().manual_seed(seed))  # (cols, rows, ...)
-    rows = x_hat.transpose(0, 1).flatten(0, 1)  # row-major: (rows*cols, C, H, W)
-    return make_grid(rows.cpu(), nrow=n_cols, normalize=True, value_range=(-1, 1), pad_value=1)
+    if y.dim() == 4:
+        conds, reals = y[:n_rows].to(model.device), x[:n_rows].to(model.device)
+        shown = conds[:, : x.shape[1]]  # masked image, or lightness
+        lead = [shown.expand(-1, x.shape[1], -1, -1), reals]  # (rows, C, H, W) each
+    else:  # distinct conditions, largest first: for one-hot labels class 0, 1, 2, ...
+        conds, lead = torch.unique(y, dim=0).flip(0)[:n_rows].to(model.device), []
+    samples = draw(model, conds, n_cols, torch.Generator().manual_seed(seed))  # (cols, rows, ...)
+    columns = torch.cat([torch.stack(lead), samples]) if lead else samples
+    tiles = columns.transpose(0, 1).flatten(0, 1)  # row-major: (rows * columns, C, H, W)
+    nrow = columns.shape[0]
+    return make_grid(tiles.cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1)
+
+
+def build_metrics(names, context: dict, unavailable: dict) -> dict[str, BenchMetric]:
+    """Metric objects for ``names``; each constructor gets the context entries it asks for.
+
+    A metric whose dependency is None (LPIPS without weights) is left out and its reason goes
+    to ``unavailable``, so its leaderboard cell stays empty instead of holding a fake number.
+    """
+    metrics = {}
+    for name in names:
+        cls = lookup(METRICS, name, "metric")
+        wanted = inspect.signature(cls).parameters
+        kwargs = {k: v for k, v in context.items() if k in wanted}
+        if "net" in wanted and kwargs.get("net") is None:
+            unavailable[name] = context["info"].get("unavailable", "no network weights")
+            continue
+        metrics[name] = cls(**kwargs)
+    return metrics
+
+
+def score_model(
+    model, dm, task, context: dict, k_samples: int = 5, seed: int = 0, max_batches=None
+) -> dict:
+    """Every score of one trained model on its task: the ``metrics.json`` score fields.
+
+    Generation metrics run on the test split, or on each of ``dm.test_groups()`` (e.g. mask
+    sizes) with keys ``<metric>@<group>`` plus the pooled value under ``<metric>``. Models with
+    ``edit`` are also scored on the task's edit metrics (keys ``edit_<metric>``).
+
+    Returns:
+        ``{"scores", "higher_is_better", "metric_settings", "details", "unavailable",
+        "samples_per_second"}``.
+    """
+    unavailable: dict[str, str] = {}
+    metrics = build_metrics(task.metrics, context, unavailable)
+    groups = dm.test_groups() if hasattr(dm, "test_groups") else {"": dm.test_set}
+    totals = {name: [0.0, 0] for name in metrics}  # pooled sum and count over groups
+    scores, seconds, n_samples = {}, 0.0, 0
+    for group, dataset in groups.items():
+        loader = DataLoader(dataset, batch_size=dm.batch_size)
+        group_scores, per_second = evaluate(model, loader, metrics, k_samples, seed, max_batches)
+        for name, metric in metrics.items():
+            totals[name][0] += float(metric.total)
+            totals[name][1] += int(metric.count)
+            if group:
+                scores[f"{name}@{group}"] = group_scores[name]
+        limit = len(dataset) if max_batches is None else max_batches * dm.batch_size
+        n = k_samples * min(len(dataset), limit)  # images generated for this group
+        seconds, n_samples = seconds + n / per_second, n_samples + n
+    for name, (total, count) in totals.items():
+        scores[name] = total / count if count else float("nan")
+    directions = {k: metrics[k.split("@")[0]].higher_is_better for k in scores}
+    settings = {name: m.settings for name, m in metrics.items() if m.settings}
+    details = {name: m.details() for name, m in metrics.items() if m.details()}
+    if hasattr(model, "edit") and task.edit_metrics:
+        edit_metrics = build_metrics(task.edit_metrics, context, unavailable)
+        loader = DataLoader(dm.test_set, batch_size=dm.batch_size)
+        edit_scores, _ = evaluate_edits(
+            model, loader, edit_metrics, dm.cond_kind, seed, max_batches
+        )
+        for name, metric in edit_metrics.items():
+            key = name if name.startswith("edit_") else f"edit_{name}"
+            scores[key], directions[key] = edit_scores[name], metric.higher_is_better
+            if metric.settings:
+                settings[key] = metric.settings
+    return {
+        "scores": scores,
+        "higher_is_better": directions,
+        "metric_settings": settings,
+        "details": details,
+        "unavailable": unavailable,
+        "samples_per_second": round(n_samples / max(seconds, 1e-9), 1),
+    }

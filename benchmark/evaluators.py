@@ -28,7 +28,7 @@ def load_or_train(
         cache: Cache root; files go to ``<cache>/evaluators/``.
 
     Returns:
-        The frozen classifier and ``{"sha256", "test_acc", "path", ...}``.
+        The frozen classifier and ``{"sha256", "test_acc", "test_acc_per_column", ...}``.
     """
     key = json.dumps({"task": task, "data": dm.data_checksum, **settings}, sort_keys=True)
     stem = f"{task}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
@@ -51,7 +51,13 @@ def load_or_train(
     )
     weights.parent.mkdir(parents=True, exist_ok=True)
     torch.save(classifier.state_dict(), weights)
+    test_y = torch.cat([y for _, y in loaders[1]])
+    majority = test_y.mean(0) if dm.cond_kind == "attributes" else test_y.sum(0) / len(test_y)
+    if dm.cond_kind == "attributes":
+        majority = torch.maximum(majority, 1 - majority)  # accuracy of always guessing the mode
     record |= {
+        "columns": list(getattr(dm, "attributes", [str(i) for i in range(dm.y_shape[0])])),
+        "test_majority_per_column": [round(float(m), 6) for m in majority],
         "task": task,
         "path": str(weights),
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
@@ -60,3 +66,14 @@ def load_or_train(
     meta.write_text(json.dumps(record, indent=2))
     print(f"evaluator for {task}: test accuracy {record['test_acc']:.4f}", flush=True)
     return classifier, record
+
+
+def write_table(record: dict, path: Path) -> None:
+    """Per-column (attribute or class) held-out accuracy of an evaluator, as CSV."""
+    rows = zip(record["columns"], record["test_acc_per_column"], record["test_majority_per_column"],
+               strict=True)  # fmt: skip
+    lines = ["column,evaluator_test_acc,majority_rate"]
+    lines += [f"{c},{a:.4f},{m:.4f}" for c, a, m in rows]
+    lines.append(f"mean,{record['test_acc']:.4f},")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")

@@ -7,7 +7,6 @@ config finds the record and skips the work.
 
 import datetime as dt
 import hashlib
-import inspect
 import json
 import os
 import subprocess
@@ -21,25 +20,11 @@ import yaml
 from torchvision.utils import save_image
 
 from benchmark import config as C
-from benchmark.evaluate import evaluate, evaluate_edits, sample_grid
-from benchmark.evaluators import load_or_train
+from benchmark.evaluate import sample_grid, score_model
+from benchmark.evaluators import load_or_train, write_table
 from benchmark.tasks import TASKS
-from metrics import METRICS, load_lpips
+from metrics import load_lpips
 from models import MODELS
-
-
-class UnknownNameError(KeyError):
-    """A task, model or metric key that is not in its registry."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-def lookup(registry: dict, key: str, what: str):
-    """``registry[key]`` or an error listing the valid keys."""
-    if key not in registry:
-        raise UnknownNameError(f"unknown {what} {key!r}; choose from: {', '.join(registry)}")
-    return registry[key]
 
 
 def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
@@ -48,7 +33,7 @@ def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
         (t, m)
         for t in tasks
         for m in models
-        if lookup(TASKS, t, "task").cond_kind in lookup(MODELS, m, "model").cond_kinds
+        if C.lookup(TASKS, t, "task").cond_kind in C.lookup(MODELS, m, "model").cond_kinds
     ]
 
 
@@ -126,22 +111,12 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     }
 
 
-def build_metrics(names, context: dict, unavailable: dict) -> dict:
-    """Metric objects for ``names``; each constructor gets the context entries it asks for.
-
-    A metric whose dependency is None (LPIPS without weights) is left out and its reason goes
-    to ``unavailable``, so its leaderboard cell stays empty instead of holding a fake number.
-    """
-    metrics = {}
-    for name in names:
-        cls = lookup(METRICS, name, "metric")
-        wanted = inspect.signature(cls).parameters
-        kwargs = {k: v for k, v in context.items() if k in wanted}
-        if "net" in wanted and kwargs.get("net") is None:
-            unavailable[name] = context["info"].get("unavailable", "no network weights")
-            continue
-        metrics[name] = cls(**kwargs)
-    return metrics
+def evaluator_summary(info: dict) -> dict:
+    """The evaluator fields of a run record: checksum, held-out accuracy overall and per column."""
+    summary = {k: info.get(k) for k in ("sha256", "test_acc", "epochs", "train_seconds")}
+    columns = info.get("columns") or []
+    summary["per_column"] = dict(zip(columns, info.get("test_acc_per_column", []), strict=False))
+    return summary
 
 
 def run_one(
@@ -166,7 +141,7 @@ def run_one(
         logger: ``csv``, ``wandb`` or ``none``.
         force: Rerun even when a record with the same config exists.
     """
-    task, model_cls = lookup(TASKS, task_name, "task"), lookup(MODELS, model_name, "model")
+    task, model_cls = C.lookup(TASKS, task_name, "task"), C.lookup(MODELS, model_name, "model")
     cfg = run_config(task_name, model_name, seed, profile, overrides)
     config_text = yaml.safe_dump(cfg, sort_keys=True)
     config_sha = hashlib.sha256(config_text.encode()).hexdigest()[:12]
@@ -188,6 +163,8 @@ def run_one(
     classifier, classifier_info = None, None
     if "attr_acc" in task.metrics:  # before seeding: a cache hit must not change the run's RNG
         classifier, classifier_info = load_or_train(task_name, dm, cfg["evaluator"], C.cache_dir())
+        if not task.synthetic:
+            write_table(classifier_info, Path(results_dir) / "evaluators" / f"{task_name}.csv")
 
     pl.seed_everything(seed, workers=True, verbose=False)
     model = build(model_cls, f"{task_name}.yaml models.{model_name}",
@@ -199,29 +176,15 @@ def run_one(
     trainer.fit(model, dm)
     train_seconds = time.perf_counter() - start
 
-    names = task.metrics + (task.edit_metrics if hasattr(model, "edit") else ())
     lpips_net, lpips_info = None, {}
-    if any("lpips" in n for n in names):
+    if any("lpips" in n for n in task.metrics + task.edit_metrics):
         lpips_net, lpips_info = load_lpips(C.lpips_backbone())
     context = {"image_size": dm.x_shape[1], "classifier": classifier, "cond_kind": dm.cond_kind,
-               "net": lpips_net, "info": lpips_info}  # fmt: skip
-    unavailable: dict[str, str] = {}
-    metrics = build_metrics(task.metrics, context, unavailable)
+               "attribute_names": getattr(dm, "attributes", None), "net": lpips_net,
+               "info": lpips_info}  # fmt: skip
     eval_cfg = {"k_samples": 5, "max_batches": None} | cfg["eval"]
-    loader = dm.test_dataloader()
-    scores, samples_per_second = evaluate(model, loader, metrics, seed=seed, **eval_cfg)
-    directions = {name: m.higher_is_better for name, m in metrics.items()}
-    settings = {name: m.settings for name, m in metrics.items() if m.settings}
-    if hasattr(model, "edit"):
-        edit_metrics = build_metrics(task.edit_metrics, context, unavailable)
-        edit_scores, _ = evaluate_edits(model, loader, edit_metrics, dm.cond_kind, seed,
-                                        eval_cfg["max_batches"])  # fmt: skip
-        for name, metric in edit_metrics.items():
-            key = name if name.startswith("edit_") else f"edit_{name}"
-            scores[key], directions[key] = edit_scores[name], metric.higher_is_better
-            if metric.settings:
-                settings[key] = metric.settings
-    grid = sample_grid(model, next(iter(dm.test_dataloader()))[1], seed=seed)
+    result = score_model(model, dm, task, context, seed=seed, **eval_cfg)
+    grid = sample_grid(model, *next(iter(dm.test_dataloader())), seed=seed)
 
     record = {
         "task": task_name,
@@ -229,17 +192,13 @@ def run_one(
         "model": model_name,
         "seed": seed,
         "profile": profile,
-        "scores": scores,
-        "higher_is_better": directions,
-        "metric_settings": settings,
-        "unavailable": unavailable,
-        "evaluator": classifier_info
-        and {k: classifier_info[k] for k in ("sha256", "test_acc", "epochs", "train_seconds")},
+        **result,
+        "data": getattr(dm, "split_info", {}),
+        "evaluator": classifier_info and evaluator_summary(classifier_info),
         "n_params": sum(p.numel() for p in model.parameters()),
         "epochs": trainer.current_epoch,
         "global_steps": trainer.global_step,
         "train_seconds": round(train_seconds, 1),
-        "samples_per_second": round(samples_per_second, 1),
         "data_checksum": dm.data_checksum,
         "git_sha": git_sha(),
         "config_sha": config_sha,
@@ -253,5 +212,5 @@ def run_one(
     os.replace(png, run_dir / "samples.png")
     atomic_write(record_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     if logger != "none" and hasattr(trainer.logger, "log_metrics"):
-        trainer.logger.log_metrics({f"test/{k}": v for k, v in scores.items()})
+        trainer.logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})
     return record

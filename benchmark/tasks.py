@@ -8,7 +8,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
-from datamodules import ConditionalDataModule, MNISTDataModule, SyntheticDataModule
+from datamodules import (
+    CelebADataModule,
+    ColorizationDataModule,
+    CompletionDataModule,
+    ConditionalDataModule,
+    MNISTDataModule,
+    MultimodalCompletionDataModule,
+    SyntheticDataModule,
+)
 
 
 @dataclass(frozen=True)
@@ -39,9 +47,32 @@ class Task:
 
 LABEL_METRICS = ("attr_acc", "diversity", "diversity_real")
 LABEL_EDITS = ("edit_success", "ssim")  # LPIPS needs >= 32 px, so not at 28 px
+ATTRIBUTE_EDITS = ("edit_success", "edit_preservation", "lpips", "ssim")
+FIDELITY = ("psnr", "psnr_best", "ssim", "ssim_best", "ms_ssim", "ms_ssim_best")
+IMAGE_METRICS = (*FIDELITY, "lpips", "lpips_best", "diversity", "diversity_lpips")
+SMALL_IMAGE_METRICS = (*FIDELITY, "diversity")  # 28 px: no LPIPS
 
 TASKS: Mapping[str, Task] = {
     "mnist": Task("mnist", MNISTDataModule, "label", LABEL_METRICS, "attr_acc", LABEL_EDITS),
+    "celeba": Task(
+        "celeba", CelebADataModule, "attributes", LABEL_METRICS, "attr_acc", ATTRIBUTE_EDITS
+    ),
+    "colorization": Task("colorization", ColorizationDataModule, "image", IMAGE_METRICS, "lpips"),
+    "completion": Task("completion", CompletionDataModule, "image", IMAGE_METRICS, "lpips"),
+    "completion_mnist": Task(
+        "completion_mnist",
+        partial(CompletionDataModule, base="mnist"),
+        "image",
+        SMALL_IMAGE_METRICS,
+        "ssim",
+    ),
+    "completion_mnist_multimodal": Task(
+        "completion_mnist_multimodal",
+        MultimodalCompletionDataModule,
+        "image",
+        SMALL_IMAGE_METRICS,
+        "ssim_best",
+    ),
     "synthetic_label": Task(
         "synthetic_label",
         partial(SyntheticDataModule, cond_kind="label"),
@@ -58,6 +89,14 @@ TASKS: Mapping[str, Task] = {
         ("attr_acc", "diversity"),
         "attr_acc",
         ("edit_success", "edit_preservation", "ssim"),
+        synthetic=True,
+    ),
+    "synthetic_image": Task(
+        "synthetic_image",
+        partial(SyntheticDataModule, cond_kind="image", image_shape=(3, 32, 32)),
+        "image",
+        IMAGE_METRICS,
+        "lpips",
         synthetic=True,
     ),
 }

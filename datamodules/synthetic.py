@@ -14,7 +14,8 @@ class SyntheticDataModule(ConditionalDataModule):
     """Template-plus-noise images with label or multi-hot attribute conditions.
 
     Args:
-        cond_kind: ``"label"`` (one-hot y) or ``"attributes"`` (multi-hot y).
+        cond_kind: ``"label"`` (one-hot y), ``"attributes"`` (multi-hot y) or ``"image"`` (y the
+            channel mean of x, a colorization-like task).
         n_samples: Images per split.
         num_classes: Classes (label) or attributes (attributes).
         image_shape: ``(C, H, W)`` of x.
@@ -36,19 +37,20 @@ class SyntheticDataModule(ConditionalDataModule):
         self.n_samples = n_samples
         self.num_classes = num_classes
         self.x_shape = tuple(image_shape)
-        self.y_shape = (num_classes,)
+        self.y_shape = (1, *self.x_shape[1:]) if cond_kind == "image" else (num_classes,)
         self.seed = seed
         self.data_checksum = f"synthetic-{cond_kind}-{n_samples}-{num_classes}-{seed}"
 
     def _split(self, generator: torch.Generator, templates: torch.Tensor) -> TensorDataset:
         n, k = self.n_samples, self.num_classes
-        if self.cond_kind == "label":
+        if self.cond_kind != "attributes":
             y = torch.nn.functional.one_hot(torch.arange(n) % k, k).float()  # (N, K)
         else:
             y = (torch.rand(n, k, generator=generator) < 0.5).float()  # (N, K)
         mix = torch.einsum("nk,kchw->nchw", y, templates) / y.sum(1).clamp(min=1).view(-1, 1, 1, 1)
         noise = 0.1 * torch.randn(n, *self.x_shape, generator=generator)
-        return TensorDataset((mix + noise).clamp(-1, 1), y)
+        x = (mix + noise).clamp(-1, 1)
+        return TensorDataset(x, x.mean(1, keepdim=True) if self.cond_kind == "image" else y)
 
     def setup(self, stage: str | None = None) -> None:
         """Draw the templates and the three splits from ``seed``."""

@@ -16,25 +16,20 @@ from torch import nn
 from metrics.base import BenchMetric, ms_ssim_per_image, ms_ssim_settings, to_unit_range
 
 
-class AttributeAccuracy(BenchMetric):
-    """Fraction of samples whose condition the evaluator classifier recovers.
-
-    Label conditions (one-hot y) count a sample as correct when the classifier's argmax is the
-    requested class. Attribute conditions (multi-hot y) score each sample by the fraction of
-    attributes whose sigmoid decision matches. Every one of the K samples counts.
+class EvaluatorMetric(BenchMetric):
+    """Base of the metrics that read images with the frozen evaluator classifier.
 
     Args:
         classifier: Frozen evaluator mapping ``(N, C, H, W)`` in [-1, 1] to ``(N, A)`` logits.
         cond_kind: ``"label"`` or ``"attributes"``.
     """
 
-    name = "attr_acc"
     higher_is_better = True
 
     def __init__(self, classifier: nn.Module, cond_kind: str = "label"):
         super().__init__()
         if cond_kind not in ("label", "attributes"):
-            raise ValueError(f"attr_acc needs label or attribute conditions, got {cond_kind!r}")
+            raise ValueError(f"{self.name} needs label or attribute conditions, got {cond_kind!r}")
         self.classifier = classifier.eval().requires_grad_(False)
         self.cond_kind = cond_kind
 
@@ -42,13 +37,52 @@ class AttributeAccuracy(BenchMetric):
     def settings(self) -> dict[str, Any]:
         return {"cond_kind": self.cond_kind}
 
-    def scores(self, x_hat, x, y):
-        k, b = x_hat.shape[:2]
+
+class AttributeAccuracy(EvaluatorMetric):
+    """Fraction of samples whose condition the evaluator classifier recovers.
+
+    Label conditions (one-hot y) count a sample as correct when the classifier's argmax is the
+    requested class. Attribute conditions (multi-hot y) score each sample by the fraction of
+    attributes whose sigmoid decision matches. Every one of the K samples counts.
+    ``details()`` gives the accuracy per attribute (or per requested class).
+
+    Args:
+        classifier: Frozen evaluator mapping ``(N, C, H, W)`` in [-1, 1] to ``(N, A)`` logits.
+        cond_kind: ``"label"`` or ``"attributes"``.
+        attribute_names: Names of the A columns, for ``details()``.
+    """
+
+    name = "attr_acc"
+
+    def __init__(self, classifier: nn.Module, cond_kind: str = "label", attribute_names=None):
+        super().__init__(classifier, cond_kind)
+        self.attribute_names = list(attribute_names or [])
+        self.add_state("column_hits", torch.zeros(0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("column_count", torch.zeros(0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, x_hat, x, y):
+        k = x_hat.shape[0]
         logits = self.classifier(x_hat.flatten(0, 1))  # (K*B, A)
-        target = y.repeat(k, 1)  # (K*B, A), sample-major like flatten(0, 1)
+        target = y.repeat(k, 1).double()  # (K*B, A), sample-major like flatten(0, 1)
         if self.cond_kind == "label":
-            return (logits.argmax(1) == target.argmax(1)).float()
-        return ((logits > 0).float() == target).float().mean(1)
+            right = (logits.argmax(1) == target.argmax(1)).double()  # (K*B,)
+            items, hits, counts = right, right[:, None] * target, target
+        else:
+            match = ((logits > 0).double() == target).double()  # (K*B, A)
+            items, hits, counts = match.mean(1), match, torch.ones_like(match)
+        self.total += items.sum()
+        self.count += items.numel()
+        if self.column_hits.numel() == 0:
+            self.column_hits = torch.zeros_like(hits[0])
+            self.column_count = torch.zeros_like(hits[0])
+        self.column_hits += hits.sum(0)
+        self.column_count += counts.sum(0)
+
+    def details(self) -> dict[str, float]:
+        n = self.column_hits.numel()
+        names = self.attribute_names if len(self.attribute_names) == n else map(str, range(n))
+        accuracy = self.column_hits / self.column_count.clamp(min=1)
+        return {name: round(float(a), 6) for name, a in zip(names, accuracy, strict=True)}
 
 
 class Diversity(BenchMetric):
@@ -107,7 +141,7 @@ class DiversityReal(Diversity):
         return ms_ssim_per_image(x01[a], x01[b], self.ms_ssim)
 
 
-class EditSuccess(AttributeAccuracy):
+class EditSuccess(EvaluatorMetric):
     """Edits of real images: does the evaluator see the target condition after the edit?
 
     ``update(x_edit[None], x, y)`` with ``y = stack([y_source, y_target], dim=1)``, ``(B, 2, A)``.
@@ -127,7 +161,7 @@ class EditSuccess(AttributeAccuracy):
         return hit.sum(1) / changed.sum(1).clamp(min=1)
 
 
-class EditPreservation(AttributeAccuracy):
+class EditPreservation(EvaluatorMetric):
     """Edits of real images: fraction of the unchanged attributes the edit leaves as they were.
 
     Compares the evaluator's decisions on the edited and the source image, so the evaluator's

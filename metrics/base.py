@@ -101,6 +101,10 @@ class BenchMetric(Metric):
         """The parameters a result depends on, recorded in ``metrics.json``."""
         return {}
 
+    def details(self) -> dict[str, float]:
+        """Optional breakdown of the value (e.g. per attribute), recorded in ``metrics.json``."""
+        return {}
+
     def scores(self, x_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Return a 1-D tensor of per-item scores for this batch (items are metric-specific)."""
         raise NotImplementedError

@@ -1,49 +1,62 @@
-"""CVAE: conditional variational autoencoder with a label- or attribute-conditioned decoder.
+"""CVAE: conditional variational autoencoder, for label, attribute and image conditions.
 
 Papers: Sohn, Lee & Yan, "Learning Structured Output Representation using Deep Conditional
 Generative Models" (NeurIPS 2015); Kingma, Rezende, Mohamed & Welling, "Semi-Supervised Learning
 with Deep Generative Models" (arXiv:1406.5298, the supervised core of M2).
 
-An encoder q(z | x, y) gives a diagonal Gaussian over z; a decoder p(x | z, y) reconstructs x.
-Both see the condition: as constant feature maps stacked on the image (encoder) and concatenated
-to z (decoder). Training minimises -E_q[log p(x | z, y)] + beta * KL(q(z | x, y) || N(0, I)) with
-one reparameterised sample. Generation draws z ~ N(0, I) and returns the decoder's mean.
+A recognition network q(z | x, y) gives a diagonal Gaussian over z; a generation network
+p(x | z, y) reconstructs x. Training minimises -E_q[log p(x | z, y)] + beta * KL(q || prior)
+with one reparameterised sample. Label/attribute conditions (M2 core): the prior is N(0, I), y
+enters the encoder as constant feature maps and the decoder concatenated to z. Image conditions
+(Sohn's CGM): a prior network p(z | y), a U-Net generator with z tiled at its bottleneck, and
+Sohn's hybrid objective alpha * L_CVAE + (1 - alpha) * L_GSNN, where the GSNN term reconstructs
+from a prior sample so that test-time sampling (z ~ p(z | y)) is trained too. Generation draws
+z from the prior and returns the decoder's mean.
 
-Differences from the papers: the shared DCGAN-style conv backbones of ``models/nets.py`` instead
-of MLPs; no M2 classifier term (the benchmark is fully labelled); the Bernoulli likelihood is used
-for MNIST and a fixed-variance Gaussian for natural images.
+Differences from the papers: the shared conv backbones of ``models/nets.py`` instead of MLPs; no
+M2 classifier term (the benchmark is fully labelled); no Sohn baseline network or input-omission
+noise; a Bernoulli likelihood for MNIST labels and a fixed-variance Gaussian otherwise.
 """
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from models.base import ConditionalGenerator
-from models.nets import ConvDecoder, ConvEncoder
+from models.nets import ConvDecoder, ConvEncoder, UNet
+
+
+def gaussian_kl(mu, logvar, mu_p, logvar_p) -> torch.Tensor:
+    """KL(N(mu, e^logvar) || N(mu_p, e^logvar_p)), summed over the latent and the batch."""
+    return 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p) ** 2) / logvar_p.exp() - 1).sum()
 
 
 class CVAE(ConditionalGenerator):
-    """Label/attribute-conditioned CVAE.
+    """Conditional VAE; the architecture follows the condition's shape.
 
     Args:
         x_shape: ``(C, H, W)`` of the images.
-        y_shape: ``(A,)``, the one-hot or multi-hot condition width.
+        y_shape: ``(A,)`` for one-hot/multi-hot conditions, ``(C', H, W)`` for image conditions.
         latent_dim: Size of z.
-        width: Channels of the first encoder convolution (shared backbone width).
-        beta: Weight of the KL term (1 is the standard CVAE bound).
+        width: Channels of the first convolution of every shared backbone.
+        beta: Weight of the KL term (1 is the standard bound).
+        alpha: Sohn's hybrid weight of the CVAE bound against the GSNN term (image conditions;
+            1 disables GSNN).
         lr: Adam learning rate.
         likelihood: ``"bernoulli"`` (pixels as probabilities) or ``"gaussian"``.
         sigma_x: Standard deviation of the Gaussian likelihood on [-1, 1] pixels.
     """
 
-    cond_kinds = frozenset({"label", "attributes"})
+    cond_kinds = frozenset({"label", "attributes", "image"})
 
     def __init__(
         self,
         x_shape: tuple[int, int, int],
-        y_shape: tuple[int],
+        y_shape: tuple[int, ...],
         latent_dim: int = 16,
         width: int = 32,
         beta: float = 1.0,
+        alpha: float = 0.5,
         lr: float = 1e-3,
         likelihood: str = "bernoulli",
         sigma_x: float = 0.1,
@@ -53,49 +66,84 @@ class CVAE(ConditionalGenerator):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
         self.save_hyperparameters()
         channels, size, _ = x_shape
-        n_cond = y_shape[0]
-        self.encoder = ConvEncoder(channels + n_cond, size, 2 * latent_dim, width)
-        self.decoder = ConvDecoder(latent_dim + n_cond, x_shape, width)
+        self.image_cond = len(y_shape) == 3
+        n_cond = y_shape[0]  # condition channels (image) or condition maps (label/attributes)
+        self.encoder = ConvEncoder(channels + n_cond, size, 2 * latent_dim, width)  # q(z | x, y)
+        if self.image_cond:
+            self.prior_net = ConvEncoder(n_cond, size, 2 * latent_dim, width)  # p(z | y)
+            self.decoder = UNet(n_cond, channels, size, latent_dim, width)  # p(x | z, y)
+        else:
+            self.prior_net = None
+            self.decoder = ConvDecoder(latent_dim + n_cond, x_shape, width)
 
-    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior parameters ``(mu, logvar)``, each ``(B, latent_dim)``."""
-        maps = y[:, :, None, None].expand(-1, -1, *x.shape[2:])  # (B, A, H, W)
-        return self.encoder(torch.cat([x, maps], dim=1)).chunk(2, dim=1)
+    def cond_maps(self, y: torch.Tensor) -> torch.Tensor:
+        """The condition as feature maps ``(B, C', H, W)``: images as they are, vectors tiled."""
+        return y if self.image_cond else y[:, :, None, None].expand(-1, -1, *self.x_shape[1:])
+
+    def posterior(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)`` of q(z | x, y), each ``(B, latent_dim)``."""
+        return self.encoder(torch.cat([x, self.cond_maps(y)], dim=1)).chunk(2, dim=1)
+
+    def prior(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)`` of p(z | y): the prior network, or N(0, I) for vector conditions."""
+        if self.prior_net is None:
+            zeros = y.new_zeros(len(y), self.hparams.latent_dim)
+            return zeros, zeros
+        return self.prior_net(y).chunk(2, dim=1)
+
+    def logits(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Unbounded decoder output ``(B, C, H, W)``."""
+        return self.decoder(y, z) if self.image_cond else self.decoder(torch.cat([z, y], dim=1))
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        """Decoder mean in [-1, 1] from its output."""
+        return torch.sigmoid(out) * 2 - 1 if self.hparams.likelihood == "bernoulli" else out.tanh()
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Decoder mean in [-1, 1], ``(B, C, H, W)``."""
-        out = self.decoder(torch.cat([z, y], dim=1))
-        return torch.sigmoid(out) * 2 - 1 if self.hparams.likelihood == "bernoulli" else out.tanh()
+        return self.mean(self.logits(z, y))
 
-    def losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-example reconstruction NLL and KL, averaged over the batch."""
-        mu, logvar = self.encode(x, y)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-        out = self.decoder(torch.cat([z, y], dim=1))
+    def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-log p(x | z, y), summed over pixels and the batch."""
         if self.hparams.likelihood == "bernoulli":
-            nll = F.binary_cross_entropy_with_logits(out, (x + 1) / 2, reduction="sum")
-        else:
-            nll = ((out.tanh() - x) ** 2).sum() / (2 * self.hparams.sigma_x**2)
-        kl = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()
-        return nll / len(x), kl / len(x)
+            return F.binary_cross_entropy_with_logits(out, (x + 1) / 2, reduction="sum")
+        return ((out.tanh() - x) ** 2).sum() / (2 * self.hparams.sigma_x**2)
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Batch-mean terms: ``recon``, ``kl``, ``gsnn`` (image conditions) and ``loss``."""
+        mu, logvar = self.posterior(x, y)
+        mu_p, logvar_p = self.prior(y)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        terms = {
+            "recon": self.nll(self.logits(z, y), x),
+            "kl": gaussian_kl(mu, logvar, mu_p, logvar_p),
+        }
+        terms = {k: v / len(x) for k, v in terms.items()}
+        terms["loss"] = terms["recon"] + self.hparams.beta * terms["kl"]
+        if self.image_cond and self.hparams.alpha < 1:
+            z_p = mu_p + torch.randn_like(mu_p) * (0.5 * logvar_p).exp()
+            terms["gsnn"] = self.nll(self.logits(z_p, y), x) / len(x)
+            terms["loss"] = (
+                self.hparams.alpha * terms["loss"] + (1 - self.hparams.alpha) * terms["gsnn"]
+            )
+        return terms
 
     def training_step(self, batch, batch_idx):
-        recon, kl = self.losses(*batch)
-        loss = recon + self.hparams.beta * kl
-        self.log_dict({"train/recon": recon, "train/kl": kl, "train/loss": loss}, prog_bar=True)
-        return loss
+        terms = self.losses(*batch)
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, prog_bar=True)
+        return terms["loss"]
 
     def validation_step(self, batch, batch_idx):
-        recon, kl = self.losses(*batch)
-        self.log("val/loss", recon + self.hparams.beta * kl, prog_bar=True)
+        self.log("val/loss", self.losses(*batch)["loss"], prog_bar=True)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
     def generate(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode ``z ~ N(0, I)`` with condition ``y``; returns ``(B, C, H, W)`` in [-1, 1]."""
-        z = self.randn(len(y), self.hparams.latent_dim, generator=generator)
-        return self.decode(z, y)
+        """Decode ``z ~ p(z | y)``; returns ``(B, C, H, W)`` in [-1, 1]."""
+        mu_p, logvar_p = self.prior(y)
+        eps = self.randn(len(y), self.hparams.latent_dim, generator=generator)
+        return self.decode(mu_p + eps * (0.5 * logvar_p).exp(), y)
 
     @torch.no_grad()
     def edit(self, x: torch.Tensor, y_source: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
@@ -103,5 +151,8 @@ class CVAE(ConditionalGenerator):
 
         Shapes: ``(B, C, H, W)``, ``(B, A)``, ``(B, A)`` -> ``(B, C, H, W)`` in [-1, 1].
         """
-        mu, _ = self.encode(x, y_source)
+        mu, _ = self.posterior(x, y_source)
         return self.decode(mu, y_target)
+
+
+nn.Module  # noqa: B018 - keep the import for type references in subclasses

@@ -79,3 +79,57 @@ class ConvDecoder(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(self.fc(h).view(-1, *self.start))
+
+
+class UNet(nn.Module):
+    """Image-to-image backbone: condition image (+ tiled noise at the bottleneck) -> image.
+
+    A `ConvEncoder`-style downsampling path, ``z`` tiled and concatenated at the bottleneck, and
+    a mirrored upsampling path with skip connections (pix2pix). Outputs are unbounded; the model
+    picks the activation.
+
+    Args:
+        in_channels: Channels of the condition image.
+        out_channels: Channels of the output image.
+        size: Input height (= width).
+        z_dim: Width of the noise/latent vector tiled at the bottleneck (0 for none).
+        width: Channels after the first convolution.
+
+    >>> UNet(2, 3, 64, z_dim=8)(torch.zeros(2, 2, 64, 64), torch.zeros(2, 8)).shape
+    torch.Size([2, 3, 64, 64])
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, size: int, z_dim: int = 0, width: int = 32
+    ):
+        super().__init__()
+        steps = len(feature_sizes(size)) - 1
+        chans = [width * 2**i for i in range(steps)]  # channels after each down step
+        self.downs = nn.ModuleList()
+        previous = in_channels
+        for i, c in enumerate(chans):
+            norm = [nn.BatchNorm2d(c)] if i > 0 else []
+            self.downs.append(
+                nn.Sequential(nn.Conv2d(previous, c, 4, 2, 1), *norm, nn.LeakyReLU(0.2))
+            )
+            previous = c
+        self.bottleneck = nn.Sequential(nn.Conv2d(chans[-1] + z_dim, chans[-1], 3, 1, 1), nn.ReLU())
+        self.ups = nn.ModuleList()
+        for i in reversed(range(steps)):
+            out = chans[i - 1] if i > 0 else out_channels
+            layers: list[nn.Module] = [nn.ConvTranspose2d(2 * chans[i], out, 4, 2, 1)]
+            layers += [nn.BatchNorm2d(out), nn.ReLU()] if i > 0 else []
+            self.ups.append(nn.Sequential(*layers))
+
+    def forward(self, y: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        skips = []
+        h = y
+        for down in self.downs:
+            h = down(h)
+            skips.append(h)
+        if z is not None:
+            h = torch.cat([h, z[:, :, None, None].expand(-1, -1, *h.shape[2:])], dim=1)
+        h = self.bottleneck(h)
+        for up in self.ups:
+            h = up(torch.cat([h, skips.pop()], dim=1))
+        return h

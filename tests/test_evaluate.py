@@ -69,6 +69,6 @@ def test_evaluate_edits_uses_the_target_condition():
 
 
 def test_sample_grid_has_one_row_per_condition():
-    y = next(iter(loader()))[1]
-    grid = sample_grid(StubGenerator(), y, n_rows=10, n_cols=4)
+    x, y = next(iter(loader()))
+    grid = sample_grid(StubGenerator(), x, y, n_rows=10, n_cols=4)
     assert grid.shape == (3, 2 + 10 * 30, 2 + 4 * 30)  # 28 px tiles, 2 px padding
