@@ -29,7 +29,8 @@ def _names(values: list[str], registry: dict, default: list[str]) -> list[str]:
 
 def summary(record: dict) -> str:
     """One line per finished run: scores, evaluator ceiling, cost."""
-    scores = "  ".join(f"{k} {v:.4f}" for k, v in sorted(record["scores"].items()))
+    main = sorted((k, v) for k, v in record["scores"].items() if "@" not in k)  # groups: in .md
+    scores = "  ".join(f"{k} {v:.4f}" for k, v in main)
     ceiling = (
         f" (evaluator {record['evaluator']['test_acc']:.4f})" if record.get("evaluator") else ""
     )

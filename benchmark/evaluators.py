@@ -24,7 +24,8 @@ def load_or_train(
     Args:
         task: Task key.
         dm: The task's DataModule, already set up (its train and test splits are used).
-        settings: ``{"epochs", "lr", "batch_size"}`` from the config's ``evaluator`` block.
+        settings: The config's ``evaluator`` block (``epochs``, ``lr``, ``batch_size``, ``flip``,
+            ``width``).
         cache: Cache root; files go to ``<cache>/evaluators/``.
 
     Returns:
@@ -33,7 +34,7 @@ def load_or_train(
     key = json.dumps({"task": task, "data": dm.data_checksum, **settings}, sort_keys=True)
     stem = f"{task}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     weights, meta = cache / "evaluators" / f"{stem}.pt", cache / "evaluators" / f"{stem}.json"
-    classifier = EvaluatorCNN(dm.x_shape, dm.y_shape[0])
+    classifier = EvaluatorCNN(dm.x_shape, dm.y_shape[0], settings.get("width", 32))
     if weights.exists() and meta.exists():
         record = json.loads(meta.read_text())
         if hashlib.sha256(weights.read_bytes()).hexdigest() == record["sha256"]:

@@ -82,32 +82,68 @@ def _direction(records: list[dict], task: str, metric: str) -> bool:
 
 
 def markdown(table: pd.DataFrame, records: list[dict]) -> str:
-    """One markdown table per task, ``mean ± std`` cells, ``↑``/``↓`` headers, empty = not run."""
+    """One section per task: main table, then per-group and per-attribute tables when present.
+
+    The main table has ``mean ± std`` cells and ``↑``/``↓`` headers; the group table shows the
+    primary metric per evaluation group (e.g. mask size); the attribute table puts the
+    per-attribute ``attr_acc`` beside the evaluator's held-out accuracy (its ceiling).
+    """
     lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/metrics.json` by",
              "`python -m benchmark leaderboard`; mean ± std over seeds.", ""]  # fmt: skip
     for task, group in table.groupby("task", sort=True):
-        metrics = sorted({m for r in records if r["task"] == task for m in r["scores"]})
+        runs = [r for r in records if r["task"] == task]
+        metrics = sorted({m for r in runs for m in r["scores"]})
         primary = TASKS[task].primary if task in TASKS else ""
+        main = [m for m in metrics if "@" not in m]
         lines += [f"## {task}", "", f"Ranked by `{primary}`.", ""]
         header = ["rank", "model", "profile", "seeds"]
-        for metric in metrics:
-            arrow = "↑" if _direction(records, task, metric) else "↓"
-            header.append(f"{metric} {arrow}")
+        for metric in main:
+            header.append(f"{metric} {'↑' if _direction(records, task, metric) else '↓'}")
             if metric == "attr_acc":
                 header.append("evaluator acc (ceiling)")
         header += ["params", "train s", "samples/s"]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        rows = []
         for _, row in group.iterrows():
             cells = [_fmt_int(row["rank"]), row["model"], row["profile"], str(row["n_seeds"])]
-            for metric in metrics:
+            for metric in main:
                 cells.append(_pm(row.get(f"{metric}_mean"), row.get(f"{metric}_std")))
                 if metric == "attr_acc":
                     cells.append(_num(row.get("evaluator_acc")))
             cells += [_fmt_int(row["n_params"]), f"{row['train_seconds']:.0f}",
                       f"{row['samples_per_second']:.0f}"]  # fmt: skip
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
+            rows.append(cells)
+        lines += _table(header, rows)
+        by_group = [m for m in metrics if m.split("@")[0] == primary and "@" in m]
+        if by_group:
+            lines += [f"`{primary}` per evaluation group:", ""]
+            rows = [[r["model"], r["profile"], *(_pm(r.get(f"{m}_mean"), r.get(f"{m}_std"))
+                                                  for m in by_group)]
+                    for _, r in group.iterrows()]  # fmt: skip
+            lines += _table(["model", "profile", *by_group], rows)
+        lines += _per_attribute(runs)
     return "\n".join(lines)
+
+
+def _per_attribute(runs: list[dict]) -> list[str]:
+    """Per-attribute ``attr_acc`` (mean over seeds) with the evaluator's held-out accuracy."""
+    per_run = [(r["model"], r.get("details", {}).get("attr_acc")) for r in runs]
+    per_run = [(model, d) for model, d in per_run if d]
+    if not per_run:
+        return []
+    columns = list(per_run[0][1])
+    rows = []
+    for model in sorted({m for m, _ in per_run}):
+        details = pd.DataFrame([d for m, d in per_run if m == model])
+        rows.append([model, *(_num(details[c].mean()) for c in columns)])
+    ceiling = next((r["evaluator"].get("per_column") for r in runs if r.get("evaluator")), None)
+    if ceiling:
+        rows.append(["evaluator (ceiling)", *(_num(ceiling.get(c)) for c in columns)])
+    return ["`attr_acc` per attribute or class:", "", *_table(["model", *columns], rows)]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return out + ["| " + " | ".join(cells) + " |" for cells in rows] + [""]
 
 
 def _num(value) -> str:

@@ -28,7 +28,10 @@ class EvaluatorCNN(nn.Module):
         super().__init__()
         channels, size = x_shape[0], x_shape[1]
         layers: list[nn.Module] = []
-        while size >= 8:  # 28 -> 14 -> 7; 64 -> 32 -> 16 -> 8 -> 4
+        if size > 32:  # 64 px faces: a strided stem keeps the cost of the 64x64 layers down
+            layers += [nn.Conv2d(channels, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU()]
+            channels, size = width, size // 2
+        while size >= 8:  # 28 -> 14 -> 7; 32 -> 16 -> 8 -> 4
             layers += [
                 nn.Conv2d(channels, width, 3, padding=1),
                 nn.BatchNorm2d(width),
@@ -96,6 +99,7 @@ def train_classifier(
     lr: float = 1e-3,
     seed: int = 0,
     flip: bool = False,
+    width: int = 32,
 ) -> tuple[nn.Module, dict]:
     """Train an `EvaluatorCNN` with Adam and a one-cycle schedule; return it and its record.
 
@@ -109,12 +113,13 @@ def train_classifier(
         lr: Peak learning rate.
         seed: Seed of the initialisation and the flips.
         flip: Mirror a random half of each batch (faces; not digits).
+        width: Channels of the first block of the `EvaluatorCNN`.
 
     Returns:
         The frozen classifier in eval mode, and ``{"test_acc", "test_acc_per_column", ...}``.
     """
     torch.manual_seed(seed)
-    classifier = EvaluatorCNN(x_shape, n_outputs)
+    classifier = EvaluatorCNN(x_shape, n_outputs, width)
     optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=lr, total_steps=max(1, epochs * len(train_loader))
@@ -135,6 +140,6 @@ def train_classifier(
     test_acc, per_column = accuracy(classifier, test_loader, cond_kind)
     classifier.requires_grad_(False)
     record = {"test_acc": test_acc, "test_acc_per_column": per_column, "epochs": epochs, "lr": lr}
-    record |= {"seed": seed, "flip": flip}
+    record |= {"seed": seed, "flip": flip, "width": width}
     record["train_seconds"] = round(seconds, 1)
     return classifier, record

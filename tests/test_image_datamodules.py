@@ -1,0 +1,182 @@
+"""CelebA, colorization and completion DataModules: real files, tiny layouts, bad input."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skimage.color import lab2rgb, rgb2lab
+from torchvision.io import write_jpeg
+
+from datamodules import (
+    CelebADataModule,
+    ColorizationDataModule,
+    CompletionDataModule,
+    DataNotFoundError,
+    MultimodalCompletionDataModule,
+)
+from datamodules.colorization import lab_to_rgb, rgb_to_lab
+
+DATA_DIR = Path(os.environ.get("DATA_DIR", "data"))
+needs_celeba = pytest.mark.skipif(
+    not (DATA_DIR / "celeba" / "list_attr_celeba.txt").exists(), reason="no CelebA in DATA_DIR"
+)
+needs_mnist = pytest.mark.skipif(not (DATA_DIR / "mnist").exists(), reason="no MNIST in DATA_DIR")
+NAMES = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bald", "Male", "Smiling", "Young"]
+
+
+def tiny_celeba(root: Path, n_images=12, n_rows=20, partition=None, broken=None):
+    """A CelebA-style layout: n_images JPEGs, n_rows attribute rows, CRLF, wrong count line."""
+    folder = root / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    g = torch.Generator().manual_seed(0)
+    for i in range(1, n_images + 1):
+        image = (torch.rand(3, 27, 22, generator=g) * 255).to(torch.uint8)
+        write_jpeg(image, str(folder / f"{i:06d}.jpg"))
+    if broken:
+        (folder / broken).write_bytes(b"not a jpeg")
+    rows = [f"{i:06d}.jpg " + " ".join("1" if (i + j) % 3 == 0 else "-1" for j in range(len(NAMES)))
+            for i in range(1, n_rows + 1)]  # fmt: skip
+    (root / "celeba" / "list_attr_celeba.txt").write_bytes(
+        "\r\n".join(["202599", " ".join(NAMES), *rows]).encode()
+    )
+    partition = partition or (lambda i: 0)
+    lines = [f"{i:06d}.jpg {partition(i)}" for i in range(1, n_rows + 1)]
+    (root / "celeba" / "list_eval_partition.txt").write_text("\r\n".join(lines) + "\r\n")
+
+
+def celeba(root, **kwargs):
+    return CelebADataModule(data_dir=root, cache_dir=root / "cache", image_size=16, **kwargs)
+
+
+def test_subset_with_missing_images_and_no_val_test_splits_by_id(tmp_path):
+    tiny_celeba(tmp_path)
+    dm = celeba(tmp_path, attributes=["Bald", "Smiling"])
+    dm.setup()
+    sizes = [len(s) for s in (dm.train_set, dm.val_set, dm.test_set)]
+    assert sizes == [9, 2, 1]  # ids 10 -> test; 1 and 11 -> val; 8 attribute rows had no image
+    assert "image id" in dm.split_info["method"]
+    x, y = dm.test_set[0]
+    assert x.shape == (3, 16, 16) and x.min() >= -1 and x.max() <= 1
+    assert y.tolist() == [float((10 + 3) % 3 == 0), float((10 + 5) % 3 == 0)]
+    assert dm.y_shape == (2,)
+
+
+def test_official_partition_is_used_when_it_has_val_and_test(tmp_path):
+    tiny_celeba(tmp_path, partition=lambda i: 2 if i > 10 else 1 if i > 8 else 0)
+    dm = celeba(tmp_path, attributes=["Male"])
+    dm.setup()
+    assert [len(s) for s in (dm.train_set, dm.val_set, dm.test_set)] == [8, 2, 2]
+    assert dm.split_info["method"].startswith("official")
+
+
+def test_decoded_images_are_cached(tmp_path):
+    tiny_celeba(tmp_path)
+    celeba(tmp_path, attributes=["Male"]).setup()
+    assert list((tmp_path / "cache" / "celeba").glob("images-*.pt"))
+    for jpg in (tmp_path / "celeba" / "img_align_celeba").glob("*.jpg"):
+        jpg.write_bytes(b"")  # a second setup must not decode again
+    celeba(tmp_path, attributes=["Male"]).setup()
+
+
+def test_unknown_attribute_lists_the_valid_names(tmp_path):
+    tiny_celeba(tmp_path)
+    with pytest.raises(ValueError, match="Smiling") as err:
+        celeba(tmp_path, attributes=["Smilling"]).setup()
+    assert "Smilling" in str(err.value)
+
+
+def test_unreadable_image_is_named(tmp_path):
+    tiny_celeba(tmp_path, broken="000003.jpg")
+    with pytest.raises(DataNotFoundError, match="000003.jpg"):
+        celeba(tmp_path, attributes=["Male"]).setup()
+
+
+def test_missing_celeba_names_the_files_and_the_source(tmp_path):
+    with pytest.raises(DataNotFoundError) as err:
+        celeba(tmp_path).setup()
+    assert "list_attr_celeba.txt" in str(err.value) and "mmlab" in str(err.value)
+    assert "DATA_DIR" in str(err.value)
+
+
+@needs_celeba
+def test_celeba_real_files(isolated_cache):
+    dm = CelebADataModule(data_dir=DATA_DIR, cache_dir=isolated_cache, batch_size=32)
+    dm.setup()
+    assert [len(s) for s in (dm.train_set, dm.val_set, dm.test_set)] == [7600, 950, 950]
+    x, y = next(iter(dm.test_dataloader()))
+    assert x.shape == (32, 3, 64, 64) and y.shape == (32, 10)
+    assert set(y.unique().tolist()) <= {0.0, 1.0}
+    assert dm.attributes[0] == "Bald" and len(dm.data_checksum) == 64
+
+
+def test_lab_round_trip_matches_scikit_image():
+    rgb = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ours = rgb_to_lab(rgb)
+    ref = np.stack([rgb2lab(i.permute(1, 2, 0).numpy()).transpose(2, 0, 1) for i in rgb])
+    np.testing.assert_allclose(ours.numpy(), ref, atol=1e-3)
+    back = lab_to_rgb(torch.from_numpy(ref))
+    ref_back = np.stack([lab2rgb(i.transpose(1, 2, 0)).transpose(2, 0, 1) for i in ref])
+    np.testing.assert_allclose(back.numpy(), ref_back, atol=1e-3)
+    np.testing.assert_allclose(back.numpy(), rgb.numpy(), atol=1e-3)
+
+
+def test_colorization_condition_is_the_lightness(tmp_path):
+    tiny_celeba(tmp_path)
+    dm = ColorizationDataModule(data_dir=tmp_path, cache_dir=tmp_path / "cache",
+                                base_args={"image_size": 16, "attributes": ["Male"]})  # fmt: skip
+    dm.setup()
+    x, y = dm.test_set[0]
+    assert y.shape == (1, 16, 16)
+    expected = rgb_to_lab((x[None] + 1) / 2)[0, 0] / 50 - 1
+    assert torch.allclose(y[0], expected, atol=1e-5)
+
+
+def completion(tmp_path, **kwargs):
+    tiny_celeba(tmp_path)
+    base_args = {"image_size": 16, "attributes": ["Male"]}
+    dm = CompletionDataModule(
+        data_dir=tmp_path, cache_dir=tmp_path / "cache", base_args=base_args, **kwargs
+    )
+    dm.setup()
+    return dm
+
+
+def test_completion_eval_masks_are_frozen_and_grouped(tmp_path):
+    first = completion(tmp_path / "a")
+    second = completion(tmp_path / "b")
+    sha = first.split_info["eval_masks_sha256"]
+    assert sha == second.split_info["eval_masks_sha256"]
+    assert torch.equal(first.test_set.tensors[1], second.test_set.tensors[1])
+    x, y = first.test_set[0]
+    assert y.shape == (4, 16, 16)
+    mask = y[3]
+    assert torch.equal(y[:3], x * (1 - mask)) and 0 < mask.mean() < 1
+    groups = first.test_groups()
+    assert list(groups) == ["mask10", "mask25", "mask40"]
+    assert sum(len(g) for g in groups.values()) == len(first.test_set)
+    x, y = next(iter(first.train_dataloader()))
+    assert y.shape[1] == 4  # training masks are drawn on the fly
+
+
+def test_mask_larger_than_the_image_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="does not fit"):
+        completion(tmp_path, eval_areas=(0.1, 1.5))
+
+
+@needs_mnist
+def test_multimodal_mnist_records_both_modes(isolated_cache):
+    kw = {"data_dir": DATA_DIR, "cache_dir": isolated_cache}
+    dm = MultimodalCompletionDataModule(**kw)
+    dm.setup()
+    modes = dm.test_modes
+    assert modes.shape == (10000, 3)
+    assert 0.17 < modes[:, 2].float().mean() < 0.23  # about 20% overlaid
+    x, y = dm.test_set.tensors
+    assert torch.all(y[:, 1, :10] == 1) and torch.all(y[:, 1, 14:] == 0)  # top rows hidden only
+    again = MultimodalCompletionDataModule(**kw)
+    again.setup()
+    assert torch.equal(again.test_modes, modes) and again.data_checksum == dm.data_checksum
+    with pytest.raises(ValueError, match="top half"):
+        MultimodalCompletionDataModule(mask_rows=(10, 20), **kw)
