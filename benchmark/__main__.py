@@ -9,6 +9,7 @@ from pathlib import Path
 from benchmark import config as C
 from benchmark import leaderboard
 from benchmark.config import UnknownNameError, lookup
+from benchmark.evaluators import load_or_train, write_table
 from benchmark.run import matrix, run_one
 from benchmark.tasks import TASKS
 from datamodules import DataNotFoundError
@@ -74,14 +75,15 @@ def cmd_list(args) -> int:
 
 
 def cmd_classifiers(args) -> int:
-    """Train or load each task's evaluator classifier and print its accuracy."""
-    from benchmark.evaluators import load_or_train
-
+    """Train or load each task's evaluator classifier, print and tabulate its accuracy."""
     for name in _names(args.tasks, TASKS, PUBLISHED_TASKS):
+        if "attr_acc" not in TASKS[name].metrics:
+            continue
         cfg = C.load_config(name, args.profile)
         dm = TASKS[name].datamodule(data_dir=C.data_dir(), cache_dir=C.cache_dir(), **cfg["data"])
         dm.setup("fit")
         _, record = load_or_train(name, dm, cfg.get("evaluator") or {}, C.cache_dir())
+        write_table(record, args.results_dir / "evaluators" / f"{name}.csv")
         print(f"{name}: test accuracy {record['test_acc']:.4f}, sha256 {record['sha256'][:12]}")
     return 0
 
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     clf.add_argument("--tasks", nargs="*", default=[])
     clf.add_argument("--profile", default="quick", choices=C.PROFILES)
     clf.set_defaults(fn=cmd_classifiers)
-    for p in (run, board):
+    for p in (run, board, clf):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ from torchvision.io import decode_image
 from torchvision.transforms.v2.functional import center_crop, resize
 
 from benchmark import config as C
-from benchmark.run import build_metrics
+from benchmark.evaluate import build_metrics
 from datamodules import DataNotFoundError
 from metrics import load_lpips
 
