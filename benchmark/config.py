@@ -7,6 +7,7 @@ This is the one place the suite reads its environment variables:
 - ``CGBENCH_LPIPS_BACKBONE``: a local AlexNet ``features`` state dict for LPIPS (offline use).
 """
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def parse_override(text: str) -> dict:
         raise ConfigError(f"override {text!r} must look like key.path=value")
     path, raw = text.split("=", 1)
     value: Any = yaml.safe_load(raw)
+    if isinstance(value, str):  # PyYAML reads "1e-3" (no dot) as a string
+        with contextlib.suppress(ValueError):
+            value = float(value)
     for key in reversed(path.split(".")):
         value = {key: value}
     return value

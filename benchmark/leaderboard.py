@@ -55,6 +55,8 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     rows = []
     for (task, model, profile), group in runs.groupby(["task", "model", "profile"], sort=True):
         row = {"task": task, "model": model, "profile": profile, "n_seeds": len(group)}
+        diverged = [r for r in group.to_dict("records") if r.get("status") == "diverged"]
+        row["status"] = f"diverged {len(diverged)}/{len(group)}" if diverged else "ok"
         scores = pd.DataFrame(list(group["scores"]))
         for metric in sorted(scores.columns):
             row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(scores[metric])
@@ -62,7 +64,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
                 evaluators = [e["test_acc"] for e in group["evaluator"] if e]
                 row["evaluator_acc"] = evaluators[0] if evaluators else math.nan
         for cost in ("n_params", "train_seconds", "samples_per_second"):
-            row[cost] = float(group[cost].mean())
+            row[cost] = float(group[cost].mean()) if cost in group else math.nan
         rows.append(row)
     table = pd.DataFrame(rows)
     table["rank"] = pd.NA
@@ -71,6 +73,8 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         column = f"{primary}_mean"
         if primary is None or column not in table:
             continue
+        if table.loc[idx, column].isna().all():
+            continue
         higher = _direction(records, task, primary)
         table.loc[idx, "rank"] = table.loc[idx, column].rank(ascending=not higher, method="min")
     table["rank"] = table["rank"].astype("Int64")
@@ -78,7 +82,11 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
 
 
 def _direction(records: list[dict], task: str, metric: str) -> bool:
-    return next(r["higher_is_better"][metric] for r in records if r["task"] == task)
+    return next(
+        r["higher_is_better"][metric]
+        for r in records
+        if r["task"] == task and metric in r["higher_is_better"]
+    )
 
 
 def markdown(table: pd.DataFrame, records: list[dict]) -> str:
@@ -101,7 +109,7 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
             header.append(f"{metric} {'↑' if _direction(records, task, metric) else '↓'}")
             if metric == "attr_acc":
                 header.append("evaluator acc (ceiling)")
-        header += ["params", "train s", "samples/s"]
+        header += ["params", "train s", "samples/s", "status"]
         rows = []
         for _, row in group.iterrows():
             cells = [_fmt_int(row["rank"]), row["model"], row["profile"], str(row["n_seeds"])]
@@ -109,8 +117,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                 cells.append(_pm(row.get(f"{metric}_mean"), row.get(f"{metric}_std")))
                 if metric == "attr_acc":
                     cells.append(_num(row.get("evaluator_acc")))
-            cells += [_fmt_int(row["n_params"]), f"{row['train_seconds']:.0f}",
-                      f"{row['samples_per_second']:.0f}"]  # fmt: skip
+            cells += [_fmt_int(row["n_params"]), _fmt_int(row["train_seconds"]),
+                      _fmt_int(row["samples_per_second"]), row["status"]]  # fmt: skip
             rows.append(cells)
         lines += _table(header, rows)
         by_group = [m for m in metrics if m.split("@")[0] == primary and "@" in m]
@@ -157,7 +165,7 @@ def _pm(mean, std) -> str:
 
 
 def _fmt_int(value) -> str:
-    return "" if value is None or pd.isna(value) else str(int(value))
+    return "" if value is None or pd.isna(value) else str(round(value))
 
 
 def write(results_dir: Path = Path("results"), include_synthetic: bool = False) -> pd.DataFrame:

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import tempfile
 import time
@@ -25,6 +26,24 @@ from benchmark.evaluators import load_or_train, write_table
 from benchmark.tasks import TASKS
 from metrics import load_lpips
 from models import MODELS
+
+
+class DivergedError(RuntimeError):
+    """Training produced a non-finite loss; the run is recorded as diverged, the matrix goes on."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
+
+
+class DivergenceGuard(pl.Callback):
+    """Stop a run at the first non-finite ``train/*`` value the model logs."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith("train/") and not torch.isfinite(value).all():
+                step = trainer.global_step
+                raise DivergedError(f"{key} became {value.item()} at step {step}", step)
 
 
 def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
@@ -60,6 +79,13 @@ def git_sha() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha + ("+dirty" if dirty else "")
+
+
+def device_name() -> str:
+    """The accelerator a run trained on, named for its record."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg: dict):
@@ -171,9 +197,38 @@ def run_one(
                   x_shape=dm.x_shape, y_shape=dm.y_shape, **cfg["model_args"])  # fmt: skip
     trainer = build(pl.Trainer, f"{task_name}.yaml trainer", default_root_dir=run_dir / "logs",
                     logger=make_logger(logger, run_dir, task_name, model_name, seed, cfg),
-                    **cfg["trainer"])  # fmt: skip
+                    callbacks=[DivergenceGuard()], **cfg["trainer"])  # fmt: skip
+    base_record = {
+        "task": task_name,
+        "task_version": task.version,
+        "model": model_name,
+        "seed": seed,
+        "profile": profile,
+        "data": getattr(dm, "split_info", {}),
+        "evaluator": classifier_info and evaluator_summary(classifier_info),
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "data_checksum": dm.data_checksum,
+        "git_sha": git_sha(),
+        "config_sha": config_sha,
+        "torch": torch.__version__,
+        "device": device_name(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
     start = time.perf_counter()
-    trainer.fit(model, dm)
+    try:
+        trainer.fit(model, dm)
+    except DivergedError as err:
+        record = base_record | {
+            "status": "diverged",
+            "diverged_at_step": err.step,
+            "reason": str(err),
+            "scores": {},
+            "higher_is_better": {},
+            "train_seconds": round(time.perf_counter() - start, 1),
+        }
+        atomic_write(run_dir / "config.yaml", config_text.encode())
+        atomic_write(record_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+        return record
     train_seconds = time.perf_counter() - start
 
     lpips_net, lpips_info = None, {}
@@ -186,25 +241,16 @@ def run_one(
     result = score_model(model, dm, task, context, seed=seed, **eval_cfg)
     grid = sample_grid(model, *next(iter(dm.test_dataloader())), seed=seed)
 
-    record = {
-        "task": task_name,
-        "task_version": task.version,
-        "model": model_name,
-        "seed": seed,
-        "profile": profile,
-        **result,
-        "data": getattr(dm, "split_info", {}),
-        "evaluator": classifier_info and evaluator_summary(classifier_info),
-        "n_params": sum(p.numel() for p in model.parameters()),
-        "epochs": trainer.current_epoch,
-        "global_steps": trainer.global_step,
-        "train_seconds": round(train_seconds, 1),
-        "data_checksum": dm.data_checksum,
-        "git_sha": git_sha(),
-        "config_sha": config_sha,
-        "torch": torch.__version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    record = (
+        base_record
+        | result
+        | {
+            "status": "ok",
+            "epochs": trainer.current_epoch,
+            "global_steps": trainer.global_step,
+            "train_seconds": round(train_seconds, 1),
+        }
+    )
     # The record goes last: it marks the run as complete.
     atomic_write(run_dir / "config.yaml", config_text.encode())
     png = run_dir / "samples.png.tmp"

@@ -133,3 +133,48 @@ class UNet(nn.Module):
         for up in self.ups:
             h = up(torch.cat([h, skips.pop()], dim=1))
         return h
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN (pix2pix): ``(N, C, H, W)`` -> a map of real/fake logits ``(N, 1, h, w)``.
+
+    Each logit judges one receptive-field patch; the GAN loss averages them.
+
+    Args:
+        in_channels: Channels of the input (condition and image stacked).
+        size: Input height (= width).
+        width: Channels after the first convolution.
+
+    >>> PatchDiscriminator(4, 64)(torch.zeros(2, 4, 64, 64)).shape
+    torch.Size([2, 1, 6, 6])
+    """
+
+    def __init__(self, in_channels: int, size: int, width: int = 32):
+        super().__init__()
+        steps = max(1, len(feature_sizes(size)) - 2)  # 64 px: 3 halvings; 28 px: 1
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for i in range(steps):
+            out = width * 2**i
+            layers += [nn.Conv2d(channels, out, 4, 2, 1)]
+            layers += [nn.BatchNorm2d(out)] if i > 0 else []
+            layers += [nn.LeakyReLU(0.2)]
+            channels = out
+        layers += [nn.Conv2d(channels, channels * 2, 4, 1, 1), nn.BatchNorm2d(channels * 2)]
+        layers += [nn.LeakyReLU(0.2), nn.Conv2d(channels * 2, 1, 4, 1, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def init_gan_weights(module: nn.Module) -> None:
+    """DCGAN initialisation, N(0, 0.02) for conv/linear weights and N(1, 0.02) for BN scales."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -32,11 +32,11 @@ def test_rebuild_is_byte_identical(results):
 
 def test_rank_follows_the_primary_metrics_direction(results, monkeypatch):
     records = leaderboard.collect(results)
-    table = leaderboard.leaderboard_table(records)
+    table = leaderboard.leaderboard_table(records).dropna(subset=["rank"])
     assert table.set_index("model")["rank"].to_dict() == {"toy": 1, "cvae": 2, "worse": 3}
     lower_first = Task("mnist", TASKS["mnist"].datamodule, "label", ("diversity",), "diversity")
     monkeypatch.setitem(TASKS, "mnist", lower_first)  # diversity: lower is better
-    table = leaderboard.leaderboard_table(records)
+    table = leaderboard.leaderboard_table(records).dropna(subset=["rank"])
     assert table.set_index("model")["rank"].to_dict() == {"worse": 1, "cvae": 2, "toy": 3}
 
 
@@ -50,3 +50,9 @@ def test_synthetic_tasks_stay_out_of_the_published_tables(results):
         "mnist",
         "synthetic_label",
     }
+
+
+def test_diverged_runs_show_their_status_and_no_rank(results):
+    table = leaderboard.write(results).set_index("model")
+    assert table.loc["unstable", "status"] == "diverged 1/1"
+    assert table["rank"].isna()["unstable"] and table.loc["cvae", "status"] == "ok"
