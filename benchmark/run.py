@@ -121,19 +121,24 @@ def build(factory, where: str, **kwargs):
 
 
 def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:
-    """The resolved config of one run, exactly as written to its ``config.yaml``."""
+    """The resolved config of one run, exactly as written to its ``config.yaml``.
+
+    A model block may carry its own ``trainer`` overlay (e.g. fewer epochs for a slower model
+    in the quick profile); it is merged into the task's ``trainer`` block.
+    """
     cfg = C.load_config(task, profile, tuple(overrides))
-    models = cfg.get("models") or {}
+    model_args = dict((cfg.get("models") or {}).get(model) or {})
+    trainer = C.merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
     return {
         "task": task,
         "model": model,
         "seed": seed,
         "profile": profile,
-        "trainer": cfg.get("trainer") or {},
+        "trainer": trainer,
         "data": cfg.get("data") or {},
         "eval": cfg.get("eval") or {},
         "evaluator": cfg.get("evaluator") or {},
-        "model_args": models.get(model) or {},
+        "model_args": model_args,
     }
 
 
