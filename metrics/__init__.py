@@ -4,15 +4,19 @@ Constructors take only what the metric needs (``image_size``, ``classifier``, ``
 ``net``, ``info``); the runner passes those by name.
 """
 
-from metrics.attribute import (
-    AttributeAccuracy,
-    Diversity,
-    DiversityReal,
-    EditPreservation,
-    EditSuccess,
-)
+from metrics.attribute import AttributeAccuracy, EditPreservation, EditSuccess
 from metrics.base import BenchMetric, ms_ssim_settings, to_unit_range
-from metrics.image import LPIPS, MSSSIM, PSNR, SSIM, DiversityLPIPS, best_of_k, load_lpips
+from metrics.image import (
+    LPIPS,
+    MSSSIM,
+    PSNR,
+    SSIM,
+    Diversity,
+    DiversityLPIPS,
+    DiversityReal,
+    best_of_k,
+    load_lpips,
+)
 
 METRICS: dict[str, type[BenchMetric]] = {
     "psnr": PSNR,

@@ -1,19 +1,16 @@
-"""Metrics for label- and attribute-conditioned generation (AC-GAN's evaluation protocol).
+"""Metrics read by the frozen evaluator classifier (AC-GAN's "Inception accuracy" analogue).
 
-- ``attr_acc``: does a frozen evaluator classifier see the requested condition in each sample?
-- ``diversity``: mean pairwise MS-SSIM between samples drawn for the same condition (lower = more
-  diverse). For a class label this is AC-GAN's within-class MS-SSIM.
-- ``diversity_real``: the same statistic on pairs of real test images that share a condition, the
-  reference a generator's ``diversity`` is read against.
+- ``attr_acc``: does the evaluator see the requested condition in each sample?
+- ``edit_success`` / ``edit_preservation``: after an edit of a real image, does it see the target
+  condition, and are the other attributes left as they were?
 """
 
-from itertools import combinations
 from typing import Any
 
 import torch
 from torch import nn
 
-from metrics.base import BenchMetric, ms_ssim_per_image, ms_ssim_settings, to_unit_range
+from metrics.base import BenchMetric
 
 
 class EvaluatorMetric(BenchMetric):
@@ -83,62 +80,6 @@ class AttributeAccuracy(EvaluatorMetric):
         names = self.attribute_names if len(self.attribute_names) == n else map(str, range(n))
         accuracy = self.column_hits / self.column_count.clamp(min=1)
         return {name: round(float(a), 6) for name, a in zip(names, accuracy, strict=True)}
-
-
-class Diversity(BenchMetric):
-    """Mean pairwise MS-SSIM among the K samples of each condition; lower is more diverse.
-
-    One score per condition: the mean over its K*(K-1)/2 sample pairs.
-
-    Args:
-        image_size: Height of the images; picks the MS-SSIM settings for that resolution.
-    """
-
-    name = "diversity"
-    higher_is_better = False
-
-    def __init__(self, image_size: int):
-        super().__init__()
-        self.ms_ssim = ms_ssim_settings(image_size)
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return {"ms_ssim": self.ms_ssim}
-
-    def scores(self, x_hat, x, y):
-        if x_hat.shape[0] < 2:
-            raise ValueError("diversity needs at least 2 samples per condition (eval.k_samples)")
-        x_hat = to_unit_range(x_hat)
-        k = x_hat.shape[0]
-        pairs = [
-            ms_ssim_per_image(x_hat[i], x_hat[j], self.ms_ssim)
-            for i, j in combinations(range(k), 2)
-        ]
-        return torch.stack(pairs).mean(0)  # (B,)
-
-
-class DiversityReal(Diversity):
-    """Reference for ``diversity``: mean MS-SSIM of pairs of real images sharing a condition.
-
-    Within each batch, real images with identical conditions are paired in order (1st with 2nd,
-    3rd with 4th, ...); each pair is one score. The generated samples are not used.
-    """
-
-    name = "diversity_real"
-
-    def scores(self, x_hat, x, y):
-        _, group = torch.unique(y, dim=0, return_inverse=True)  # (B,) condition id per image
-        firsts, seconds = [], []
-        for g in group.unique():
-            idx = torch.nonzero(group == g).flatten()
-            n = len(idx) // 2 * 2
-            firsts.append(idx[0:n:2])
-            seconds.append(idx[1:n:2])
-        a, b = torch.cat(firsts), torch.cat(seconds)
-        if len(a) == 0:
-            return x.new_zeros(0)
-        x01 = to_unit_range(x)
-        return ms_ssim_per_image(x01[a], x01[b], self.ms_ssim)
 
 
 class EditSuccess(EvaluatorMetric):

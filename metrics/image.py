@@ -1,4 +1,4 @@
-"""Image fidelity metrics (PSNR, SSIM, MS-SSIM, LPIPS) and LPIPS diversity.
+"""Image similarity metrics: fidelity (PSNR, SSIM, MS-SSIM, LPIPS) and diversity.
 
 A fidelity metric compares each of the K samples ``x_hat[k]`` with the real image ``x``. The
 plain key (``psnr``) is the mean over the K samples (mean-of-K); the ``_best`` key
@@ -121,18 +121,57 @@ class LPIPS(FidelityMetric):
         return self.net(a, b, normalize=True).flatten()  # normalize: [0, 1] -> [-1, 1]
 
 
-class DiversityLPIPS(LPIPS):
-    """Mean pairwise LPIPS among the K samples of each input; higher is more diverse."""
+class PairwiseDiversity(FidelityMetric):
+    """Mean of ``pair_scores`` over the K*(K-1)/2 pairs of samples of each input (K >= 2)."""
+
+    def scores(self, x_hat, x, y):
+        if x_hat.shape[0] < 2:
+            raise ValueError(f"{self.name} needs at least 2 samples per condition (eval.k_samples)")
+        x01 = to_unit_range(x_hat)
+        pairs = combinations(range(x_hat.shape[0]), 2)
+        return torch.stack([self.pair_scores(x01[i], x01[j]) for i, j in pairs]).mean(0)
+
+
+class Diversity(PairwiseDiversity, MSSSIM):
+    """Mean pairwise MS-SSIM among the K samples of a condition; lower is more diverse.
+
+    For a class label this is AC-GAN's within-class MS-SSIM.
+    """
+
+    name = "diversity"
+    higher_is_better = False
+
+
+class DiversityLPIPS(PairwiseDiversity, LPIPS):
+    """Mean pairwise LPIPS among the K samples of an input; higher is more diverse."""
 
     name = "diversity_lpips"
     higher_is_better = True
 
+
+class DiversityReal(MSSSIM):
+    """Reference for ``diversity``: mean MS-SSIM of pairs of real images sharing a condition.
+
+    Within each batch, real images with identical conditions are paired in order (1st with 2nd,
+    3rd with 4th, ...); each pair is one score. The generated samples are not used.
+    """
+
+    name = "diversity_real"
+    higher_is_better = False
+
     def scores(self, x_hat, x, y):
-        if x_hat.shape[0] < 2:
-            raise ValueError("diversity_lpips needs at least 2 samples per condition")
-        x01 = to_unit_range(x_hat)
-        pairs = combinations(range(x_hat.shape[0]), 2)
-        return torch.stack([self.pair_scores(x01[i], x01[j]) for i, j in pairs]).mean(0)
+        _, group = torch.unique(y, dim=0, return_inverse=True)  # (B,) condition id per image
+        firsts, seconds = [], []
+        for g in group.unique():
+            idx = torch.nonzero(group == g).flatten()
+            n = len(idx) // 2 * 2
+            firsts.append(idx[0:n:2])
+            seconds.append(idx[1:n:2])
+        a, b = torch.cat(firsts), torch.cat(seconds)
+        if len(a) == 0:
+            return x.new_zeros(0)
+        x01 = to_unit_range(x)
+        return self.pair_scores(x01[a], x01[b])
 
 
 def best_of_k(cls: type[FidelityMetric]) -> type[FidelityMetric]:

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from benchmark.evaluate import edit_targets, evaluate, evaluate_edits, sample_grid
-from metrics.attribute import AttributeAccuracy, Diversity, EditSuccess
-from metrics.image import PSNR
+from metrics.attribute import AttributeAccuracy, EditSuccess
+from metrics.image import PSNR, Diversity
 
 
 class StubGenerator(nn.Module):

@@ -3,8 +3,9 @@ import torch
 from torch import nn
 
 from metrics import METRICS, ms_ssim_settings
-from metrics.attribute import AttributeAccuracy, Diversity, DiversityReal
+from metrics.attribute import AttributeAccuracy
 from metrics.base import BenchMetric, ms_ssim_per_image, to_unit_range
+from metrics.image import Diversity, DiversityReal
 
 
 class OracleLabel(nn.Module):
