@@ -65,6 +65,17 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_run(run_dir: Path, config_text: str, record: dict, grid=None) -> None:
+    """Write a run's files atomically; ``metrics.json`` goes last, marking the run complete."""
+    atomic_write(run_dir / "config.yaml", config_text.encode())
+    if grid is not None:
+        png = run_dir / "samples.png.tmp"
+        save_image(grid, png, format="png")
+        os.replace(png, run_dir / "samples.png")
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    atomic_write(run_dir / "metrics.json", text.encode())
+
+
 def git_sha() -> str:
     """Commit of the code that produced a result, ``+dirty`` when the tree has changes."""
     try:
@@ -231,8 +242,7 @@ def run_one(
             "higher_is_better": {},
             "train_seconds": round(time.perf_counter() - start, 1),
         }
-        atomic_write(run_dir / "config.yaml", config_text.encode())
-        atomic_write(record_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+        write_run(run_dir, config_text, record)
         return record
     train_seconds = time.perf_counter() - start
 
@@ -256,12 +266,7 @@ def run_one(
             "train_seconds": round(train_seconds, 1),
         }
     )
-    # The record goes last: it marks the run as complete.
-    atomic_write(run_dir / "config.yaml", config_text.encode())
-    png = run_dir / "samples.png.tmp"
-    save_image(grid, png, format="png")
-    os.replace(png, run_dir / "samples.png")
-    atomic_write(record_path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    write_run(run_dir, config_text, record, grid)
     if logger != "none" and hasattr(trainer.logger, "log_metrics"):
         trainer.logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})
     return record
