@@ -50,6 +50,11 @@ def cmd_run(args) -> int:
     if not runs:
         print("no valid (task, model) pair: no model supports these tasks' condition kinds")
         return 2
+    for task in dict.fromkeys(t for t, _, _ in runs):  # fail before any work, not mid-matrix
+        data = C.load_config(task, args.profile, tuple(args.set)).get("data") or {}
+        TASKS[task].datamodule(
+            data_dir=C.data_dir(), cache_dir=C.cache_dir(), **data
+        ).prepare_data()
     start = time.perf_counter()
     for i, (task, model, seed) in enumerate(runs, 1):
         print(f"run {i}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)

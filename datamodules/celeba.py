@@ -87,6 +87,11 @@ class CelebADataModule(ConditionalDataModule):
             )
         return path
 
+    def prepare_data(self) -> None:
+        """Fail at once, with the fix, when any of the three CelebA inputs is missing."""
+        for name in ("img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"):
+            self._require(name)
+
     def table(self) -> pd.DataFrame:
         """Present images with their chosen attributes (0/1) and split name, sorted by id."""
         images = self._require("img_align_celeba")

@@ -48,6 +48,10 @@ class ImageTaskDataModule(ConditionalDataModule):
         self.x_shape = tuple(self.base.x_shape)
         self.split_info: dict = {"base": base}
 
+    def prepare_data(self) -> None:
+        """Check (or download) the base dataset's files."""
+        self.base.prepare_data()
+
     def make(self, split: str, x: torch.Tensor) -> Dataset:
         """Pairs ``(x, y)`` of one split from its images ``x`` ``(N, C, H, W)`` in [-1, 1]."""
         raise NotImplementedError

@@ -84,6 +84,9 @@ def test_missing_data_stops_with_one_message_and_keeps_results(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "DATA_DIR" in err
     assert {p: p.read_bytes() for p in tmp_path.glob("runs/**/metrics.json")} == kept
+    # Data is checked before the matrix starts, even where every run would be skipped.
+    assert main(["run", "--tasks", "colorization", "--results-dir", str(tmp_path)]) == 2
+    assert "CelebA" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["list"])
