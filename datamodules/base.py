@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, random_split
 
 COND_KINDS = frozenset({"label", "attributes", "image"})
+SPLITS = ("train", "val", "test")
 
 
 class DataNotFoundError(FileNotFoundError):

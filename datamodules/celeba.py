@@ -15,7 +15,7 @@ from torch.utils.data import TensorDataset
 from torchvision.io import decode_image
 from torchvision.transforms.v2.functional import center_crop, resize
 
-from datamodules.base import ConditionalDataModule, DataNotFoundError
+from datamodules.base import SPLITS, ConditionalDataModule, DataNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,6 @@ LC_ATTRIBUTES = (
     "Bald", "Black_Hair", "Blond_Hair", "Brown_Hair", "Eyeglasses",
     "Male", "No_Beard", "Smiling", "Wearing_Hat", "Young",
 )  # fmt: skip
-SPLITS = ("train", "val", "test")
 
 
 def read_table(path: Path, names: list[str], skiprows: int = 0) -> pd.DataFrame:

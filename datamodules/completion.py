@@ -79,11 +79,13 @@ class CompletionDataModule(ImageTaskDataModule):
         self.y_shape = (self.x_shape[0] + 1, *self.x_shape[1:])
         self.eval_masks: dict[str, torch.Tensor] = {}
 
+    def frozen_generator(self, split: str) -> torch.Generator:
+        """The seeded generator behind a split's frozen evaluation inputs (val and test differ)."""
+        return torch.Generator().manual_seed(self.mask_seed * 10 + ("val", "test").index(split))
+
     def frozen_masks(self, split: str, n: int) -> torch.Tensor:
         """The evaluation masks of a split ``(n, 1, H, W)``; the same for every run and model."""
-        generator = torch.Generator().manual_seed(
-            self.mask_seed * 10 + ("val", "test").index(split)
-        )
+        generator = self.frozen_generator(split)
         areas = [self.eval_areas[i % len(self.eval_areas)] for i in range(n)]
         return torch.stack([square_mask(self.x_shape[-1], a, generator) for a in areas])
 
@@ -144,9 +146,7 @@ class MultimodalCompletionDataModule(CompletionDataModule):
         labels = tensors_of(getattr(self.base, f"{split}_set"))[1].argmax(1)
         if split == "train":
             return RedrawnOverlays(self, x)
-        generator = torch.Generator().manual_seed(
-            self.mask_seed * 10 + ("val", "test").index(split)
-        )
+        generator = self.frozen_generator(split)
         partner, overlaid, rows = self.draw(len(x), len(x), generator)
         target, y = overlay_and_mask(x, x[partner], overlaid, rows)
         self.eval_masks[split] = y[:, -1:]

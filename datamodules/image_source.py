@@ -7,12 +7,11 @@ task turn each split into ``(x, y)`` pairs, where ``y`` is itself an image (``co
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from datamodules.base import ConditionalDataModule
+from datamodules.base import SPLITS, ConditionalDataModule
 from datamodules.celeba import CelebADataModule
 from datamodules.mnist import MNISTDataModule
 
 BASES = {"celeba": CelebADataModule, "mnist": MNISTDataModule}
-SPLITS = ("train", "val", "test")
 
 
 def tensors_of(dataset: Dataset) -> tuple[torch.Tensor, ...]:

@@ -6,6 +6,7 @@ import torch
 
 from benchmark.config import load_config
 from benchmark.tasks import TASKS
+from datamodules import COND_KINDS
 from models import MODELS
 
 SYNTHETIC = {t.cond_kind: name for name, t in TASKS.items() if t.synthetic}
@@ -66,5 +67,5 @@ def test_checkpoint_round_trip(name, kind, synthetic_dm, tmp_path, fast_trainer)
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_declared_condition_kinds_are_known(name):
-    assert MODELS[name].cond_kinds and MODELS[name].cond_kinds <= {"label", "attributes", "image"}
+    assert MODELS[name].cond_kinds and MODELS[name].cond_kinds <= COND_KINDS
     assert issubclass(MODELS[name], pl.LightningModule)
