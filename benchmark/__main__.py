@@ -10,7 +10,7 @@ from benchmark import config as C
 from benchmark import leaderboard
 from benchmark.config import UnknownNameError, lookup
 from benchmark.evaluators import load_or_train, write_table
-from benchmark.run import matrix, run_one
+from benchmark.run import build, matrix, run_one
 from benchmark.tasks import TASKS
 from datamodules import DataNotFoundError
 from models import MODELS
@@ -52,9 +52,9 @@ def cmd_run(args) -> int:
         return 2
     for task in dict.fromkeys(t for t, _, _ in runs):  # fail before any work, not mid-matrix
         data = C.load_config(task, args.profile, tuple(args.set)).get("data") or {}
-        TASKS[task].datamodule(
-            data_dir=C.data_dir(), cache_dir=C.cache_dir(), **data
-        ).prepare_data()
+        dm = build(TASKS[task].datamodule, f"{task}.yaml data", data_dir=C.data_dir(),
+                   cache_dir=C.cache_dir(), **data)  # fmt: skip
+        build(dm.prepare_data, f"{task}.yaml data")
     start = time.perf_counter()
     for i, (task, model, seed) in enumerate(runs, 1):
         print(f"run {i}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)

@@ -46,14 +46,11 @@ def load_or_train(
             return classifier, record
         log.warning("evaluator %s fails its checksum; retraining it", weights)
     print(f"training the {task} evaluator classifier ({settings}) ...", flush=True)
-    loaders = [
-        torch.utils.data.DataLoader(s, batch_size=settings.get("batch_size", 128), shuffle=shuffle)
-        for s, shuffle in ((dm.train_set, True), (dm.test_set, False))
-    ]
-    kwargs = {k: v for k, v in settings.items() if k != "batch_size"}
-    classifier, record = train_classifier(
-        *loaders, dm.x_shape, dm.y_shape[0], dm.cond_kind, **kwargs
+    loader = torch.utils.data.DataLoader(
+        dm.train_set, batch_size=settings.get("batch_size", 128), shuffle=True
     )
+    kwargs = {k: v for k, v in settings.items() if k != "batch_size"}
+    classifier, record = train_classifier(loader, dm.x_shape, dm.y_shape[0], dm.cond_kind, **kwargs)
     weights.parent.mkdir(parents=True, exist_ok=True)
     torch.save(classifier.state_dict(), weights)
     record |= held_out_report(classifier, dm) | {

@@ -120,7 +120,7 @@ def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg:
 
 
 def build(factory, where: str, **kwargs):
-    """``factory(**kwargs)``, turning a rejected keyword into a `ConfigError` naming the block."""
+    """Call ``factory(**kwargs)``; a refused key or value becomes a `ConfigError` naming where."""
     try:
         return factory(**kwargs)
     except TypeError as err:
@@ -129,6 +129,8 @@ def build(factory, where: str, **kwargs):
         raise C.ConfigError(
             f"{where}: {err}. Fix the key in the YAML or the --set override."
         ) from err
+    except ValueError as err:  # a value the class refuses (an unknown attribute, a mask too big)
+        raise C.ConfigError(f"{where}: {err}") from err
 
 
 def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:

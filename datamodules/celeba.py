@@ -88,18 +88,24 @@ class CelebADataModule(ConditionalDataModule):
 
     def prepare_data(self) -> None:
         """Fail at once, with the fix, when any of the three CelebA inputs is missing."""
-        for name in ("img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"):
+        for name in ("img_align_celeba", "list_eval_partition.txt"):
             self._require(name)
+        with open(self._require("list_attr_celeba.txt")) as f:
+            f.readline()
+            self._check_attributes(f.readline().split())
+
+    def _check_attributes(self, valid: list[str]) -> None:
+        unknown = [a for a in self.attributes if a not in valid]
+        if unknown:
+            raise ValueError(
+                f"unknown CelebA attribute(s) {unknown}; valid names: {', '.join(valid)}"
+            )
 
     def table(self) -> pd.DataFrame:
         """Present images with their chosen attributes (0/1) and split name, sorted by id."""
         images = self._require("img_align_celeba")
         attrs = read_attributes(self._require("list_attr_celeba.txt"))
-        unknown = [a for a in self.attributes if a not in attrs.columns]
-        if unknown:
-            raise ValueError(
-                f"unknown CelebA attribute(s) {unknown}; valid names: {', '.join(attrs.columns)}"
-            )
+        self._check_attributes(list(attrs.columns))
         partition = read_table(self._require("list_eval_partition.txt"), ["image", "split"])
         present = {p.name for p in images.glob("*.jpg")}
         table = attrs.loc[sorted(present & set(attrs.index)), list(self.attributes)]
