@@ -93,3 +93,10 @@ def test_missing_data_stops_with_one_message_and_keeps_results(tmp_path, monkeyp
 def test_list_prints_the_matrix(command, capsys):
     assert main([command]) == 0
     assert "mnist" in capsys.readouterr().out
+
+
+def test_refused_config_values_exit_2_before_any_run(tmp_path, capsys):
+    code = main(["run", "--tasks", "synthetic_image", "--models", "cvae", "--results-dir",
+                 str(tmp_path), "--set", "models.cvae.likelihood=laplace"])  # fmt: skip
+    assert code == 2
+    assert "models.cvae" in capsys.readouterr().err
