@@ -81,19 +81,27 @@ def _read_yaml(path: Path) -> dict:
         return yaml.safe_load(f) or {}
 
 
-def load_config(task: str, profile: str = "quick", overrides: tuple[str, ...] = ()) -> dict:
-    """Resolve a task's config: ``configs/<task>.yaml``, then the profile, then overrides.
-
-    The task file holds ``trainer``, ``data``, ``eval``, ``evaluator`` and ``models`` blocks and
-    may hold ``profiles: {<profile>: overlay}``. ``configs/<profile>.yaml``, when present, is a
-    profile overlay shared by every task, applied before the task's own.
-    """
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+def _task_yaml(task: str) -> dict:
+    """A task's YAML, merged over its ``base`` task's when it names one."""
     path = CONFIG_DIR / f"{task}.yaml"
     if not path.exists():
         raise ConfigError(f"no config for task {task!r}: expected {path}")
     cfg = _read_yaml(path)
+    base = cfg.pop("base", None)
+    return merge(_task_yaml(base), cfg) if base else cfg
+
+
+def load_config(task: str, profile: str = "quick", overrides: tuple[str, ...] = ()) -> dict:
+    """Resolve a task's config: ``configs/<task>.yaml``, then the profile, then overrides.
+
+    The task file holds ``trainer``, ``data``, ``eval``, ``evaluator`` and ``models`` blocks and
+    may hold ``profiles: {<profile>: overlay}``; ``base: <task>`` makes it an overlay of that
+    task's file. ``configs/<profile>.yaml``, when present, is a profile overlay shared by every
+    task, applied before the task's own.
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    cfg = _task_yaml(task)
     task_profiles = cfg.pop("profiles", {}) or {}
     shared = CONFIG_DIR / f"{profile}.yaml"
     if shared.exists():

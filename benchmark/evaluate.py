@@ -153,21 +153,13 @@ def build_metrics(names, context: dict, unavailable: dict) -> dict[str, BenchMet
     return metrics
 
 
-def score_model(
-    model, dm, task, context: dict, k_samples: int = 5, seed: int = 0, max_batches=None
-) -> dict:
-    """Every score of one trained model on its task: the ``metrics.json`` score fields.
-
-    Generation metrics run on the test split, or on each of ``dm.test_groups()`` (e.g. mask
-    sizes) with keys ``<metric>@<group>`` plus the pooled value under ``<metric>``. Models with
-    ``edit`` are also scored on the task's edit metrics (keys ``edit_<metric>``).
+def generation_scores(model, dm, metrics: dict, k_samples: int, seed: int, max_batches):
+    """Scores of ``model.generate`` on the test split or each of ``dm.test_groups()``.
 
     Returns:
-        ``{"scores", "higher_is_better", "metric_settings", "details", "unavailable",
-        "samples_per_second"}``.
+        ``({metric or metric@group: value}, samples per second)``; pooled values over groups
+        under the plain metric key.
     """
-    unavailable: dict[str, str] = {}
-    metrics = build_metrics(task.metrics, context, unavailable)
     groups = dm.test_groups() if hasattr(dm, "test_groups") else {"": dm.test_set}
     totals = {name: [0.0, 0] for name in metrics}  # pooled sum and count over groups
     scores, seconds, n_samples = {}, 0.0, 0
@@ -184,9 +176,41 @@ def score_model(
         seconds, n_samples = seconds + n / per_second, n_samples + n
     for name, (total, count) in totals.items():
         scores[name] = total / count if count else float("nan")
+    return scores, n_samples / max(seconds, 1e-9)
+
+
+def score_model(
+    model, dm, task, context: dict, k_samples: int = 5, seed: int = 0, max_batches=None
+) -> dict:
+    """Every score of one trained model on its task: the ``metrics.json`` score fields.
+
+    Generation metrics run on the test split, or on each of ``dm.test_groups()`` (e.g. mask
+    sizes) with keys ``<metric>@<group>`` plus the pooled value under ``<metric>``. Models with
+    ``edit`` are also scored on the task's edit metrics (keys ``edit_<metric>``); each of a
+    model's ``variants`` gets the generation metrics under ``variants.<name>``.
+
+    Returns:
+        ``{"scores", "higher_is_better", "metric_settings", "details", "unavailable",
+        "samples_per_second", "variants"}``.
+    """
+    unavailable: dict[str, str] = {}
+    metrics = build_metrics(task.metrics, context, unavailable)
+    scores, per_second = generation_scores(model, dm, metrics, k_samples, seed, max_batches)
     directions = {k: metrics[k.split("@")[0]].higher_is_better for k in scores}
     settings = {name: m.settings for name, m in metrics.items() if m.settings}
     details = {name: m.details() for name, m in metrics.items() if m.details()}
+    variants = {}
+    for variant in getattr(model, "variants", ()):
+        model.variant = variant
+        try:
+            v_scores, v_speed = generation_scores(model, dm, metrics, k_samples, seed, max_batches)
+        finally:
+            model.variant = None
+        variants[variant] = {
+            "scores": v_scores,
+            "details": {name: m.details() for name, m in metrics.items() if m.details()},
+            "samples_per_second": round(v_speed, 1),
+        }
     if hasattr(model, "edit") and task.edit_metrics:
         edit_metrics = build_metrics(task.edit_metrics, context, unavailable)
         loader = DataLoader(dm.test_set, batch_size=dm.batch_size)
@@ -204,5 +228,6 @@ def score_model(
         "metric_settings": settings,
         "details": details,
         "unavailable": unavailable,
-        "samples_per_second": round(n_samples / max(seconds, 1e-9), 1),
+        "samples_per_second": round(per_second, 1),
+        "variants": variants,
     }

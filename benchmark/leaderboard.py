@@ -24,9 +24,40 @@ SCORE_COLUMNS = [
 
 
 def collect(results_dir: Path) -> list[dict]:
-    """All run records under ``<results_dir>/runs``, sorted by task, model, profile and seed."""
+    """All run records under ``<results_dir>/runs``, sorted by task, model, profile and seed.
+
+    A record's sampling ``variants`` (LC's prior samples) become records of their own, with
+    model ``<model>[<variant>]`` and ``variant_of`` set; they are shown but never ranked.
+    """
     records = [json.loads(p.read_text()) for p in Path(results_dir).glob("runs/*/*/*/metrics.json")]
+    records += [v for r in records for v in _variant_records(r)]
     return sorted(records, key=lambda r: (r["task"], r["model"], r["profile"], r["seed"]))
+
+
+def _variant_records(record: dict) -> list[dict]:
+    return [
+        record
+        | variant
+        | {
+            "model": f"{record['model']}[{name}]",
+            "variant_of": record["model"],
+            "higher_is_better": {k: record["higher_is_better"][k] for k in variant["scores"]},
+        }
+        for name, variant in (record.get("variants") or {}).items()
+    ]
+
+
+def _stages(group: pd.DataFrame) -> str:
+    """Mean seconds of each training stage over seeds, e.g. ``vae 420 (cached) + latent 130``."""
+    runs = [r for r in group.to_dict("records") if isinstance(r.get("stage_seconds"), dict)]
+    if not runs:
+        return ""
+    parts = []
+    for stage in sorted(runs[0]["stage_seconds"]):  # keys "stage<k>_<name>"
+        seconds = sum(r["stage_seconds"][stage] for r in runs) / len(runs)
+        cached = stage.startswith("stage1") and any(r.get("vae_from_cache") for r in runs)
+        parts.append(f"{stage.split('_', 1)[1]} {seconds:.0f}" + (" (cached)" if cached else ""))
+    return " + ".join(parts)
 
 
 def scores_table(records: list[dict]) -> pd.DataFrame:
@@ -65,10 +96,13 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
                 row["evaluator_acc"] = evaluators[0] if evaluators else math.nan
         for cost in ("n_params", "train_seconds", "samples_per_second"):
             row[cost] = float(group[cost].mean()) if cost in group else math.nan
+        row["train_stages"] = _stages(group)
+        row["variant_of"] = group["variant_of"].iloc[0] if "variant_of" in group else None
         rows.append(row)
     table = pd.DataFrame(rows)
     table["rank"] = pd.NA
-    for task, idx in table.groupby("task").groups.items():
+    ranked = table[table["variant_of"].isna()]
+    for task, idx in ranked.groupby("task").groups.items():
         primary = TASKS[task].primary if task in TASKS else None
         column = f"{primary}_mean"
         if primary is None or column not in table:
@@ -97,7 +131,9 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
     per-attribute ``attr_acc`` beside the evaluator's held-out accuracy (its ceiling).
     """
     lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/metrics.json` by",
-             "`python -m benchmark leaderboard`; mean ± std over seeds.", ""]  # fmt: skip
+             "`python -m benchmark leaderboard`; mean ± std over seeds. A row `model[variant]`",
+             "scores another sampling mode of the same runs (`lc[prior]`: LC's VAE sampled",
+             "without its actor) and is not ranked.", ""]  # fmt: skip
     for task, group in table.groupby("task", sort=True):
         runs = [r for r in records if r["task"] == task]
         metrics = sorted({m for r in runs for m in r["scores"]})
@@ -109,7 +145,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
             header.append(f"{metric} {'↑' if _direction(records, task, metric) else '↓'}")
             if metric == "attr_acc":
                 header.append("evaluator acc (ceiling)")
-        header += ["params", "train s", "samples/s", "status"]
+        stages = group["train_stages"].astype(bool).any()
+        header += ["params", "train s", *(["stages s"] if stages else []), "samples/s", "status"]
         rows = []
         for _, row in group.iterrows():
             cells = [_fmt_int(row["rank"]), row["model"], row["profile"], str(row["n_seeds"])]
@@ -118,6 +155,7 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                 if metric == "attr_acc":
                     cells.append(_num(row.get("evaluator_acc")))
             cells += [_fmt_int(row["n_params"]), _fmt_int(row["train_seconds"]),
+                      *([row["train_stages"]] if stages else []),
                       _fmt_int(row["samples_per_second"]), row["status"]]  # fmt: skip
             rows.append(cells)
         lines += _table(header, rows)

@@ -7,6 +7,7 @@ config finds the record and skips the work.
 
 import datetime as dt
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -65,13 +66,16 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_run(run_dir: Path, config_text: str, record: dict, grid=None) -> None:
-    """Write a run's files atomically; ``metrics.json`` goes last, marking the run complete."""
+def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None:
+    """Write a run's files atomically; ``metrics.json`` goes last, marking the run complete.
+
+    ``grids`` maps a file stem (``samples``, ``samples_prior``) to an image tensor.
+    """
     atomic_write(run_dir / "config.yaml", config_text.encode())
-    if grid is not None:
-        png = run_dir / "samples.png.tmp"
+    for stem, grid in (grids or {}).items():
+        png = run_dir / f"{stem}.png.tmp"
         save_image(grid, png, format="png")
-        os.replace(png, run_dir / "samples.png")
+        os.replace(png, run_dir / f"{stem}.png")
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
     atomic_write(run_dir / "metrics.json", text.encode())
 
@@ -211,8 +215,11 @@ def run_one(
             write_table(classifier_info, Path(results_dir) / "evaluators" / f"{task_name}.csv")
 
     pl.seed_everything(seed, workers=True, verbose=False)
-    model = build(model_cls, f"{task_name}.yaml models.{model_name}",
-                  x_shape=dm.x_shape, y_shape=dm.y_shape, **cfg["model_args"])  # fmt: skip
+    extra = {}  # runner-owned arguments, outside the config hash
+    if "stage_cache_dir" in inspect.signature(model_cls).parameters:
+        extra["stage_cache_dir"] = str(C.cache_dir() / "stages")
+    model = build(model_cls, f"{task_name}.yaml models.{model_name}", x_shape=dm.x_shape,
+                  y_shape=dm.y_shape, **cfg["model_args"], **extra)  # fmt: skip
     trainer = build(pl.Trainer, f"{task_name}.yaml trainer", default_root_dir=run_dir / "logs",
                     logger=make_logger(logger, run_dir, task_name, model_name, seed, cfg),
                     callbacks=[DivergenceGuard()], **cfg["trainer"])  # fmt: skip
@@ -256,7 +263,12 @@ def run_one(
                "info": lpips_info}  # fmt: skip
     eval_cfg = {"k_samples": 5, "max_batches": None} | cfg["eval"]
     result = score_model(model, dm, task, context, seed=seed, **eval_cfg)
-    grid = sample_grid(model, *next(iter(dm.test_dataloader())), seed=seed)
+    first_batch = next(iter(dm.test_dataloader()))
+    grids = {"samples": sample_grid(model, *first_batch, seed=seed)}
+    for variant in model.variants:  # the same conditions and noise, e.g. LC without its actor
+        model.variant = variant
+        grids[f"samples_{variant}"] = sample_grid(model, *first_batch, seed=seed)
+        model.variant = None
 
     record = (
         base_record
@@ -267,8 +279,9 @@ def run_one(
             "global_steps": trainer.global_step,
             "train_seconds": round(train_seconds, 1),
         }
+        | model.run_info()
     )
-    write_run(run_dir, config_text, record, grid)
+    write_run(run_dir, config_text, record, grids)
     if logger != "none" and hasattr(trainer.logger, "log_metrics"):
         trainer.logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})
     return record

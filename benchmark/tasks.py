@@ -57,6 +57,14 @@ TASKS: Mapping[str, Task] = {
     "celeba": Task(
         "celeba", CelebADataModule, "attributes", LABEL_METRICS, "attr_acc", ATTRIBUTE_EDITS
     ),
+    "celeba_new_attributes": Task(
+        "celeba_new_attributes",
+        CelebADataModule,
+        "attributes",
+        LABEL_METRICS,
+        "attr_acc",
+        ATTRIBUTE_EDITS,
+    ),
     "colorization": Task("colorization", ColorizationDataModule, "image", IMAGE_METRICS, "lpips"),
     "completion": Task("completion", CompletionDataModule, "image", IMAGE_METRICS, "lpips"),
     "completion_mnist": Task(

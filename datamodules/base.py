@@ -35,7 +35,8 @@ class ConditionalDataModule(pl.LightningDataModule):
     """Base class: holds the three splits and serves ``(x, y)`` loaders.
 
     Subclasses set ``cond_kind``, ``x_shape``, ``y_shape`` and, in ``setup``, the datasets
-    ``train_set``, ``val_set`` and ``test_set``. ``data_checksum`` identifies the files read.
+    ``train_set``, ``val_set`` and ``test_set``. ``data_checksum`` identifies the files read;
+    ``image_checksum``, when set, the images alone (CelebA under another attribute set).
 
     Args:
         data_dir: The ``DATA_DIR`` root that holds every dataset's folder.
@@ -67,6 +68,7 @@ class ConditionalDataModule(pl.LightningDataModule):
         self.split_seed = split_seed
         self.val_size = val_size
         self.data_checksum = ""
+        self.image_checksum = ""  # set where the images are shared by several condition sets
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None

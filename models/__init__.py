@@ -4,11 +4,13 @@ from models.acgan import ACGAN
 from models.base import ConditionalGenerator
 from models.cgan import CGAN
 from models.cvae import CVAE
+from models.lc import LC
 
 MODELS: dict[str, type[ConditionalGenerator]] = {
     "cvae": CVAE,
     "cgan": CGAN,
     "acgan": ACGAN,
+    "lc": LC,
 }
 
 __all__ = ["MODELS", "ConditionalGenerator"]

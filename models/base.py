@@ -15,6 +15,8 @@ class ConditionalGenerator(pl.LightningModule):
     evaluation needs. Models that can edit a real image also define
     ``edit(x, y_source, y_target) -> x_edit`` (same shapes and range), which the attribute-edit
     metrics score. Training is the method's own business (``training_step`` and friends).
+    Models listing ``variants`` (e.g. LC's ``"prior"``: samples without the actor) switch
+    `generate` by their ``variant`` attribute; the runner scores each beside the main mode.
 
     Args:
         x_shape: ``(C, H, W)`` of the generated images.
@@ -22,11 +24,13 @@ class ConditionalGenerator(pl.LightningModule):
     """
 
     cond_kinds: ClassVar[frozenset[str]] = frozenset()
+    variants: ClassVar[tuple[str, ...]] = ()  # extra sampling modes, scored beside generate()
 
     def __init__(self, x_shape: tuple[int, ...], y_shape: tuple[int, ...]):
         super().__init__()
         self.x_shape = tuple(x_shape)
         self.y_shape = tuple(y_shape)
+        self.variant: str | None = None  # one of ``variants``, or None for the main mode
 
     def generate(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw one sample per condition.
@@ -39,6 +43,10 @@ class ConditionalGenerator(pl.LightningModule):
             Images ``(B, *x_shape)`` in [-1, 1].
         """
         raise NotImplementedError
+
+    def run_info(self) -> dict:
+        """Extra fields for the run record, e.g. per-stage training seconds."""
+        return {}
 
     def randn(self, *shape: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard normal noise drawn on the CPU (device-independent) and moved to the model."""

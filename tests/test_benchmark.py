@@ -45,10 +45,14 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
         if "attr_acc" in TASKS[task].metrics:
             assert record["evaluator"]["sha256"] and 0 <= record["evaluator"]["test_acc"] <= 1
         assert (run_dir / "config.yaml").exists() and (run_dir / "samples.png").exists()
+        for variant in MODELS[model].variants:  # scored and drawn like the main mode
+            assert set(record["variants"][variant]["scores"]) == set(TASKS[task].metrics)
+            assert (run_dir / f"samples_{variant}.png").exists()
     out = capsys.readouterr().out
     assert f"run 1/{len(pairs)}: " in out and "done [" in out
     lines = (tmp_path / "leaderboard.csv").read_text().splitlines()
-    assert len(lines) == 1 + len(pairs)
+    n_variants = sum(len(MODELS[model].variants) for _, model in pairs)
+    assert len(lines) == 1 + len(pairs) + n_variants
 
     # A rerun with the same config skips; an override changes the config and reruns.
     assert run(tmp_path) == 0

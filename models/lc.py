@@ -1,0 +1,348 @@
+"""LC: Latent Constraints, conditional generation from an unconditional VAE.
+
+Paper: Engel, Hoffman & Roberts, "Latent Constraints: Learning to Generate Conditionally from
+Unconditional Generative Models" (ICLR 2018, arXiv:1711.05772).
+
+Stage 1 trains an unconditional VAE with a small output scale (sharp reconstructions, poor
+prior samples). Stage 2 freezes it and learns, in its latent space, an actor G(z, y) (a gated
+residual, so it starts near the identity) and a critic D(z, y). D separates real posterior
+latents with their own labels (c = 1) from actor outputs or raw prior samples and from real
+latents paired with another image's labels (c = 0), plus a gradient penalty on real-fake
+interpolates. G fools D while staying close to its input (``L_dist`` scaled by the posterior's
+mean sigma per dimension), on prior latents and, as in the reference code, on real latents.
+An attribute critic D_attr(z) is trained on posterior latents for optimisation-based edits.
+
+Generation: z ~ N(0, I) -> G(z, y) -> decoder. ``variants = ("prior",)`` also scores the raw
+prior samples (no actor), so the actor's effect is visible. Editing: gradient steps on z from
+the encoding of a real image towards D and D_attr's verdict for the target, held near the start
+by ``L_dist``.
+
+Stage 1 depends on the images only, so its weights are cached (``stage_cache_dir``) under a key
+of the images, the VAE's settings and the seed: a new attribute set trains only stage 2.
+``run_info()`` reports both stages' seconds.
+
+Differences from the paper: the shared conv backbones of ``models/nets.py`` (not the 4-conv
+1024-latent reference); smaller MLPs; G is updated once per ``n_critic`` D steps on the sum of
+its prior-latent and real-latent losses (one step instead of two); mismatched pairs whose labels
+happen to agree are left out of D's loss; edits run a fixed number of steps (no per-example
+thresholds). Epochs: ``vae_epochs`` then ``latent_epochs``; the trainer's ``max_epochs`` is set
+to their sum (only ``latent_epochs`` when stage 1 comes from the cache).
+"""
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.base import ConditionalGenerator
+from models.cvae import CVAE
+
+VAE_VERSION = 1  # bump when stage 1's code changes, so cached weights are not reused
+
+
+class LatentMLP(nn.Module):
+    """``(z, y) -> (B, out_features)``: y through a linear embedding, concatenated with z.
+
+    Args:
+        latent_dim: Size of z.
+        y_dim: Size of y (0 for an unconditional net).
+        out_features: Output width.
+        hidden: Width of the hidden layers (and of y's embedding).
+        n_layers: Hidden ``Linear + ReLU`` layers.
+    """
+
+    def __init__(self, latent_dim: int, y_dim: int, out_features: int, hidden: int, n_layers: int):
+        super().__init__()
+        self.embed = nn.Linear(y_dim, hidden) if y_dim else None
+        layers: list[nn.Module] = []
+        width = latent_dim + (hidden if y_dim else 0)
+        for _ in range(n_layers):
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(width, out_features))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = z if self.embed is None else torch.cat([z, self.embed(y)], dim=1)
+        return self.net(h)
+
+
+class LC(ConditionalGenerator):
+    """Latent Constraints for label and attribute conditions.
+
+    Args:
+        x_shape: ``(C, H, W)`` of the images.
+        y_shape: ``(A,)``, one-hot classes or multi-hot attributes.
+        latent_dim: Size of the VAE's z.
+        width: Channels of the first convolution of the VAE's backbones.
+        sigma_x: Output scale of the Gaussian likelihood on [-1, 1] pixels (0.2 here is the
+            paper's 0.1 on [0, 1] pixels).
+        beta: KL weight of the VAE (1 in the paper).
+        lr: Adam learning rate of the VAE.
+        vae_epochs: Epochs of stage 1.
+        latent_epochs: Epochs of stage 2 (one D step per batch).
+        hidden: Width of the actor, critic and attribute-critic MLPs.
+        n_layers: Hidden layers of those MLPs.
+        latent_lr: Adam learning rate of stage 2 (betas (0, 0.9) as in the reference).
+        n_critic: D steps per G step.
+        lambda_gp: Gradient-penalty weight.
+        lambda_dist: Weight of ``L_dist`` in G's loss.
+        prior_fraction: Share of D's fake latents that are raw prior samples instead of G's.
+        edit_steps: Adam steps on z per edit.
+        edit_lr: Their learning rate.
+        edit_realism: Weight of D's realism term in the edit objective.
+        edit_dist: Weight of ``L_dist`` to the source encoding in the edit objective.
+        stage_cache_dir: Folder of cached stage-1 weights (the runner passes it); None disables.
+    """
+
+    cond_kinds = frozenset({"label", "attributes"})
+    variants = ("prior",)
+
+    def __init__(
+        self,
+        x_shape: tuple[int, int, int],
+        y_shape: tuple[int],
+        latent_dim: int = 32,
+        width: int = 32,
+        sigma_x: float = 0.2,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        vae_epochs: int = 10,
+        latent_epochs: int = 10,
+        hidden: int = 512,
+        n_layers: int = 4,
+        latent_lr: float = 3e-4,
+        n_critic: int = 5,
+        lambda_gp: float = 10.0,
+        lambda_dist: float = 0.1,
+        prior_fraction: float = 0.1,
+        edit_steps: int = 100,
+        edit_lr: float = 0.05,
+        edit_realism: float = 0.1,
+        edit_dist: float = 0.1,
+        stage_cache_dir: str | None = None,
+    ):
+        super().__init__(x_shape, y_shape)
+        self.save_hyperparameters(ignore=["stage_cache_dir"])
+        self.automatic_optimization = False
+        self.stage_cache_dir = stage_cache_dir
+        self.seed = torch.initial_seed()  # the run's seed (set just before the model is built)
+        n_attr = y_shape[0]
+        # Stage 1: a CVAE without a condition is a plain VAE (condition width 0).
+        self.vae = CVAE(x_shape, (0,), latent_dim, width, beta, lr=lr, likelihood="gaussian",
+                        sigma_x=sigma_x)  # fmt: skip
+        self.actor = LatentMLP(latent_dim, n_attr, 2 * latent_dim, hidden, n_layers)
+        self.critic = LatentMLP(latent_dim, n_attr, 1, hidden, n_layers)
+        self.attr_critic = LatentMLP(latent_dim, 0, n_attr, hidden, n_layers)
+        # Running mean of the posterior's sigma per dimension over stage-2 batches (sigma_bar_z).
+        self.register_buffer("sigma_sum", torch.zeros(latent_dim))
+        self.register_buffer("sigma_batches", torch.zeros(()))
+        self.register_buffer("vae_done", torch.zeros((), dtype=torch.bool))
+        self.stage_seconds = {"stage1_vae": 0.0, "stage2_latent": 0.0}
+        self.vae_from_cache = False
+
+    # -- the latent space -------------------------------------------------------------------
+    def no_cond(self, n: int) -> torch.Tensor:
+        return torch.zeros(n, 0, device=self.device)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior ``(mu, sigma)`` of the frozen VAE, each ``(B, latent_dim)``."""
+        mu, logvar = self.vae.posterior(x, self.no_cond(len(x)))
+        return mu, (0.5 * logvar).exp()
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(z, self.no_cond(len(z)))
+
+    def transform(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The actor's gated residual ``z' = (1 - g) z + g dz``, ``(B, latent_dim)``."""
+        dz, gate = self.actor(z, y).chunk(2, dim=1)
+        gate = torch.sigmoid(gate)
+        return (1 - gate) * z + gate * dz
+
+    def sigma_bar(self) -> torch.Tensor:
+        return self.sigma_sum / self.sigma_batches.clamp(min=1) + 1e-3
+
+    def l_dist(self, z_new: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``mean(log(1 + (z' - z)^2) / sigma_bar^2)``: a robust pull towards the input."""
+        return (torch.log1p((z_new - z) ** 2) / self.sigma_bar() ** 2).mean()
+
+    # -- training ---------------------------------------------------------------------------
+    def in_stage_one(self) -> bool:
+        return not bool(self.vae_done)
+
+    def stage_cache_path(self) -> Path | None:
+        """Where this run's stage-1 weights are cached: a hash of everything that shapes them."""
+        dm = getattr(self.trainer, "datamodule", None)
+        if self.stage_cache_dir is None or dm is None:
+            return None
+        vae_keys = ("latent_dim", "width", "sigma_x", "beta", "lr", "vae_epochs")
+        key = {k: self.hparams[k] for k in vae_keys} | {
+            "version": VAE_VERSION,
+            "x_shape": self.x_shape,
+            "images": dm.image_checksum or dm.data_checksum,
+            "split": {k: v for k, v in getattr(dm, "split_info", {}).items()},
+            "batch_size": dm.batch_size,
+            "seed": self.seed,
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return Path(self.stage_cache_dir) / f"lc-vae-{digest}.pt"
+
+    def on_fit_start(self):
+        if self.hparams.vae_epochs == 0:  # an untrained VAE: only for tests of stage 2
+            self.vae_done.fill_(True)
+        path = self.stage_cache_path()
+        if not bool(self.vae_done) and path is not None and path.exists():
+            saved = torch.load(path, map_location=self.device, weights_only=True)
+            self.vae.load_state_dict(saved["state_dict"])
+            self.vae_done.fill_(True)
+            self.stage_seconds["stage1_vae"] = float(saved["seconds"])
+            self.vae_from_cache = True
+        epochs = (0 if self.vae_done else self.hparams.vae_epochs) + self.hparams.latent_epochs
+        if not self.trainer.fast_dev_run:
+            self.trainer.fit_loop.max_epochs = self.current_epoch + epochs
+
+    def on_train_epoch_start(self):
+        if not self.in_stage_one():
+            self.vae.eval()  # frozen: BatchNorm uses its running statistics
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self):
+        stage_one = self.in_stage_one()
+        key = "stage1_vae" if stage_one else "stage2_latent"
+        self.stage_seconds[key] += time.perf_counter() - self._epoch_start
+        if stage_one and self.current_epoch + 1 >= self.hparams.vae_epochs:
+            self.vae_done.fill_(True)
+            self.save_stage_one()
+
+    def save_stage_one(self) -> None:
+        path = self.stage_cache_path()
+        if path is None or self.trainer.fast_dev_run:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(
+            {"state_dict": self.vae.state_dict(), "seconds": self.stage_seconds["stage1_vae"]}, tmp
+        )
+        os.replace(tmp, path)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        vae_opt, actor_opt, critic_opt, attr_opt = self.optimizers()
+        if self.in_stage_one():
+            terms = self.vae.losses(x, self.no_cond(len(x)))
+            self.step(vae_opt, terms["loss"])
+            self.log_dict({f"train/vae_{k}": v for k, v in terms.items()}, prog_bar=True)
+            return
+        with torch.no_grad():
+            mu, sigma = self.encode(x)
+            z_real = mu + sigma * torch.randn_like(mu)
+            self.sigma_sum += sigma.mean(0)
+            self.sigma_batches += 1
+        d_loss = self.step(critic_opt, self.critic_loss(z_real, y))
+        a_loss = self.step(
+            attr_opt, F.binary_cross_entropy_with_logits(self.attr_critic(z_real), y)
+        )
+        logs = {"train/d_loss": d_loss, "train/attr_loss": a_loss}
+        if batch_idx % self.hparams.n_critic == 0:
+            logs["train/g_loss"] = self.step(actor_opt, self.actor_loss(z_real, y))
+        self.log_dict(logs, prog_bar=True)
+
+    def step(self, optimizer, loss: torch.Tensor) -> torch.Tensor:
+        """One update of ``optimizer``'s parameters only (the others are frozen meanwhile)."""
+        self.toggle_optimizer(optimizer)
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+        self.untoggle_optimizer(optimizer)
+        return loss.detach()
+
+    def critic_loss(self, z_real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """BCE over real pairs (c=1), fake latents and mismatched labels (c=0), plus the GP."""
+        b = len(z_real)
+        z_prior = torch.randn_like(z_real)
+        with torch.no_grad():
+            z_fake = self.transform(z_prior, y)
+        raw = torch.rand(b, 1, device=self.device) < self.hparams.prior_fraction
+        z_fake = torch.where(raw, z_prior, z_fake)
+        y_other = y[torch.randperm(b, device=self.device)]
+        mismatched = (y_other != y).any(dim=1)  # identical label vectors are not a violation
+        logits = self.critic(torch.cat([z_real, z_fake, z_real[mismatched]]),
+                             torch.cat([y, y, y_other[mismatched]])).squeeze(1)  # fmt: skip
+        target = torch.zeros_like(logits)
+        target[:b] = 1
+        alpha = torch.rand(b, 1, device=self.device)
+        between = (alpha * z_real + (1 - alpha) * z_fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.critic(between, y).sum(), between, create_graph=True)
+        penalty = ((grad.norm(dim=1) - 1) ** 2).mean()
+        return F.binary_cross_entropy_with_logits(logits, target) + self.hparams.lambda_gp * penalty
+
+    def actor_loss(self, z_real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Non-saturating loss of G on prior and on real latents, each plus ``L_dist``."""
+        z = torch.cat([torch.randn_like(z_real), z_real])
+        yy = torch.cat([y, y])
+        z_new = self.transform(z, yy)
+        realism = F.binary_cross_entropy_with_logits(
+            self.critic(z_new, yy), torch.ones(len(z), 1, device=self.device)
+        )
+        return realism + self.hparams.lambda_dist * self.l_dist(z_new, z)
+
+    def validation_step(self, batch, batch_idx):
+        x, _ = batch
+        self.log("val/vae_loss", self.vae.losses(x, self.no_cond(len(x)))["loss"], prog_bar=True)
+
+    def configure_optimizers(self):
+        betas = (0.0, 0.9)
+        lr = self.hparams.latent_lr
+        return (
+            torch.optim.Adam(self.vae.parameters(), lr=self.hparams.lr),
+            torch.optim.Adam(self.actor.parameters(), lr=lr, betas=betas),
+            torch.optim.Adam(self.critic.parameters(), lr=lr, betas=betas),
+            torch.optim.Adam(self.attr_critic.parameters(), lr=lr, betas=betas),
+        )
+
+    def run_info(self) -> dict:
+        """Per-stage training seconds (``stage1_vae`` is the cached run's when reused)."""
+        seconds = {k: round(v, 1) for k, v in self.stage_seconds.items()}
+        return {"stage_seconds": seconds, "vae_from_cache": self.vae_from_cache}
+
+    # -- inference --------------------------------------------------------------------------
+    def generate(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``dec(G(z, y))`` for ``z ~ N(0, I)`` (``dec(z)`` for the ``prior`` variant)."""
+        z = self.randn(len(y), self.hparams.latent_dim, generator=generator)
+        return self.decode(z if self.variant == "prior" else self.transform(z, y))
+
+    def edit_latent(self, x: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
+        """Latent search from the posterior mean ``z0`` of ``x``: ``(B, latent_dim)``.
+
+        Minimises ``edit_realism * BCE(D(z, y_t), 1) + BCE(D_attr(z), y_t) + edit_dist *
+        L_dist(z, z0)`` with Adam for ``edit_steps`` steps.
+        """
+        with torch.no_grad():
+            z0, _ = self.encode(x)
+        z = z0.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([z], lr=self.hparams.edit_lr)
+        ones = torch.ones(len(z), 1, device=self.device)
+        with torch.enable_grad():
+            for _ in range(self.hparams.edit_steps):
+                loss = (
+                    self.hparams.edit_realism
+                    * F.binary_cross_entropy_with_logits(self.critic(z, y_target), ones)
+                    + F.binary_cross_entropy_with_logits(self.attr_critic(z), y_target)
+                    + self.hparams.edit_dist * self.l_dist(z, z0)
+                )
+                (z.grad,) = torch.autograd.grad(loss, z)  # no gradient reaches the networks
+                optimizer.step()
+        return z.detach()
+
+    @torch.no_grad()
+    def edit(self, x: torch.Tensor, y_source: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
+        """Identity-preserving transformation (the paper's Sec. 5): decode `edit_latent`.
+
+        ``(B, C, H, W)`` in [-1, 1] in and out; ``y_source`` is unused (the encoder is
+        unconditional).
+        """
+        return self.decode(self.edit_latent(x, y_target))
