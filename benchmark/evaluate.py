@@ -10,6 +10,7 @@ from torchvision.utils import make_grid
 
 from benchmark.config import lookup
 from metrics import METRICS, BenchMetric
+from metrics.leakage import label_leakage
 
 
 @torch.no_grad()
@@ -187,7 +188,8 @@ def score_model(
     Generation metrics run on the test split, or on each of ``dm.test_groups()`` (e.g. mask
     sizes) with keys ``<metric>@<group>`` plus the pooled value under ``<metric>``. Models with
     ``edit`` are also scored on the task's edit metrics (keys ``edit_<metric>``); each of a
-    model's ``variants`` gets the generation metrics under ``variants.<name>``.
+    model's ``variants`` gets the generation metrics under ``variants.<name>``; models with a
+    ``label_free_latent`` get the label-leakage probe (``leakage``, ``leakage_max``).
 
     Returns:
         ``{"scores", "higher_is_better", "metric_settings", "details", "unavailable",
@@ -211,6 +213,13 @@ def score_model(
             "details": {name: m.details() for name, m in metrics.items() if m.details()},
             "samples_per_second": round(v_speed, 1),
         }
+    if hasattr(model, "label_free_latent") and dm.cond_kind != "image":
+        limit = None if max_batches is None else max_batches * dm.batch_size
+        leak = label_leakage(model, dm, dm.cond_kind, context.get("attribute_names"),
+                             max_train=limit or 20000, max_test=limit, seed=seed)  # fmt: skip
+        for key in ("leakage", "leakage_max"):
+            scores[key], directions[key] = leak[key], False
+        details["leakage"], settings["leakage"] = leak["details"], leak["settings"]
     if hasattr(model, "edit") and task.edit_metrics:
         edit_metrics = build_metrics(task.edit_metrics, context, unavailable)
         loader = DataLoader(dm.test_set, batch_size=dm.batch_size)

@@ -3,6 +3,7 @@
 from models.acgan import ACGAN
 from models.base import ConditionalGenerator
 from models.cgan import CGAN
+from models.csvae import CSVAE
 from models.cvae import CVAE
 from models.lc import LC
 
@@ -11,6 +12,7 @@ MODELS: dict[str, type[ConditionalGenerator]] = {
     "cgan": CGAN,
     "acgan": ACGAN,
     "lc": LC,
+    "csvae": CSVAE,
 }
 
 __all__ = ["MODELS", "ConditionalGenerator"]

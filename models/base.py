@@ -14,7 +14,9 @@ class ConditionalGenerator(pl.LightningModule):
     checkpoints reload with ``load_from_checkpoint``, and implement `generate`, the only method
     evaluation needs. Models that can edit a real image also define
     ``edit(x, y_source, y_target) -> x_edit`` (same shapes and range), which the attribute-edit
-    metrics score. Training is the method's own business (``training_step`` and friends).
+    metrics score. Models with an encoder define ``label_free_latent(x, y) -> (B, d)``, the
+    latent that should not carry y, which the leakage probe reads. Training is the method's
+    own business (``training_step`` and friends).
     Models listing ``variants`` (e.g. LC's ``"prior"``: samples without the actor) switch
     `generate` by their ``variant`` attribute; the runner scores each beside the main mode.
 

@@ -20,7 +20,6 @@ noise; a Bernoulli likelihood for MNIST labels and a fixed-variance Gaussian oth
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from models.base import ConditionalGenerator
 from models.nets import ConvDecoder, ConvEncoder, UNet
@@ -29,6 +28,32 @@ from models.nets import ConvDecoder, ConvEncoder, UNet
 def gaussian_kl(mu, logvar, mu_p, logvar_p) -> torch.Tensor:
     """KL(N(mu, e^logvar) || N(mu_p, e^logvar_p)), summed over the latent and the batch."""
     return 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p) ** 2) / logvar_p.exp() - 1).sum()
+
+
+def sample(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """One reparameterised draw from N(mu, e^logvar)."""
+    return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+
+
+def output_mean(out: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """Decoder mean in [-1, 1] from its unbounded output."""
+    return torch.sigmoid(out) * 2 - 1 if likelihood == "bernoulli" else out.tanh()
+
+
+def reconstruction_nll(out: torch.Tensor, x: torch.Tensor, likelihood: str, sigma_x: float):
+    """-log p(x | decoder output), summed over pixels and the batch (up to a constant).
+
+    ``bernoulli`` reads [-1, 1] pixels as probabilities; ``gaussian`` has a fixed ``sigma_x``.
+    """
+    if likelihood == "bernoulli":
+        return F.binary_cross_entropy_with_logits(out, (x + 1) / 2, reduction="sum")
+    return ((out.tanh() - x) ** 2).sum() / (2 * sigma_x**2)
+
+
+def check_likelihood(likelihood: str) -> None:
+    """Refuse an unknown likelihood name with the valid ones."""
+    if likelihood not in ("bernoulli", "gaussian"):
+        raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
 
 
 class CVAE(ConditionalGenerator):
@@ -62,8 +87,7 @@ class CVAE(ConditionalGenerator):
         sigma_x: float = 0.1,
     ):
         super().__init__(x_shape, y_shape)
-        if likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
+        check_likelihood(likelihood)
         self.save_hyperparameters()
         channels, size, _ = x_shape
         self.image_cond = len(y_shape) == 3
@@ -95,25 +119,19 @@ class CVAE(ConditionalGenerator):
         """Unbounded decoder output ``(B, C, H, W)``."""
         return self.decoder(y, z) if self.image_cond else self.decoder(torch.cat([z, y], dim=1))
 
-    def mean(self, out: torch.Tensor) -> torch.Tensor:
-        """Decoder mean in [-1, 1] from its output."""
-        return torch.sigmoid(out) * 2 - 1 if self.hparams.likelihood == "bernoulli" else out.tanh()
-
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Decoder mean in [-1, 1], ``(B, C, H, W)``."""
-        return self.mean(self.logits(z, y))
+        return output_mean(self.logits(z, y), self.hparams.likelihood)
 
     def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """-log p(x | z, y), summed over pixels and the batch."""
-        if self.hparams.likelihood == "bernoulli":
-            return F.binary_cross_entropy_with_logits(out, (x + 1) / 2, reduction="sum")
-        return ((out.tanh() - x) ** 2).sum() / (2 * self.hparams.sigma_x**2)
+        return reconstruction_nll(out, x, self.hparams.likelihood, self.hparams.sigma_x)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Batch-mean terms: ``recon``, ``kl``, ``gsnn`` (image conditions) and ``loss``."""
         mu, logvar = self.posterior(x, y)
         mu_p, logvar_p = self.prior(y)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        z = sample(mu, logvar)
         terms = {
             "recon": self.nll(self.logits(z, y), x),
             "kl": gaussian_kl(mu, logvar, mu_p, logvar_p),
@@ -121,8 +139,7 @@ class CVAE(ConditionalGenerator):
         terms = {k: v / len(x) for k, v in terms.items()}
         terms["loss"] = terms["recon"] + self.hparams.beta * terms["kl"]
         if self.image_cond and self.hparams.alpha < 1:
-            z_p = mu_p + torch.randn_like(mu_p) * (0.5 * logvar_p).exp()
-            terms["gsnn"] = self.nll(self.logits(z_p, y), x) / len(x)
+            terms["gsnn"] = self.nll(self.logits(sample(mu_p, logvar_p), y), x) / len(x)
             terms["loss"] = (
                 self.hparams.alpha * terms["loss"] + (1 - self.hparams.alpha) * terms["gsnn"]
             )
@@ -145,6 +162,10 @@ class CVAE(ConditionalGenerator):
         eps = self.randn(len(y), self.hparams.latent_dim, generator=generator)
         return self.decode(mu_p + eps * (0.5 * logvar_p).exp(), y)
 
+    def label_free_latent(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The posterior mean of z, ``(B, latent_dim)``, which the decoder reads beside y."""
+        return self.posterior(x, y)[0]
+
     @torch.no_grad()
     def edit(self, x: torch.Tensor, y_source: torch.Tensor, y_target: torch.Tensor) -> torch.Tensor:
         """Attribute transfer: decode the posterior mean of ``x`` under the target condition.
@@ -153,6 +174,3 @@ class CVAE(ConditionalGenerator):
         """
         mu, _ = self.posterior(x, y_source)
         return self.decode(mu, y_target)
-
-
-nn.Module  # noqa: B018 - keep the import for type references in subclasses

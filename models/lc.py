@@ -157,6 +157,10 @@ class LC(ConditionalGenerator):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.vae.decode(z, self.no_cond(len(z)))
 
+    def label_free_latent(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The VAE's posterior mean, ``(B, latent_dim)``: unconditional, so not label-free."""
+        return self.encode(x)[0]
+
     def transform(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The actor's gated residual ``z' = (1 - g) z + g dz``, ``(B, latent_dim)``."""
         dz, gate = self.actor(z, y).chunk(2, dim=1)

@@ -35,6 +35,8 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
             expected |= {
                 m if m.startswith("edit_") else f"edit_{m}" for m in TASKS[task].edit_metrics
             }
+        if hasattr(MODELS[model], "label_free_latent") and TASKS[task].cond_kind != "image":
+            expected |= {"leakage", "leakage_max"}
         expected -= set(record["unavailable"])  # LPIPS without weights: reason, no score
         assert set(record["scores"]) == expected
         assert set(record["higher_is_better"]) == expected

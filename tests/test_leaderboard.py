@@ -1,6 +1,7 @@
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from benchmark import leaderboard
@@ -56,3 +57,11 @@ def test_diverged_runs_show_their_status_and_no_rank(results):
     table = leaderboard.write(results).set_index("model")
     assert table.loc["unstable", "status"] == "diverged 1/1"
     assert table["rank"].isna()["unstable"] and table.loc["cvae", "status"] == "ok"
+
+
+def test_variants_are_rows_of_their_own_but_never_ranked(results):
+    table = leaderboard.leaderboard_table(leaderboard.collect(results)).set_index("model")
+    assert table.loc["toy[prior]", "attr_acc_mean"] == pytest.approx(0.31)
+    assert table.loc["toy[prior]", "variant_of"] == "toy"
+    assert pd.isna(table.loc["toy[prior]", "rank"]) and table.loc["toy", "rank"] == 1
+    assert table.loc["toy", "train_stages"] == "vae 100 (cached) + latent 20"
