@@ -3,6 +3,7 @@
 from models.acgan import ACGAN
 from models.base import ConditionalGenerator
 from models.cgan import CGAN
+from models.cgml import CGML
 from models.csvae import CSVAE
 from models.cvae import CVAE
 from models.lc import LC
@@ -13,6 +14,7 @@ MODELS: dict[str, type[ConditionalGenerator]] = {
     "acgan": ACGAN,
     "lc": LC,
     "csvae": CSVAE,
+    "cgml": CGML,
 }
 
 __all__ = ["MODELS", "ConditionalGenerator"]

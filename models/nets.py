@@ -121,18 +121,34 @@ class UNet(nn.Module):
             layers += [nn.BatchNorm2d(out), nn.ReLU()] if i > 0 else []
             self.ups.append(nn.Sequential(*layers))
 
-    def forward(self, y: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        skips = []
+    def encode(self, y: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps of the downsampling path, largest first; the last is the bottleneck."""
+        features = []
         h = y
         for down in self.downs:
             h = down(h)
-            skips.append(h)
+            features.append(h)
+        return features
+
+    def decode(
+        self, features: list[torch.Tensor], z: torch.Tensor | None = None, noise: float = 0.0
+    ) -> torch.Tensor:
+        """Upsample `encode`'s features with ``z`` tiled at the bottleneck.
+
+        ``noise`` adds N(0, noise^2) to the bottleneck input (cGML's smoothness penalty).
+        """
+        h = features[-1]
         if z is not None:
             h = torch.cat([h, z[:, :, None, None].expand(-1, -1, *h.shape[2:])], dim=1)
+        if noise:
+            h = h + noise * torch.randn_like(h)
         h = self.bottleneck(h)
-        for up in self.ups:
-            h = up(torch.cat([h, skips.pop()], dim=1))
+        for up, skip in zip(self.ups, reversed(features), strict=True):
+            h = up(torch.cat([h, skip], dim=1))
         return h
+
+    def forward(self, y: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(y), z)
 
 
 class PatchDiscriminator(nn.Module):
