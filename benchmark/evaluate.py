@@ -11,6 +11,7 @@ from torchvision.utils import make_grid
 from benchmark.config import lookup
 from metrics import METRICS, BenchMetric
 from metrics.leakage import label_leakage
+from metrics.multimodal import mode_coverage
 
 
 @torch.no_grad()
@@ -157,9 +158,11 @@ def build_metrics(names, context: dict, unavailable: dict) -> dict[str, BenchMet
 def generation_scores(model, dm, metrics: dict, k_samples: int, seed: int, max_batches):
     """Scores of ``model.generate`` on the test split or each of ``dm.test_groups()``.
 
+    Multimodal completion adds ``mode_coverage`` (see `metrics.multimodal`).
+
     Returns:
-        ``({metric or metric@group: value}, samples per second)``; pooled values over groups
-        under the plain metric key.
+        ``({metric or metric@group: value}, {metric: details}, samples per second)``; pooled
+        values over groups under the plain metric key.
     """
     groups = dm.test_groups() if hasattr(dm, "test_groups") else {"": dm.test_set}
     totals = {name: [0.0, 0] for name in metrics}  # pooled sum and count over groups
@@ -177,7 +180,15 @@ def generation_scores(model, dm, metrics: dict, k_samples: int, seed: int, max_b
         seconds, n_samples = seconds + n / per_second, n_samples + n
     for name, (total, count) in totals.items():
         scores[name] = total / count if count else float("nan")
-    return scores, n_samples / max(seconds, 1e-9)
+    details = {name: m.details() for name, m in metrics.items() if m.details()}
+    if hasattr(dm, "mode_targets"):  # multimodal completion: do the K samples reach both?
+        limit = None if max_batches is None else max_batches * dm.batch_size
+        coverage = mode_coverage(model, dm, k_samples, seed, limit)
+        scores["mode_coverage"], details["mode_coverage"] = (
+            coverage["mode_coverage"],
+            coverage["details"],
+        )
+    return scores, details, n_samples / max(seconds, 1e-9)
 
 
 def score_model(
@@ -197,20 +208,21 @@ def score_model(
     """
     unavailable: dict[str, str] = {}
     metrics = build_metrics(task.metrics, context, unavailable)
-    scores, per_second = generation_scores(model, dm, metrics, k_samples, seed, max_batches)
-    directions = {k: metrics[k.split("@")[0]].higher_is_better for k in scores}
+    sampling = (model, dm, metrics, k_samples, seed, max_batches)
+    scores, details, per_second = generation_scores(*sampling)
+    directions = {k: k == "mode_coverage" or metrics[k.split("@")[0]].higher_is_better
+                  for k in scores}  # fmt: skip
     settings = {name: m.settings for name, m in metrics.items() if m.settings}
-    details = {name: m.details() for name, m in metrics.items() if m.details()}
     variants = {}
     for variant in getattr(model, "variants", ()):
         model.variant = variant
         try:
-            v_scores, v_speed = generation_scores(model, dm, metrics, k_samples, seed, max_batches)
+            v_scores, v_details, v_speed = generation_scores(*sampling)
         finally:
             model.variant = None
         variants[variant] = {
             "scores": v_scores,
-            "details": {name: m.details() for name, m in metrics.items() if m.details()},
+            "details": v_details,
             "samples_per_second": round(v_speed, 1),
         }
     if hasattr(model, "label_free_latent") and dm.cond_kind != "image":

@@ -118,7 +118,8 @@ class MultimodalCompletionDataModule(CompletionDataModule):
     of another random digit; then a mask covering the top ``rows`` (random in ``mask_rows``) hides
     it. Training redraws partners, overlays and masks at every access; validation and test are
     frozen by ``mask_seed`` and ``test_modes`` records, per test input, its own digit, the partner
-    digit it could also complete to, and whether its target is the overlaid one.
+    digit it could also complete to, and whether its target is the overlaid one;
+    ``mode_targets`` holds both valid completions of every test input.
 
     Args:
         overlay_rate: Fraction of images whose top half is overlaid.
@@ -134,6 +135,7 @@ class MultimodalCompletionDataModule(CompletionDataModule):
             )
         self.overlay_rate, self.mask_rows = overlay_rate, tuple(mask_rows)
         self.test_modes = torch.empty(0, 3, dtype=torch.long)
+        self.mode_targets = torch.empty(0, 2, 1, *self.x_shape[1:])
 
     def draw(self, n: int, pool: int, generator: torch.Generator | None):
         """Random partners (indices into ``pool`` images), overlay flags and masked rows."""
@@ -152,6 +154,8 @@ class MultimodalCompletionDataModule(CompletionDataModule):
         self.eval_masks[split] = y[:, -1:]
         if split == "test":  # (own digit, partner digit, target is the overlaid one)
             self.test_modes = torch.stack([labels, labels[partner], overlaid.long()], dim=1)
+            both, _ = overlay_and_mask(x, x[partner], torch.ones_like(overlaid), rows)
+            self.mode_targets = torch.stack([x, both], dim=1)  # (N, 2, 1, H, W): plain, overlaid
         return TensorDataset(target, y)
 
     def checksum(self) -> str:

@@ -17,6 +17,7 @@ from datamodules import (
     MultimodalCompletionDataModule,
 )
 from datamodules.colorization import lab_to_rgb, rgb_to_lab
+from metrics.multimodal import mode_coverage
 
 DATA_DIR = Path(os.environ.get("DATA_DIR", "data"))
 needs_celeba = pytest.mark.skipif(
@@ -175,8 +176,34 @@ def test_multimodal_mnist_records_both_modes(isolated_cache):
     assert 0.17 < modes[:, 2].float().mean() < 0.23  # about 20% overlaid
     x, y = dm.test_set.tensors
     assert torch.all(y[:, 1, :10] == 1) and torch.all(y[:, 1, 14:] == 0)  # top rows hidden only
+    own = dm.mode_targets[:, 0]
+    overlaid = modes[:, 2].bool()
+    assert torch.equal(dm.mode_targets[overlaid, 1], x[overlaid])  # the target is one mode
+    assert torch.equal(dm.mode_targets[~overlaid, 0], x[~overlaid])
+    assert torch.equal(own[:, :, 14:], x[:, :, 14:])  # modes differ only in the top half
     again = MultimodalCompletionDataModule(**kw)
     again.setup()
     assert torch.equal(again.test_modes, modes) and again.data_checksum == dm.data_checksum
     with pytest.raises(ValueError, match="top half"):
         MultimodalCompletionDataModule(mask_rows=(10, 20), **kw)
+
+    # Mode coverage: a model that always draws one mode covers none; alternating covers all.
+    class Oracle:
+        device = torch.device("cpu")
+
+        def __init__(self, alternate: bool):
+            self.alternate, self.calls = alternate, 0
+            self.index = {y[i].numpy().tobytes(): i for i in range(64)}
+
+        def eval(self):
+            return self
+
+        def generate(self, conds, generator=None):
+            rows = [self.index[c.numpy().tobytes()] for c in conds]
+            mode = self.calls % 2 if self.alternate else 0
+            self.calls += 1
+            return dm.mode_targets[rows, mode]
+
+    same = mode_coverage(Oracle(False), dm, k_samples=4, max_items=64)
+    assert same["mode_coverage"] == 0 and same["details"]["plain_hit"] == 1
+    assert mode_coverage(Oracle(True), dm, k_samples=2, max_items=64)["mode_coverage"] == 1
