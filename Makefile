@@ -10,7 +10,7 @@ LOGGER  ?= csv
 FORCE   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard classifiers metric-speed clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check classifiers metric-speed clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install the project with pinned dependencies
 
-test: $(STAMP) ## Run the fast offline test suite (set DATA_DIR to use real data)
+test: $(STAMP) leaderboard-check ## Run the fast offline test suite (set DATA_DIR to use real data)
 	$(PY) -m pytest -q
 
 test-all: $(STAMP) ## Run every test, slow ones included
@@ -44,6 +44,9 @@ benchmark: $(STAMP) ## Run the TASKS x MODELS x SEEDS matrix and rebuild the lea
 
 leaderboard: $(STAMP) ## Rebuild results/*.csv and results/leaderboard.md from the run records
 	$(PY) -m benchmark leaderboard
+
+leaderboard-check: $(STAMP) ## Fail when a committed table differs from a rebuild from the records
+	$(PY) -m benchmark leaderboard --check
 
 classifiers: $(STAMP) ## Train (or verify) the evaluator classifiers behind attr_acc
 	$(PY) -m benchmark classifiers --tasks $(TASKS)

@@ -68,7 +68,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    """Rebuild the tables from the run records."""
+    """Rebuild the tables from the run records (``--check``: only compare, exit 1 on drift)."""
+    if args.check:
+        stale = leaderboard.drift(args.results_dir)
+        for name in stale:
+            print(f"{args.results_dir}/{name} differs from a rebuild from the run records; "
+                  "run `make leaderboard` and commit the result (never edit tables by hand)",
+                  file=sys.stderr)  # fmt: skip
+        if not stale:
+            print(f"tables in {args.results_dir} match the run records")
+        return 1 if stale else 0
     table = leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
     print(f"{len(table)} row(s) written to {args.results_dir}/leaderboard.csv and .md")
     return 0
@@ -110,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--force", action="store_true", help="rerun even if a record exists")
     run.set_defaults(fn=cmd_run)
     board = sub.add_parser("leaderboard", help="rebuild results/*.csv and .md from the records")
+    board.add_argument("--check", action="store_true", help="exit 1 if the tables are stale")
     board.set_defaults(fn=cmd_leaderboard)
     clf = sub.add_parser("classifiers", help="train (or verify) the evaluator classifiers")
     clf.add_argument("--tasks", nargs="*", default=[])

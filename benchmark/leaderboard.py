@@ -11,6 +11,7 @@ The output is a pure function of the records: rebuilding twice gives identical b
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -206,19 +207,43 @@ def _fmt_int(value) -> str:
     return "" if value is None or pd.isna(value) else str(round(value))
 
 
-def write(results_dir: Path = Path("results"), include_synthetic: bool = False) -> pd.DataFrame:
-    """Rebuild ``scores.csv``, ``leaderboard.csv`` and ``leaderboard.md`` under ``results_dir``.
+TABLES = ("scores.csv", "leaderboard.csv", "leaderboard.md")
 
-    Synthetic (test-only) tasks are left out unless ``include_synthetic`` is set.
-    """
+
+def render(results_dir: Path, include_synthetic: bool = False) -> tuple[pd.DataFrame, dict]:
+    """The leaderboard table and the text of each file in ``TABLES``, from the records."""
     results_dir = Path(results_dir)
     records = [r for r in collect(results_dir) if include_synthetic or not _synthetic(r["task"])]
     table = leaderboard_table(records)
+    texts = {
+        "scores.csv": scores_table(records).to_csv(index=False, float_format="%.6g"),
+        "leaderboard.csv": table.to_csv(index=False, float_format="%.6g"),
+        "leaderboard.md": markdown(table, records),
+    }
+    return table, texts
+
+
+def write(results_dir: Path = Path("results"), include_synthetic: bool = False) -> pd.DataFrame:
+    """Rebuild ``scores.csv``, ``leaderboard.csv`` and ``leaderboard.md`` under ``results_dir``.
+
+    Synthetic (test-only) tasks are left out unless ``include_synthetic`` is set. Each file is
+    written through a temporary file, so a crash never leaves half a table.
+    """
+    table, texts = render(results_dir, include_synthetic)
+    results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    scores_table(records).to_csv(results_dir / "scores.csv", index=False, float_format="%.6g")
-    table.to_csv(results_dir / "leaderboard.csv", index=False, float_format="%.6g")
-    (results_dir / "leaderboard.md").write_text(markdown(table, records))
+    for name, text in texts.items():
+        tmp = results_dir / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, results_dir / name)
     return table
+
+
+def drift(results_dir: Path = Path("results")) -> list[str]:
+    """The committed tables that differ from a rebuild from the records (empty: no drift)."""
+    _, texts = render(results_dir)
+    paths = {name: Path(results_dir) / name for name in texts}
+    return [n for n, t in texts.items() if not paths[n].exists() or paths[n].read_text() != t]
 
 
 def _synthetic(task: str) -> bool:

@@ -65,3 +65,16 @@ def test_variants_are_rows_of_their_own_but_never_ranked(results):
     assert table.loc["toy[prior]", "variant_of"] == "toy"
     assert pd.isna(table.loc["toy[prior]", "rank"]) and table.loc["toy", "rank"] == 1
     assert table.loc["toy", "train_stages"] == "vae 100 (cached) + latent 20"
+
+
+def test_drift_check_fails_on_a_hand_edited_table(results, capsys):
+    from benchmark.__main__ import main
+
+    leaderboard.write(results)
+    assert main(["leaderboard", "--check", "--results-dir", str(results)]) == 0
+    table = results / "leaderboard.md"
+    table.write_text(table.read_text().replace("0.9850", "0.9990"))
+    assert main(["leaderboard", "--check", "--results-dir", str(results)]) == 1
+    assert "leaderboard.md differs" in capsys.readouterr().err
+    leaderboard.write(results)
+    assert main(["leaderboard", "--check", "--results-dir", str(results)]) == 0
