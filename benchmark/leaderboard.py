@@ -15,8 +15,10 @@ import os
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 from benchmark.tasks import TASKS
+from models import MODELS
 
 SCORE_COLUMNS = [
     "task", "task_version", "model", "profile", "seed", "metric", "value",
@@ -79,6 +81,19 @@ def _mean_std(values: pd.Series) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
+def _ci95(std: float, n: int) -> float:
+    """Half-width of the 95% confidence interval of a mean over ``n`` seeds (Student's t)."""
+    if n < 2 or pd.isna(std):
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
+
+
+def _adapted(task: str, model: str) -> bool:
+    """Whether the model runs on this task's condition kind only as an adaptation."""
+    cls, spec = MODELS.get(model.split("[")[0]), TASKS.get(task)
+    return bool(cls and spec and spec.cond_kind in cls.adapted_kinds)
+
+
 def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     """Wide table: mean/std over seeds per metric, cost columns and rank within each task."""
     if not records:
@@ -89,13 +104,15 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         row = {"task": task, "model": model, "profile": profile, "n_seeds": len(group)}
         diverged = [r for r in group.to_dict("records") if r.get("status") == "diverged"]
         row["status"] = f"diverged {len(diverged)}/{len(group)}" if diverged else "ok"
+        row["adapted"] = _adapted(task, model)
         scores = pd.DataFrame(list(group["scores"]))
         for metric in sorted(scores.columns):
             row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(scores[metric])
+            row[f"{metric}_ci95"] = _ci95(row[f"{metric}_std"], int(scores[metric].notna().sum()))
             if metric == "attr_acc":
                 evaluators = [e["test_acc"] for e in group["evaluator"] if e]
                 row["evaluator_acc"] = evaluators[0] if evaluators else math.nan
-        for cost in ("n_params", "train_seconds", "samples_per_second"):
+        for cost in ("n_params", "train_seconds", "samples_per_second", "inference_iterations"):
             row[cost] = float(group[cost].mean()) if cost in group else math.nan
         row["train_stages"] = _stages(group)
         row["variant_of"] = group["variant_of"].iloc[0] if "variant_of" in group else None
@@ -132,9 +149,10 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
     per-attribute ``attr_acc`` beside the evaluator's held-out accuracy (its ceiling).
     """
     lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/metrics.json` by",
-             "`python -m benchmark leaderboard`; mean ± std over seeds. A row `model[variant]`",
-             "scores another sampling mode of the same runs (`lc[prior]`: LC's VAE sampled",
-             "without its actor) and is not ranked.", ""]  # fmt: skip
+             "`python -m benchmark leaderboard`; mean ± std over seeds and the 95% confidence",
+             "interval (Student's t) of the ranking metric. A row `model[variant]` scores another",
+             "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",
+             "and is not ranked. † marks a model adapted to the task's condition kind.", ""]  # fmt: skip
     for task, group in table.groupby("task", sort=True):
         runs = [r for r in records if r["task"] == task]
         metrics = sorted({m for r in runs for m in r["scores"]})
@@ -144,20 +162,30 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
         header = ["rank", "model", "profile", "seeds"]
         for metric in main:
             header.append(f"{metric} {'↑' if _direction(records, task, metric) else '↓'}")
+            if metric == primary:
+                header.append(f"{metric} 95% CI")
             if metric == "attr_acc":
                 header.append("evaluator acc (ceiling)")
         stages = group["train_stages"].astype(bool).any()
-        header += ["params", "train s", *(["stages s"] if stages else []), "samples/s", "status"]
+        iters = group["inference_iterations"].notna().any()
+        header += ["params", "train s", *(["stages s"] if stages else []), "samples/s",
+                   *(["inference iters"] if iters else []), "status"]  # fmt: skip
         rows = []
         for _, row in group.iterrows():
-            cells = [_fmt_int(row["rank"]), row["model"], row["profile"], str(row["n_seeds"])]
+            name = row["model"] + (" †" if row["adapted"] else "")
+            cells = [_fmt_int(row["rank"]), name, row["profile"], str(row["n_seeds"])]
             for metric in main:
-                cells.append(_pm(row.get(f"{metric}_mean"), row.get(f"{metric}_std")))
+                mean, std = row.get(f"{metric}_mean"), row.get(f"{metric}_std")
+                cells.append(_pm(mean, std))
+                if metric == primary:
+                    cells.append(_interval(mean, row.get(f"{metric}_ci95")))
                 if metric == "attr_acc":
                     cells.append(_num(row.get("evaluator_acc")))
             cells += [_fmt_int(row["n_params"]), _fmt_int(row["train_seconds"]),
                       *([row["train_stages"]] if stages else []),
-                      _fmt_int(row["samples_per_second"]), row["status"]]  # fmt: skip
+                      _fmt_int(row["samples_per_second"]),
+                      *([_fmt_int(row["inference_iterations"])] if iters else []),
+                      row["status"]]  # fmt: skip
             rows.append(cells)
         lines += _table(header, rows)
         by_group = [m for m in metrics if m.split("@")[0] == primary and "@" in m]
@@ -195,6 +223,12 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _num(value) -> str:
     return "" if value is None or pd.isna(value) else f"{value:.4f}"
+
+
+def _interval(mean, half) -> str:
+    if mean is None or pd.isna(mean) or pd.isna(half):
+        return ""
+    return f"[{mean - half:.4f}, {mean + half:.4f}]"
 
 
 def _pm(mean, std) -> str:

@@ -40,6 +40,7 @@ class ACGAN(ConditionalGenerator):
     """
 
     cond_kinds = frozenset({"label", "attributes"})
+    adapted_kinds = frozenset({"attributes"})
 
     def __init__(
         self,

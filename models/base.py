@@ -26,6 +26,7 @@ class ConditionalGenerator(pl.LightningModule):
     """
 
     cond_kinds: ClassVar[frozenset[str]] = frozenset()
+    adapted_kinds: ClassVar[frozenset[str]] = frozenset()  # kinds the method was not made for
     variants: ClassVar[tuple[str, ...]] = ()  # extra sampling modes, scored beside generate()
 
     def __init__(self, x_shape: tuple[int, ...], y_shape: tuple[int, ...]):

@@ -65,6 +65,7 @@ class CSVAE(ConditionalGenerator):
     """
 
     cond_kinds = frozenset({"label", "attributes"})
+    adapted_kinds = frozenset({"label"})
 
     def __init__(
         self,

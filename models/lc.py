@@ -100,6 +100,7 @@ class LC(ConditionalGenerator):
     """
 
     cond_kinds = frozenset({"label", "attributes"})
+    adapted_kinds = frozenset({"label"})
     variants = ("prior",)
 
     def __init__(

@@ -78,3 +78,13 @@ def test_drift_check_fails_on_a_hand_edited_table(results, capsys):
     assert "leaderboard.md differs" in capsys.readouterr().err
     leaderboard.write(results)
     assert main(["leaderboard", "--check", "--results-dir", str(results)]) == 0
+
+
+def test_confidence_interval_and_adapted_marks(results):
+    table = leaderboard.leaderboard_table(leaderboard.collect(results)).set_index("model")
+    # Two seeds: t(0.975, 1) = 12.706 times the standard error.
+    expected = 12.706 * table.loc["toy", "attr_acc_std"] / 2**0.5
+    assert table.loc["toy", "attr_acc_ci95"] == pytest.approx(expected, rel=1e-3)
+    assert pd.isna(table.loc["worse", "attr_acc_ci95"])  # one seed: no interval
+    assert leaderboard._adapted("mnist", "lc") and leaderboard._adapted("celeba", "acgan")
+    assert not leaderboard._adapted("celeba", "lc") and not leaderboard._adapted("mnist", "cvae")
