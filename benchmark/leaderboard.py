@@ -152,7 +152,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
              "`python -m benchmark leaderboard`; mean ± std over seeds and the 95% confidence",
              "interval (Student's t) of the ranking metric. A row `model[variant]` scores another",
              "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",
-             "and is not ranked. † marks a model adapted to the task's condition kind.", ""]  # fmt: skip
+             "and is not ranked. † marks a model adapted to the task's condition kind.",
+             ""]  # fmt: skip
     for task, group in table.groupby("task", sort=True):
         runs = [r for r in records if r["task"] == task]
         metrics = sorted({m for r in runs for m in r["scores"]})
