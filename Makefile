@@ -10,7 +10,7 @@ LOGGER  ?= csv
 FORCE   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check classifiers metric-speed clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report classifiers metric-speed clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ benchmark: $(STAMP) ## Run the TASKS x MODELS x SEEDS matrix and rebuild the lea
 
 leaderboard: $(STAMP) ## Rebuild results/*.csv and results/leaderboard.md from the run records
 	$(PY) -m benchmark leaderboard
+
+report: $(STAMP) ## Build results/report.html (tables, charts, sample grids) from the run records
+	$(PY) -m benchmark report
 
 leaderboard-check: $(STAMP) ## Fail when a committed table differs from a rebuild from the records
 	$(PY) -m benchmark leaderboard --check

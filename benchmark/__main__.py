@@ -83,6 +83,14 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """Build the static HTML report from the run records."""
+    from benchmark import report  # matplotlib only when asked for
+
+    print(f"report written to {report.write(args.results_dir)}")
+    return 0
+
+
 def cmd_list(args) -> int:
     """Print every valid (task, model) pair."""
     for task, model in matrix(list(TASKS), list(MODELS)):
@@ -121,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     board = sub.add_parser("leaderboard", help="rebuild results/*.csv and .md from the records")
     board.add_argument("--check", action="store_true", help="exit 1 if the tables are stale")
     board.set_defaults(fn=cmd_leaderboard)
+    rep = sub.add_parser("report", help="build results/report.html from the run records")
+    rep.set_defaults(fn=cmd_report)
     clf = sub.add_parser("classifiers", help="train (or verify) the evaluator classifiers")
     clf.add_argument("--tasks", nargs="*", default=[])
     clf.add_argument("--profile", default="quick", choices=C.PROFILES)
     clf.set_defaults(fn=cmd_classifiers)
-    for p in (run, board, clf):
+    for p in (run, board, rep, clf):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

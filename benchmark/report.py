@@ -1,0 +1,99 @@
+"""Static HTML report: per task, the leaderboard table, bar charts with error bars, sample grids.
+
+``python -m benchmark report`` (``make report``) writes ``results/report.html`` and its PNGs
+under ``results/report/`` from the committed run records only; open the HTML file in any
+browser, no server needed. Sample grids are the runs' own ``samples*.png`` (seed 0 where it
+exists), shown side by side: every model drew them for the same conditions.
+"""
+
+import html
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from benchmark import leaderboard  # noqa: E402
+from benchmark.tasks import TASKS  # noqa: E402
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}
+th{background:#f3f3f3}.grids{display:flex;flex-wrap:wrap;gap:16px}
+figure{margin:0}figcaption{font-weight:bold;text-align:center}img.grid{width:320px}
+img.chart{max-width:100%}"""
+
+
+def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> Path:
+    """One bar chart per metric (mean over seeds, error bar = std), models on the x axis."""
+    n = len(metrics)
+    cols = min(4, n)
+    fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(4 * cols, 3 * math.ceil(n / cols)))
+    axes = [axes] if n == 1 else list(getattr(axes, "flat", axes))
+    for ax, metric in zip(axes, metrics, strict=False):
+        means, stds = rows[f"{metric}_mean"], rows[f"{metric}_std"].fillna(0)
+        labels = rows["model"] + "\n" + rows["profile"]
+        ax.bar(labels, means, yerr=stds, capsize=4, color="#4c72b0")
+        if metric == "attr_acc" and rows["evaluator_acc"].notna().any():
+            ax.axhline(rows["evaluator_acc"].dropna().iloc[0], color="#c44e52", ls="--",
+                       label="evaluator (ceiling)")  # fmt: skip
+            ax.legend(fontsize=8)
+        ax.set_title(metric)
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in axes[n:]:
+        ax.axis("off")
+    fig.suptitle(f"{task}: mean ± std over seeds")
+    fig.tight_layout()
+    path = out / f"{task}_metrics.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, str]]:
+    """``(caption, relative path)`` of one sample grid per model (and per variant)."""
+    found = []
+    for model in models:
+        base, _, variant = model.partition("[")
+        stem = f"samples_{variant.rstrip(']')}" if variant else "samples"
+        runs = sorted((results_dir / "runs" / task / base).glob(f"seed*/{stem}.png"))
+        if runs:
+            found.append((model, runs[0].relative_to(results_dir).as_posix()))
+    return found
+
+
+def write(results_dir: Path = Path("results")) -> Path:
+    """Build ``report.html`` and ``report/*.png`` under ``results_dir``; return the HTML path."""
+    results_dir = Path(results_dir)
+    table, _ = leaderboard.render(results_dir)
+    out = results_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [f"<!doctype html><meta charset=utf-8><title>cgbench report</title>"
+             f"<style>{STYLE}</style><h1>cgbench report</h1>"
+             "<p>Built from <code>results/runs/*/*/*/metrics.json</code> by "
+             "<code>make report</code>. Tables as in <code>leaderboard.md</code>.</p>"]  # fmt: skip
+    for task, rows in table.groupby("task", sort=True):
+        primary = TASKS[task].primary if task in TASKS else ""
+        metrics = sorted(c[: -len("_mean")] for c in rows if c.endswith("_mean")
+                         and "@" not in c and rows[c].notna().any())  # fmt: skip
+        shown = ["rank", "model", "profile", "n_seeds", "status",
+                 *(f"{m}_mean" for m in metrics), "train_seconds"]  # fmt: skip
+        chart = bar_charts(task, rows, metrics, out)
+        parts += [
+            f"<h2 id={task}>{html.escape(task)}</h2><p>Ranked by <code>{primary}</code>.</p>",
+            rows[[c for c in shown if c in rows]].to_html(
+                index=False, na_rep="", float_format="%.4f"
+            ),
+            f"<p><img class=chart src='{chart.relative_to(results_dir).as_posix()}' "
+            f"alt='{task} metrics'></p><h3>Samples (same conditions for every model)</h3>"
+            "<div class=grids>",
+        ]
+        for model, path in _grids(results_dir, task, list(rows["model"])):
+            parts.append(f"<figure><img class=grid src='{path}' alt='{model}'>"
+                         f"<figcaption>{html.escape(model)}</figcaption></figure>")  # fmt: skip
+        parts.append("</div>")
+    path = results_dir / "report.html"
+    path.write_text("\n".join(parts) + "\n")
+    return path
