@@ -88,3 +88,14 @@ def test_confidence_interval_and_adapted_marks(results):
     assert pd.isna(table.loc["worse", "attr_acc_ci95"])  # one seed: no interval
     assert leaderboard._adapted("mnist", "lc") and leaderboard._adapted("celeba", "acgan")
     assert not leaderboard._adapted("celeba", "lc") and not leaderboard._adapted("mnist", "cvae")
+
+
+def test_report_has_tables_charts_and_grids(results):
+    from benchmark import report
+
+    grid = results / "runs" / "mnist" / "toy" / "seed0" / "samples.png"
+    grid.write_bytes(b"\x89PNG\r\n\x1a\n")  # the report links grids; it does not decode them
+    text = report.write(results).read_text()
+    assert "<table" in text and "mnist_metrics.png" in text
+    assert (results / "report" / "mnist_metrics.png").stat().st_size > 1000
+    assert "runs/mnist/toy/seed0/samples.png" in text
