@@ -10,7 +10,7 @@ from benchmark import config as C
 from benchmark import leaderboard
 from benchmark.config import UnknownNameError, lookup
 from benchmark.evaluators import load_or_train, write_table
-from benchmark.run import build, matrix, run_one
+from benchmark.run import build, log_leaderboard_to_wandb, matrix, run_one
 from benchmark.tasks import TASKS
 from datamodules import DataNotFoundError
 from models import MODELS
@@ -61,7 +61,9 @@ def cmd_run(args) -> int:
         record = run_one(task, model, seed, args.profile, tuple(args.set), args.results_dir,
                          args.logger, args.force)  # fmt: skip
         print(summary(record), flush=True)
-    leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
+    table = leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
+    if args.logger == "wandb":
+        log_leaderboard_to_wandb(table, args.results_dir)
     print(f"{len(runs)} run(s) in {time.perf_counter() - start:.0f}s; "
           f"leaderboard in {args.results_dir}/leaderboard.md")  # fmt: skip
     return 0

@@ -123,6 +123,16 @@ def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg:
     raise C.ConfigError(f"unknown logger {kind!r}; choose csv, wandb or none")
 
 
+def log_leaderboard_to_wandb(table, results_dir: Path) -> None:
+    """Log the leaderboard as a ``wandb.Table`` in a run of its own (group ``leaderboard``)."""
+    import wandb
+
+    run = wandb.init(project="cgbench", group="leaderboard", job_type="leaderboard",
+                     dir=str(results_dir), mode=os.environ.get("WANDB_MODE", "offline"))  # fmt: skip
+    run.log({"leaderboard": wandb.Table(dataframe=table.astype(str))})
+    run.finish()
+
+
 def build(factory, where: str, **kwargs):
     """Call ``factory(**kwargs)``; a refused key or value becomes a `ConfigError` naming where."""
     try:
@@ -220,8 +230,9 @@ def run_one(
         extra["stage_cache_dir"] = str(C.cache_dir() / "stages")
     model = build(model_cls, f"{task_name}.yaml models.{model_name}", x_shape=dm.x_shape,
                   y_shape=dm.y_shape, **cfg["model_args"], **extra)  # fmt: skip
+    run_logger = make_logger(logger, run_dir, task_name, model_name, seed, cfg)
     trainer = build(pl.Trainer, f"{task_name}.yaml trainer", default_root_dir=run_dir / "logs",
-                    logger=make_logger(logger, run_dir, task_name, model_name, seed, cfg),
+                    logger=run_logger,
                     callbacks=[DivergenceGuard()], **cfg["trainer"])  # fmt: skip
     base_record = {
         "task": task_name,
@@ -252,6 +263,8 @@ def run_one(
             "train_seconds": round(time.perf_counter() - start, 1),
         }
         write_run(run_dir, config_text, record)
+        if logger == "wandb":
+            run_logger.experiment.finish()
         return record
     train_seconds = time.perf_counter() - start
 
@@ -282,6 +295,11 @@ def run_one(
         | model.run_info()
     )
     write_run(run_dir, config_text, record, grids)
-    if logger != "none" and hasattr(trainer.logger, "log_metrics"):
-        trainer.logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})
+    # The logger itself, not trainer.logger: fast_dev_run swaps that for a dummy.
+    if run_logger:
+        run_logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})
+        run_logger.save()
+    if logger == "wandb":  # sample grids as images; one wandb run per benchmark run
+        run_logger.log_image("samples", list(grids.values()), caption=list(grids))
+        run_logger.experiment.finish()
     return record

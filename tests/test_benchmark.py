@@ -106,3 +106,34 @@ def test_refused_config_values_exit_2_before_any_run(tmp_path, capsys):
                  str(tmp_path), "--set", "models.cvae.likelihood=laplace"])  # fmt: skip
     assert code == 2
     assert "models.cvae" in capsys.readouterr().err
+
+
+def test_wandb_offline_run_holds_metrics_and_images(tmp_path, monkeypatch):
+    import glob
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    args = ["run", "--tasks", "synthetic_label", "--models", "cvae", "--profile", "smoke",
+            "--logger", "wandb", "--results-dir", str(tmp_path), "--include-synthetic"]  # fmt: skip
+    assert main(args) == 0
+    (log,) = glob.glob(
+        str(tmp_path / "runs/synthetic_label/cvae/seed0/wandb/offline-run-*/run-*.wandb")
+    )
+    wandb_cli = Path(sys.executable).with_name("wandb")
+    out = subprocess.run([wandb_cli, "leet", "inspect", "--json", log], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    history = {}
+    for line in out.splitlines():
+        record = json.loads(line)
+        if record.get("type") == "history":
+            history |= record["history"]["item"]
+    assert 0 <= history["test/attr_acc"] <= 1
+    assert history["samples._type"] == "images/separated"
+    (board,) = glob.glob(
+        str(tmp_path / "wandb/offline-run-*/run-*.wandb")
+    )  # the leaderboard's own run
+    assert "leaderboard" in subprocess.run([wandb_cli, "leet", "inspect", "--summary", board],
+                                           capture_output=True, text=True).stdout  # fmt: skip
