@@ -127,8 +127,9 @@ def log_leaderboard_to_wandb(table, results_dir: Path) -> None:
     """Log the leaderboard as a ``wandb.Table`` in a run of its own (group ``leaderboard``)."""
     import wandb
 
+    mode = os.environ.get("WANDB_MODE", "offline")
     run = wandb.init(project="cgbench", group="leaderboard", job_type="leaderboard",
-                     dir=str(results_dir), mode=os.environ.get("WANDB_MODE", "offline"))  # fmt: skip
+                     dir=str(results_dir), mode=mode)  # fmt: skip
     run.log({"leaderboard": wandb.Table(dataframe=table.astype(str))})
     run.finish()
 
