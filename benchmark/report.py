@@ -52,6 +52,29 @@ def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> 
     return path
 
 
+def curve_charts(results_dir: Path, task: str, models: list[str], out: Path) -> Path | None:
+    """Training losses per epoch, one panel per model (seed 0's ``curves.csv``)."""
+    curves = {}
+    for model in models:
+        found = sorted((results_dir / "runs" / task / model).glob("seed*/curves.csv"))
+        if found:
+            curves[model] = pd.read_csv(found[0], index_col="epoch")
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
+    for ax, (model, frame) in zip(axes[0], curves.items(), strict=True):
+        for column in frame:
+            ax.plot(frame.index, frame[column], label=column.removeprefix("train/"))
+        ax.set_title(model)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / f"{task}_curves.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, str]]:
     """``(caption, relative path)`` of one sample grid per model (and per variant)."""
     found = []
@@ -94,6 +117,10 @@ def write(results_dir: Path = Path("results")) -> Path:
             parts.append(f"<figure><img class=grid src='{path}' alt='{model}'>"
                          f"<figcaption>{html.escape(model)}</figcaption></figure>")  # fmt: skip
         parts.append("</div>")
+        curves = curve_charts(results_dir, task, sorted(set(rows["model"])), out)
+        if curves:
+            parts.append(f"<h3>Training curves (seed 0)</h3><p><img class=chart "
+                         f"src='{curves.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
     path = results_dir / "report.html"
     path.write_text("\n".join(parts) + "\n")
     return path

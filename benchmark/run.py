@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 import yaml
@@ -66,12 +67,27 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def training_curves(run_dir: Path) -> str | None:
+    """Per-epoch means of the ``train/*`` values in the CSV log, as CSV text (None: no log)."""
+    log = run_dir / "logs" / "metrics.csv"
+    if not log.exists():
+        return None
+    frame = pd.read_csv(log)
+    columns = [c for c in frame.columns if c.startswith("train/")]
+    if not columns:
+        return None
+    return frame.groupby("epoch")[columns].mean().to_csv(float_format="%.6g")
+
+
 def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None:
     """Write a run's files atomically; ``metrics.json`` goes last, marking the run complete.
 
     ``grids`` maps a file stem (``samples``, ``samples_prior``) to an image tensor.
     """
     atomic_write(run_dir / "config.yaml", config_text.encode())
+    curves = training_curves(run_dir)
+    if curves:  # small and committed, for the report's training curves
+        atomic_write(run_dir / "curves.csv", curves.encode())
     for stem, grid in (grids or {}).items():
         png = run_dir / f"{stem}.png.tmp"
         save_image(grid, png, format="png")

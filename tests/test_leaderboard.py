@@ -95,7 +95,9 @@ def test_report_has_tables_charts_and_grids(results):
 
     grid = results / "runs" / "mnist" / "toy" / "seed0" / "samples.png"
     grid.write_bytes(b"\x89PNG\r\n\x1a\n")  # the report links grids; it does not decode them
+    (grid.parent / "curves.csv").write_text("epoch,train/loss\n0,2.0\n1,1.5\n")
     text = report.write(results).read_text()
+    assert "mnist_curves.png" in text
     assert "<table" in text and "mnist_metrics.png" in text
     assert (results / "report" / "mnist_metrics.png").stat().st_size > 1000
     assert "runs/mnist/toy/seed0/samples.png" in text
