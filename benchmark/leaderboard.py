@@ -196,13 +196,15 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                                                   for m in by_group)]
                     for _, r in group.iterrows()]  # fmt: skip
             lines += _table(["model", "profile", *by_group], rows)
-        lines += _per_attribute(runs)
+        lines += _per_attribute(runs, "attr_acc", "`attr_acc` per attribute or class:")
+        recall = "`attr_recall` per attribute (share of requested-on samples seen):"
+        lines += _per_attribute(runs, "attr_recall", recall)
     return "\n".join(lines)
 
 
-def _per_attribute(runs: list[dict]) -> list[str]:
-    """Per-attribute ``attr_acc`` (mean over seeds) with the evaluator's held-out accuracy."""
-    per_run = [(r["model"], r.get("details", {}).get("attr_acc")) for r in runs]
+def _per_attribute(runs: list[dict], metric: str, title: str) -> list[str]:
+    """Per-attribute ``metric`` (mean over seeds) with the evaluator's held-out accuracy."""
+    per_run = [(r["model"], r.get("details", {}).get(metric)) for r in runs]
     per_run = [(model, d) for model, d in per_run if d]
     if not per_run:
         return []
@@ -214,7 +216,7 @@ def _per_attribute(runs: list[dict]) -> list[str]:
     ceiling = next((r["evaluator"].get("per_column") for r in runs if r.get("evaluator")), None)
     if ceiling:
         rows.append(["evaluator (ceiling)", *(_num(ceiling.get(c)) for c in columns)])
-    return ["`attr_acc` per attribute or class:", "", *_table(["model", *columns], rows)]
+    return [title, "", *_table(["model", *columns], rows)]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -46,6 +46,7 @@ class Task:
 
 
 LABEL_METRICS = ("attr_acc", "diversity", "diversity_real")
+ATTRIBUTE_METRICS = ("attr_acc", "attr_recall", "diversity", "diversity_real")
 LABEL_EDITS = ("edit_success", "ssim")  # LPIPS needs >= 32 px, so not at 28 px
 ATTRIBUTE_EDITS = ("edit_success", "edit_preservation", "lpips", "ssim")
 FIDELITY = ("psnr", "psnr_best", "ssim", "ssim_best", "ms_ssim", "ms_ssim_best")
@@ -55,13 +56,13 @@ SMALL_IMAGE_METRICS = (*FIDELITY, "diversity")  # 28 px: no LPIPS
 TASKS: Mapping[str, Task] = {
     "mnist": Task("mnist", MNISTDataModule, "label", LABEL_METRICS, "attr_acc", LABEL_EDITS),
     "celeba": Task(
-        "celeba", CelebADataModule, "attributes", LABEL_METRICS, "attr_acc", ATTRIBUTE_EDITS
+        "celeba", CelebADataModule, "attributes", ATTRIBUTE_METRICS, "attr_acc", ATTRIBUTE_EDITS
     ),
     "celeba_new_attributes": Task(
         "celeba_new_attributes",
         CelebADataModule,
         "attributes",
-        LABEL_METRICS,
+        ATTRIBUTE_METRICS,
         "attr_acc",
         ATTRIBUTE_EDITS,
     ),
@@ -94,7 +95,7 @@ TASKS: Mapping[str, Task] = {
         "synthetic_attributes",
         partial(SyntheticDataModule, cond_kind="attributes"),
         "attributes",
-        ("attr_acc", "diversity"),
+        ("attr_acc", "attr_recall", "diversity"),
         "attr_acc",
         ("edit_success", "edit_preservation", "ssim"),
         synthetic=True,

@@ -4,7 +4,7 @@ Constructors take only what the metric needs (``image_size``, ``classifier``, ``
 ``net``, ``info``); the runner passes those by name.
 """
 
-from metrics.attribute import AttributeAccuracy, EditPreservation, EditSuccess
+from metrics.attribute import AttributeAccuracy, AttributeRecall, EditPreservation, EditSuccess
 from metrics.base import BenchMetric, ms_ssim_settings, to_unit_range
 from metrics.image import (
     LPIPS,
@@ -28,6 +28,7 @@ METRICS: dict[str, type[BenchMetric]] = {
     "lpips": LPIPS,
     "lpips_best": best_of_k(LPIPS),
     "attr_acc": AttributeAccuracy,
+    "attr_recall": AttributeRecall,
     "diversity": Diversity,
     "diversity_real": DiversityReal,
     "diversity_lpips": DiversityLPIPS,

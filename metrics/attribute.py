@@ -57,16 +57,19 @@ class AttributeAccuracy(EvaluatorMetric):
         self.add_state("column_hits", torch.zeros(0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("column_count", torch.zeros(0, dtype=torch.float64), dist_reduce_fx="sum")
 
+    def judge(self, logits: torch.Tensor, target: torch.Tensor):
+        """Per-item scores ``(N,)``, and per-column hits and counts ``(N, A)`` each."""
+        if self.cond_kind == "label":
+            right = (logits.argmax(1) == target.argmax(1)).double()  # (K*B,)
+            return right, right[:, None] * target, target
+        match = ((logits > 0).double() == target).double()  # (K*B, A)
+        return match.mean(1), match, torch.ones_like(match)
+
     def update(self, x_hat, x, y):
         k = x_hat.shape[0]
         logits = self.classifier(x_hat.flatten(0, 1))  # (K*B, A)
         target = y.repeat(k, 1).double()  # (K*B, A), sample-major like flatten(0, 1)
-        if self.cond_kind == "label":
-            right = (logits.argmax(1) == target.argmax(1)).double()  # (K*B,)
-            items, hits, counts = right, right[:, None] * target, target
-        else:
-            match = ((logits > 0).double() == target).double()  # (K*B, A)
-            items, hits, counts = match.mean(1), match, torch.ones_like(match)
+        items, hits, counts = self.judge(logits, target)
         self.total += items.sum()
         self.count += items.numel()
         if self.column_hits.numel() == 0:
@@ -80,6 +83,26 @@ class AttributeAccuracy(EvaluatorMetric):
         names = self.attribute_names if len(self.attribute_names) == n else map(str, range(n))
         accuracy = self.column_hits / self.column_count.clamp(min=1)
         return {name: round(float(a), 6) for name, a in zip(names, accuracy, strict=True)}
+
+
+class AttributeRecall(AttributeAccuracy):
+    """Attribute conditions: the share of requested-on attributes the evaluator sees.
+
+    The protocol of the CSVAE replication's table (samples asked for an attribute, fraction
+    classified positive), where ``attr_acc`` also rewards absent attributes left absent.
+    Pooled over every requested-on (sample, attribute) pair; ``details()`` per attribute.
+    """
+
+    name = "attr_recall"
+
+    def __init__(self, classifier: nn.Module, cond_kind: str = "attributes", attribute_names=None):
+        if cond_kind != "attributes":
+            raise ValueError("attr_recall needs attribute conditions")
+        super().__init__(classifier, cond_kind, attribute_names)
+
+    def judge(self, logits, target):
+        seen = (logits > 0).double() * target  # (K*B, A): requested and seen
+        return seen[target.bool()], seen, target
 
 
 class EditSuccess(EvaluatorMetric):

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from metrics import METRICS, ms_ssim_settings
-from metrics.attribute import AttributeAccuracy
+from metrics.attribute import AttributeAccuracy, AttributeRecall
 from metrics.base import BenchMetric, ms_ssim_per_image, to_unit_range
 from metrics.image import Diversity, DiversityReal
 
@@ -65,6 +65,21 @@ def test_attribute_accuracy_attributes_counts_each_attribute():
     metric = AttributeAccuracy(Identity(), "attributes")
     metric.update(x_hat, x_hat[0], y)
     assert metric.compute().item() == pytest.approx(0.75)
+
+
+def test_attribute_recall_counts_only_requested_attributes():
+    class Identity(nn.Module):
+        def forward(self, x):
+            return x.flatten(1)[:, :4]
+
+    y = torch.tensor([[1.0, 0, 1, 0]])
+    x_hat = torch.tensor([[1.0, -1, -1, -1]]).view(1, 1, 1, 1, 4)  # 1 of the 2 requested seen
+    metric = AttributeRecall(Identity(), "attributes", ["a", "b", "c", "d"])
+    metric.update(x_hat, x_hat[0], y)
+    assert metric.compute().item() == pytest.approx(0.5)
+    assert metric.details() == {"a": 1.0, "b": 0.0, "c": 0.0, "d": 0.0}  # b, d never requested
+    with pytest.raises(ValueError, match="attribute conditions"):
+        AttributeRecall(Identity(), "label")
 
 
 def test_diversity_identical_samples_is_one_and_noise_is_lower():
