@@ -10,7 +10,7 @@ LOGGER  ?= csv
 FORCE   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report classifiers metric-speed clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot classifiers metric-speed clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ leaderboard: $(STAMP) ## Rebuild results/*.csv and results/leaderboard.md from t
 
 report: $(STAMP) ## Build results/report.html (tables, charts, sample grids) from the run records
 	$(PY) -m benchmark report
+
+report-screenshot: report ## Render results/report.html in headless Chromium -> results/report/screenshot.png
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,3000 \
+		--screenshot=results/report/screenshot.png file://$(CURDIR)/results/report.html
 
 leaderboard-check: $(STAMP) ## Fail when a committed table differs from a rebuild from the records
 	$(PY) -m benchmark leaderboard --check
