@@ -98,7 +98,8 @@ class LC(ConditionalGenerator):
         edit_steps: Adam steps on z per edit.
         edit_lr: Their learning rate.
         edit_realism: Weight of D's realism term in the edit objective.
-        edit_dist: Weight of ``L_dist`` to the source encoding in the edit objective.
+        edit_dist: Weight of ``L_dist`` to the source encoding in the edit objective (1e-3
+            kept MNIST edits within reach of only 45% of their target classes).
         stage_cache_dir: Folder of cached stage-1 weights (the runner passes it); None disables.
     """
 
@@ -124,10 +125,10 @@ class LC(ConditionalGenerator):
         lambda_gp: float = 10.0,
         lambda_dist: float = 1e-4,
         prior_fraction: float = 0.1,
-        edit_steps: int = 100,
+        edit_steps: int = 200,
         edit_lr: float = 0.05,
         edit_realism: float = 0.1,
-        edit_dist: float = 1e-3,
+        edit_dist: float = 1e-4,
         stage_cache_dir: str | None = None,
     ):
         super().__init__(x_shape, y_shape)
