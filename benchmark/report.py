@@ -106,14 +106,14 @@ def write(results_dir: Path = Path("results")) -> Path:
         chart = bar_charts(task, rows, metrics, out)
         parts += [
             f"<h2 id={task}>{html.escape(task)}</h2><p>Ranked by <code>{primary}</code>.</p>",
-            rows[[c for c in shown if c in rows]].to_html(
-                index=False, na_rep="", float_format="%.4f"
-            ),
+            rows[[c for c in shown if c in rows]]
+            .astype({"rank": "object"})
+            .to_html(index=False, na_rep="", float_format="%.4f"),
             f"<p><img class=chart src='{chart.relative_to(results_dir).as_posix()}' "
             f"alt='{task} metrics'></p><h3>Samples (same conditions for every model)</h3>"
             "<div class=grids>",
         ]
-        for model, path in _grids(results_dir, task, list(rows["model"])):
+        for model, path in _grids(results_dir, task, list(dict.fromkeys(rows["model"]))):
             parts.append(f"<figure><img class=grid src='{path}' alt='{model}'>"
                          f"<figcaption>{html.escape(model)}</figcaption></figure>")  # fmt: skip
         parts.append("</div>")
