@@ -47,6 +47,20 @@ class ConditionalGenerator(pl.LightningModule):
         """
         raise NotImplementedError
 
+    def manual_step(self, optimizer, loss_fn) -> torch.Tensor:
+        """Manual optimisation: compute ``loss_fn()`` and update ``optimizer``'s parameters only.
+
+        The other optimisers' parameters are frozen (``toggle_optimizer``) while the loss is
+        built, so no gradient reaches them. Returns the detached loss for logging.
+        """
+        self.toggle_optimizer(optimizer)
+        loss = loss_fn()
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+        self.untoggle_optimizer(optimizer)
+        return loss.detach()
+
     def run_info(self) -> dict:
         """Extra fields for the run record, e.g. per-stage training seconds."""
         return {}

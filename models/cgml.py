@@ -23,6 +23,8 @@ rho is a second head of Z with alpha = 1 (the paper leaves alpha unstated). No g
 ("oracle") search at test time.
 """
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -123,18 +125,11 @@ class CGML(ConditionalGenerator):
                 fit = self.task_loss(self.unet.decode(features, z_leaf), x).sum()
                 (grad,) = torch.autograd.grad(fit, z_leaf)
             z_next = (z - h.inner_lr * grad).clamp(-1, 1)
-            z_losses.append(self.step(z_opt, self.z_loss(features[-1], z, z_next)))
+            z_losses.append(self.manual_step(z_opt, partial(self.z_loss, features[-1], z, z_next)))
             z = z_next
-        outer = self.hg_loss(y, x, z)
-        hg_loss = self.step(hg_opt, outer)
+        hg_loss = self.manual_step(hg_opt, lambda: self.hg_loss(y, x, z))
         self.log_dict({"train/loss": hg_loss, "train/z_loss": torch.stack(z_losses).mean()},
                       prog_bar=True)  # fmt: skip
-
-    def step(self, optimizer, loss: torch.Tensor) -> torch.Tensor:
-        optimizer.zero_grad()
-        self.manual_backward(loss)
-        optimizer.step()
-        return loss.detach()
 
     def z_loss(self, h: torch.Tensor, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
         """L1 to the next z, MSE of rho to the step length, and Z's smoothness penalty."""

@@ -160,19 +160,16 @@ class CSVAE(ConditionalGenerator):
     def training_step(self, batch, batch_idx):
         x, y = batch
         vae_opt, adversary_opt = self.optimizers()
-        adv_loss = self.adversary_loss(x, y)
-        adversary_opt.zero_grad()
-        self.manual_backward(adv_loss)
-        adversary_opt.step()
+        adv_loss = self.manual_step(adversary_opt, lambda: self.adversary_loss(x, y))
+        terms = {}  # the VAE loss's terms, kept for the log
 
-        self.toggle_optimizer(vae_opt)  # the adversary is frozen inside the VAE step
-        terms = self.vae_losses(x, y)
-        vae_opt.zero_grad()
-        self.manual_backward(terms["loss"])
-        vae_opt.step()
-        self.untoggle_optimizer(vae_opt)
+        def vae_loss() -> torch.Tensor:  # built while the adversary is frozen
+            terms.update(self.vae_losses(x, y))
+            return terms["loss"]
+
+        self.manual_step(vae_opt, vae_loss)
         logs = {f"train/{k}": v.detach() for k, v in terms.items()}
-        self.log_dict(logs | {"train/adv_loss": adv_loss.detach()}, prog_bar=True)
+        self.log_dict(logs | {"train/adv_loss": adv_loss}, prog_bar=True)
 
     def validation_step(self, batch, batch_idx):
         self.log("val/loss", self.vae_losses(*batch)["loss"], prog_bar=True)

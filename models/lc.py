@@ -246,8 +246,8 @@ class LC(ConditionalGenerator):
         x, y = batch
         vae_opt, actor_opt, critic_opt, attr_opt = self.optimizers()
         if self.in_stage_one():
-            terms = self.vae.losses(x, self.no_cond(len(x)))
-            self.step(vae_opt, terms["loss"])
+            terms = self.vae.losses(x, self.no_cond(len(x)))  # only the VAE's weights in it
+            self.manual_step(vae_opt, lambda: terms["loss"])
             self.log_dict({f"train/vae_{k}": v for k, v in terms.items()}, prog_bar=True)
             return
         with torch.no_grad():
@@ -255,23 +255,14 @@ class LC(ConditionalGenerator):
             z_real = mu + sigma * torch.randn_like(mu)
             self.sigma_sum += sigma.mean(0)
             self.sigma_batches += 1
-        d_loss = self.step(critic_opt, self.critic_loss(z_real, y))
-        a_loss = self.step(
-            attr_opt, F.binary_cross_entropy_with_logits(self.attr_critic(z_real), y)
+        d_loss = self.manual_step(critic_opt, lambda: self.critic_loss(z_real, y))
+        a_loss = self.manual_step(
+            attr_opt, lambda: F.binary_cross_entropy_with_logits(self.attr_critic(z_real), y)
         )
         logs = {"train/d_loss": d_loss, "train/attr_loss": a_loss}
         if batch_idx % self.hparams.n_critic == 0:
-            logs["train/g_loss"] = self.step(actor_opt, self.actor_loss(z_real, y))
+            logs["train/g_loss"] = self.manual_step(actor_opt, lambda: self.actor_loss(z_real, y))
         self.log_dict(logs, prog_bar=True)
-
-    def step(self, optimizer, loss: torch.Tensor) -> torch.Tensor:
-        """One update of ``optimizer``'s parameters only (the others are frozen meanwhile)."""
-        self.toggle_optimizer(optimizer)
-        optimizer.zero_grad()
-        self.manual_backward(loss)
-        optimizer.step()
-        self.untoggle_optimizer(optimizer)
-        return loss.detach()
 
     def critic_loss(self, z_real: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """BCE over real pairs (c=1), fake latents and mismatched labels (c=0), plus the GP."""
