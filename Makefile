@@ -49,6 +49,7 @@ report: $(STAMP) ## Build results/report.html (tables, charts, sample grids) fro
 	$(PY) -m benchmark report
 
 report-screenshot: report ## Render results/report.html in headless Chromium -> results/report/screenshot.png
+	@command -v chromium >/dev/null || { echo "chromium not found: apt-get install chromium"; exit 2; }
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,3000 \
 		--screenshot=results/report/screenshot.png file://$(CURDIR)/results/report.html
 

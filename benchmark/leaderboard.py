@@ -154,7 +154,7 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
              "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",
              "and is not ranked. † marks a model adapted to the task's condition kind.",
              ""]  # fmt: skip
-    for task, group in table.groupby("task", sort=True):
+    for task, group in table.groupby("task", sort=True) if not table.empty else []:
         runs = [r for r in records if r["task"] == task]
         metrics = sorted({m for r in runs for m in r["scores"]})
         primary = TASKS[task].primary if task in TASKS else ""

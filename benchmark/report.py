@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark import config as C  # noqa: E402
 from benchmark import leaderboard  # noqa: E402
 from benchmark.tasks import TASKS  # noqa: E402
 
@@ -91,6 +92,8 @@ def write(results_dir: Path = Path("results")) -> Path:
     """Build ``report.html`` and ``report/*.png`` under ``results_dir``; return the HTML path."""
     results_dir = Path(results_dir)
     table, _ = leaderboard.render(results_dir)
+    if table.empty:
+        raise C.ConfigError(f"no run records under {results_dir}/runs: run `make benchmark` first")
     out = results_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     parts = [f"<!doctype html><meta charset=utf-8><title>cgbench report</title>"

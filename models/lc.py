@@ -209,8 +209,14 @@ class LC(ConditionalGenerator):
             self.vae_done.fill_(True)
         path = self.stage_cache_path()
         if not bool(self.vae_done) and path is not None and path.exists():
-            saved = torch.load(path, map_location=self.device, weights_only=True)
-            self.vae.load_state_dict(saved["state_dict"])
+            try:
+                saved = torch.load(path, map_location=self.device, weights_only=True)
+                self.vae.load_state_dict(saved["state_dict"])
+            except (RuntimeError, EOFError, KeyError, OSError) as err:  # corrupt or stale file
+                raise RuntimeError(
+                    f"LC: cached stage-1 VAE {path} is unreadable ({err}). Fix: delete it; "
+                    "the next run trains stage 1 again."
+                ) from err
             self.vae_done.fill_(True)
             self.stage_seconds["stage1_vae"] = float(saved["seconds"])
             self.vae_from_cache = True
