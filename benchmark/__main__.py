@@ -10,7 +10,7 @@ from benchmark import config as C
 from benchmark import leaderboard
 from benchmark.config import UnknownNameError, lookup
 from benchmark.evaluators import load_or_train, write_table
-from benchmark.run import build, log_leaderboard_to_wandb, matrix, run_one
+from benchmark.run import build, log_leaderboard_to_wandb, matrix, run_config, run_one
 from benchmark.tasks import TASKS
 from datamodules import DataNotFoundError
 from models import MODELS
@@ -26,6 +26,20 @@ def _names(values: list[str], registry: dict, default: list[str]) -> list[str]:
     for name in names:
         lookup(registry, name, "task" if registry is TASKS else "model")
     return names
+
+
+def _seeds(values: list[str]) -> list[int]:
+    """Seeds from space/comma-separated values (default ``[0]``): non-negative integers."""
+    seeds = []
+    for text in (t for v in values for t in v.replace(",", " ").split()):
+        try:
+            seed = int(text)
+        except ValueError:
+            seed = -1
+        if seed < 0 or seed >= 2**16:  # EpochSeed packs (seed, epoch) into one 32-bit seed
+            raise C.ConfigError(f"seed {text!r} is not an integer in [0, 65535]; e.g. --seeds 0 1")
+        seeds.append(seed)
+    return seeds or [0]
 
 
 def summary(record: dict) -> str:
@@ -45,12 +59,15 @@ def cmd_run(args) -> int:
     """Run the matrix, one line per run, then rebuild the leaderboard."""
     tasks = _names(args.tasks, TASKS, PUBLISHED_TASKS)
     models = _names(args.models, MODELS, list(MODELS))
-    seeds = [int(s) for v in args.seeds for s in v.replace(",", " ").split()] or [0]
+    seeds = _seeds(args.seeds)
     runs = [(t, m, s) for t, m in matrix(tasks, models) for s in seeds]
     if not runs:
         print("no valid (task, model) pair: no model supports these tasks' condition kinds")
         return 2
-    for task in dict.fromkeys(t for t, _, _ in runs):  # fail before any work, not mid-matrix
+    C.check_data_dir()
+    for task, model, seed in runs:  # fail before any work, not mid-matrix
+        run_config(task, model, seed, args.profile, tuple(args.set))
+    for task in dict.fromkeys(t for t, _, _ in runs):
         data = C.load_config(task, args.profile, tuple(args.set)).get("data") or {}
         dm = build(TASKS[task].datamodule, f"{task}.yaml data", data_dir=C.data_dir(),
                    cache_dir=C.cache_dir(), **data)  # fmt: skip
@@ -139,12 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     clf.set_defaults(fn=cmd_classifiers)
     for p in (run, board, rep, clf):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
+        p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args)
     except (DataNotFoundError, UnknownNameError, C.ConfigError) as err:
+        if getattr(args, "debug", False):
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from datamodules import DataNotFoundError
+
 CONFIG_DIR = Path(__file__).parent / "configs"
 PROFILES = ("smoke", "quick", "full")
 
@@ -39,6 +41,19 @@ def lookup(registry: dict, key: str, what: str):
 def data_dir() -> Path:
     """Root folder of the datasets (``DATA_DIR``)."""
     return Path(os.environ.get("DATA_DIR", "data"))
+
+
+def check_data_dir() -> None:
+    """Stop when ``DATA_DIR`` exists but is not a readable folder.
+
+    A missing ``DATA_DIR`` is left to each dataset, which downloads or names the files it needs.
+    """
+    path = data_dir()
+    if path.exists() and not (path.is_dir() and os.access(path, os.R_OK | os.X_OK)):
+        raise DataNotFoundError(
+            f"DATA_DIR={path} is not a readable folder. Fix: point DATA_DIR at the folder holding "
+            "mnist/ and celeba/ (e.g. DATA_DIR=../shared/data) and check its permissions"
+        )
 
 
 def cache_dir() -> Path:

@@ -9,9 +9,11 @@
 The output is a pure function of the records: rebuilding twice gives identical bytes.
 """
 
+import fcntl
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -26,13 +28,32 @@ SCORE_COLUMNS = [
 ]  # fmt: skip
 
 
+def read_record(path: Path) -> dict | None:
+    """A run's ``metrics.json``; None when absent, and a warning naming it when unreadable."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or not {"task", "model", "seed", "scores"} <= set(record):
+            raise ValueError("not a run record (task, model, seed or scores missing)")
+        return record
+    except (ValueError, OSError) as err:
+        print(f"warning: {path} is corrupt ({err}); left out of the tables. Fix: rerun that run "
+              "(`make benchmark` redoes it) or delete the file", file=sys.stderr)  # fmt: skip
+        return None
+
+
 def collect(results_dir: Path) -> list[dict]:
     """All run records under ``<results_dir>/runs``, sorted by task, model, profile and seed.
 
     A record's sampling ``variants`` (LC's prior samples) become records of their own, with
     model ``<model>[<variant>]`` and ``variant_of`` set; they are shown but never ranked.
     """
-    records = [json.loads(p.read_text()) for p in Path(results_dir).glob("runs/*/*/*/metrics.json")]
+    paths = sorted(Path(results_dir).glob("runs/*/*/*/metrics.json"))
+    records = [r for r in map(read_record, paths) if r is not None]  # corrupt: warned, left out
+    for r in records:  # a record made with --set overrides is not the profile's config
+        if r.get("overrides"):
+            r["profile"] = f"{r['profile']}*"
     records += [v for r in records for v in _variant_records(r)]
     return sorted(records, key=lambda r: (r["task"], r["model"], r["profile"], r["seed"]))
 
@@ -152,7 +173,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
              "`python -m benchmark leaderboard`; mean ± std over seeds and the 95% confidence",
              "interval (Student's t) of the ranking metric. A row `model[variant]` scores another",
              "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",
-             "and is not ranked. † marks a model adapted to the task's condition kind.",
+             "and is not ranked. † marks a model adapted to the task's condition kind; a",
+             "profile ending in `*` ran with `--set` overrides, listed in its record.",
              ""]  # fmt: skip
     for task, group in table.groupby("task", sort=True) if not table.empty else []:
         runs = [r for r in records if r["task"] == task]
@@ -266,13 +288,17 @@ def write(results_dir: Path = Path("results"), include_synthetic: bool = False) 
     Synthetic (test-only) tasks are left out unless ``include_synthetic`` is set. Each file is
     written through a temporary file, so a crash never leaves half a table.
     """
-    table, texts = render(results_dir, include_synthetic)
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in texts.items():
-        tmp = results_dir / f".{name}.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, results_dir / name)
+    # One rebuild at a time: two matrices sharing results/ must not replace each other's table
+    # with one built before the other's record landed.
+    with open(results_dir / ".leaderboard.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        table, texts = render(results_dir, include_synthetic)
+        for name, text in texts.items():
+            tmp = results_dir / f".{name}.tmp"
+            tmp.write_text(text)
+            os.replace(tmp, results_dir / name)
     return table
 
 

@@ -2,15 +2,20 @@
 
 A run's directory is ``results/runs/<task>/<model>/seed<k>/`` with ``config.yaml``,
 ``metrics.json`` and ``samples.png``. Files are written atomically; a rerun with the same
-config finds the record and skips the work.
+config finds the record and skips the work. While a run trains, ``checkpoints/<config_sha>/
+last.ckpt`` is saved every epoch; a run killed part-way resumes from it and draws the same
+batches and noise as an uninterrupted run (every RNG is reseeded from (seed, epoch) at each
+epoch start). The checkpoints are deleted once the record is written.
 """
 
+import dataclasses
 import datetime as dt
 import hashlib
 import inspect
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -25,6 +30,7 @@ from torchvision.utils import save_image
 from benchmark import config as C
 from benchmark.evaluate import sample_grid, score_model
 from benchmark.evaluators import load_or_train, write_table
+from benchmark.leaderboard import read_record
 from benchmark.tasks import TASKS
 from metrics import load_lpips
 from models import MODELS
@@ -46,6 +52,19 @@ class DivergenceGuard(pl.Callback):
             if key.startswith("train/") and not torch.isfinite(value).all():
                 step = trainer.global_step
                 raise DivergedError(f"{key} became {value.item()} at step {step}", step)
+
+
+class EpochSeed(pl.Callback):
+    """Reseed every RNG from (seed, epoch) at each epoch start.
+
+    A run resumed from a checkpoint then repeats the shuffles and noise of an uninterrupted one.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        pl.seed_everything((self.seed << 16) + trainer.current_epoch, workers=True, verbose=False)
 
 
 def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
@@ -164,6 +183,48 @@ def build(factory, where: str, **kwargs):
         raise C.ConfigError(f"{where}: {err}") from err
 
 
+CONFIG_KEYS = {
+    "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
+    "data": None,  # the DataModule's arguments; it refuses unknown ones
+    "eval": {"k_samples", "max_batches", "metrics"},
+    "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
+    "models": set(MODELS),
+}
+
+
+def check_config(cfg: dict, task: str, where: str) -> None:
+    """Refuse keys the suite would ignore and values it cannot score, before any work.
+
+    Raises:
+        ConfigError: naming the key and the valid choices.
+    """
+    for block, value in cfg.items():
+        if block not in CONFIG_KEYS:
+            raise C.ConfigError(
+                f"{where}: unknown config block {block!r}; valid blocks: {', '.join(CONFIG_KEYS)}"
+            )
+        unknown = sorted(set(value or {}) - CONFIG_KEYS[block]) if CONFIG_KEYS[block] else []
+        if unknown:
+            raise C.ConfigError(
+                f"{where}: unknown key {block}.{unknown[0]}; valid keys: "
+                f"{', '.join(sorted(CONFIG_KEYS[block]))}"
+            )
+    spec = TASKS[task]
+    for name in (cfg.get("eval") or {}).get("metrics") or []:
+        if name not in spec.metrics:
+            raise C.ConfigError(
+                f"{where}: unknown metric {name!r} in eval.metrics; task {task} scores: "
+                f"{', '.join(spec.metrics)}"
+            )
+    k = (cfg.get("eval") or {}).get("k_samples", 5)
+    pairs = [m for m in spec.metrics if m in ("diversity", "diversity_lpips")]
+    if pairs and (not isinstance(k, int) or k < 2):
+        raise C.ConfigError(
+            f"{where}: eval.k_samples={k!r}, but {', '.join(pairs)} compare samples of one "
+            "condition, which needs at least 2; set eval.k_samples >= 2"
+        )
+
+
 def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:
     """The resolved config of one run, exactly as written to its ``config.yaml``.
 
@@ -171,6 +232,7 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     in the quick profile); it is merged into the task's ``trainer`` block.
     """
     cfg = C.load_config(task, profile, tuple(overrides))
+    check_config(cfg, task, f"{task}.yaml ({profile}{' + --set' if overrides else ''})")
     model_args = dict((cfg.get("models") or {}).get(model) or {})
     trainer = C.merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
     return {
@@ -221,12 +283,11 @@ def run_one(
     config_text = yaml.safe_dump(cfg, sort_keys=True)
     config_sha = hashlib.sha256(config_text.encode()).hexdigest()[:12]
     run_dir = Path(results_dir) / "runs" / task_name / model_name / f"seed{seed}"
-    record_path = run_dir / "metrics.json"
-    if record_path.exists() and not force:
-        record = json.loads(record_path.read_text())
-        if record.get("config_sha") == config_sha:
-            record["skipped"] = True
-            return record
+    record = read_record(run_dir / "metrics.json")
+    if record and record.get("config_sha") == config_sha and not force:
+        return record | {"skipped": True}
+    if cfg["eval"].get("metrics"):  # a subset of the task's metrics, e.g. to skip LPIPS
+        task = dataclasses.replace(task, metrics=tuple(cfg["eval"]["metrics"]))
 
     dm = build(task.datamodule, f"{task_name}.yaml data", data_dir=C.data_dir(),
                cache_dir=C.cache_dir(), **cfg["data"])  # fmt: skip
@@ -248,9 +309,16 @@ def run_one(
     model = build(model_cls, f"{task_name}.yaml models.{model_name}", x_shape=dm.x_shape,
                   y_shape=dm.y_shape, **cfg["model_args"], **extra)  # fmt: skip
     run_logger = make_logger(logger, run_dir, task_name, model_name, seed, cfg)
+    callbacks, last = [DivergenceGuard(), EpochSeed(seed)], None
+    if cfg["trainer"].get("enable_checkpointing", True):  # resume point, deleted once recorded
+        ckpt_dir = run_dir / "checkpoints" / config_sha
+        for stale in (run_dir / "checkpoints").glob("*"):  # another config's: never resumed
+            if stale != ckpt_dir:
+                shutil.rmtree(stale, ignore_errors=True)
+        callbacks.append(pl.callbacks.ModelCheckpoint(ckpt_dir, save_last=True, save_top_k=0))
+        last = ckpt_dir / "last.ckpt"
     trainer = build(pl.Trainer, f"{task_name}.yaml trainer", default_root_dir=run_dir / "logs",
-                    logger=run_logger,
-                    callbacks=[DivergenceGuard()], **cfg["trainer"])  # fmt: skip
+                    logger=run_logger, callbacks=callbacks, **cfg["trainer"])  # fmt: skip
     base_record = {
         "task": task_name,
         "task_version": task.version,
@@ -263,13 +331,17 @@ def run_one(
         "data_checksum": dm.data_checksum,
         "git_sha": git_sha(),
         "config_sha": config_sha,
+        "overrides": list(overrides),
         "torch": torch.__version__,
         "device": device_name(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    resume = str(last) if last is not None and last.exists() else None
+    if resume:
+        print(f"  resuming from {resume}", flush=True)
     start = time.perf_counter()
     try:
-        trainer.fit(model, dm)
+        trainer.fit(model, dm, ckpt_path=resume)
     except DivergedError as err:
         record = base_record | {
             "status": "diverged",
@@ -280,6 +352,7 @@ def run_one(
             "train_seconds": round(time.perf_counter() - start, 1),
         }
         write_run(run_dir, config_text, record)
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         if logger == "wandb":
             run_logger.experiment.finish()
         return record
@@ -312,6 +385,7 @@ def run_one(
         | model.run_info()
     )
     write_run(run_dir, config_text, record, grids)
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     # The logger itself, not trainer.logger: fast_dev_run swaps that for a dummy.
     if run_logger:
         run_logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})

@@ -38,7 +38,14 @@ def read_attributes(path: Path) -> pd.DataFrame:
     with open(path) as f:
         f.readline()
         names = f.readline().split()
-    return (read_table(path, ["image", *names], skiprows=2).astype(int) > 0).astype(int)
+    table = read_table(path, ["image", *names], skiprows=2)
+    bad = table.index[table.isna().any(axis=1) | ~table.isin(["1", "-1"]).all(axis=1)]
+    if len(bad):  # a cut-off copy ends in a short row; a damaged one holds other values
+        raise DataNotFoundError(
+            f"CelebA: {path} is truncated or corrupt: the row of {bad[0]} does not hold "
+            f"{len(names)} values of 1 or -1. Fix: copy list_attr_celeba.txt again"
+        )
+    return (table.astype(int) > 0).astype(int)
 
 
 class CelebADataModule(ConditionalDataModule):

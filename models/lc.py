@@ -204,7 +204,21 @@ class LC(ConditionalGenerator):
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         return Path(self.stage_cache_dir) / f"lc-vae-{digest}.pt"
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["lc"] = {"max_epochs": self.trainer.fit_loop.max_epochs,
+                            "stage_seconds": self.stage_seconds,
+                            "vae_from_cache": self.vae_from_cache}  # fmt: skip
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get("lc") or {}  # a resumed run keeps its stage plan and timings
+        self.stage_seconds = dict(saved.get("stage_seconds", self.stage_seconds))
+        self.vae_from_cache = saved.get("vae_from_cache", False)
+        self.resumed_max_epochs = saved.get("max_epochs")
+
     def on_fit_start(self):
+        if getattr(self, "resumed_max_epochs", None):  # stage 1 is in the checkpoint already
+            self.trainer.fit_loop.max_epochs = self.resumed_max_epochs
+            return
         if self.hparams.vae_epochs == 0:  # an untrained VAE: only for tests of stage 2
             self.vae_done.fill_(True)
         path = self.stage_cache_path()
