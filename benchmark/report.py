@@ -76,6 +76,30 @@ def curve_charts(results_dir: Path, task: str, models: list[str], out: Path) -> 
     return path
 
 
+def convergence_chart(results_dir: Path, task: str, models: list[str], out: Path) -> Path | None:
+    """``val/sample_l1`` against training steps, every model on one axis (``val_curves.csv``)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    drawn = 0
+    for model in models:
+        for path in sorted((results_dir / "runs" / task / model).glob("seed*/val_curves.csv")):
+            frame = pd.read_csv(path)
+            seed = path.parent.name
+            ax.plot(frame["step"], frame["val/sample_l1"], marker=".", label=f"{model} {seed}")
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation L1 of one sample")
+    ax.set_title(f"{task}: convergence")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / f"{task}_convergence.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, str]]:
     """``(caption, relative path)`` of one sample grid per model (and per variant)."""
     found = []
@@ -120,6 +144,10 @@ def write(results_dir: Path = Path("results")) -> Path:
             parts.append(f"<figure><img class=grid src='{path}' alt='{model}'>"
                          f"<figcaption>{html.escape(model)}</figcaption></figure>")  # fmt: skip
         parts.append("</div>")
+        plot = convergence_chart(results_dir, task, sorted(set(rows["model"])), out)
+        if plot:
+            parts.append(f"<h3>Convergence</h3><p><img class=chart "
+                         f"src='{plot.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
         curves = curve_charts(results_dir, task, sorted(set(rows["model"])), out)
         if curves:
             parts.append(f"<h3>Training curves (seed 0)</h3><p><img class=chart "

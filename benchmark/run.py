@@ -25,6 +25,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 import yaml
+from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 
 from benchmark import config as C
@@ -67,6 +68,26 @@ class EpochSeed(pl.Callback):
         pl.seed_everything((self.seed << 16) + trainer.current_epoch, workers=True, verbose=False)
 
 
+class ValidationSampleL1(pl.Callback):
+    """Log ``val/sample_l1`` at every validation: one sample per input, L1 to its target.
+
+    Each model logs its own validation loss; this one is the same for every model of an image
+    task (a fixed slice of the validation set, fixed noise), so convergence curves compare.
+    """
+
+    def __init__(self, n_images: int = 256):
+        self.n_images = n_images
+
+    @torch.no_grad()
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        x, y = next(iter(DataLoader(trainer.datamodule.val_set, batch_size=self.n_images)))
+        generator = torch.Generator().manual_seed(0)
+        x_hat = pl_module.generate(y.to(pl_module.device), generator=generator)  # (B, C, H, W)
+        pl_module.log("val/sample_l1", (x_hat - x.to(x_hat)).abs().mean())
+
+
 def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
     """Every (task, model) pair whose condition kinds match, in the given order."""
     return [
@@ -98,6 +119,18 @@ def training_curves(run_dir: Path) -> str | None:
     return frame.groupby("epoch")[columns].mean().to_csv(float_format="%.6g")
 
 
+def validation_curves(run_dir: Path) -> str | None:
+    """``val/sample_l1`` against the training step, from the CSV log (None: not logged)."""
+    log = run_dir / "logs" / "metrics.csv"
+    if not log.exists():
+        return None
+    frame = pd.read_csv(log)
+    if "val/sample_l1" not in frame:
+        return None
+    rows = frame.dropna(subset=["val/sample_l1"])[["step", "epoch", "val/sample_l1"]]
+    return rows.to_csv(index=False, float_format="%.6g")
+
+
 def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None:
     """Write a run's files atomically; ``metrics.json`` goes last, marking the run complete.
 
@@ -107,6 +140,9 @@ def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None
     curves = training_curves(run_dir)
     if curves:  # small and committed, for the report's training curves
         atomic_write(run_dir / "curves.csv", curves.encode())
+    convergence = validation_curves(run_dir)
+    if convergence:  # the report's convergence plot of an image task
+        atomic_write(run_dir / "val_curves.csv", convergence.encode())
     for stem, grid in (grids or {}).items():
         png = run_dir / f"{stem}.png.tmp"
         save_image(grid, png, format="png")
@@ -310,6 +346,8 @@ def run_one(
                   y_shape=dm.y_shape, **cfg["model_args"], **extra)  # fmt: skip
     run_logger = make_logger(logger, run_dir, task_name, model_name, seed, cfg)
     callbacks, last = [DivergenceGuard(), EpochSeed(seed)], None
+    if dm.cond_kind == "image":
+        callbacks.append(ValidationSampleL1())
     if cfg["trainer"].get("enable_checkpointing", True):  # resume point, deleted once recorded
         ckpt_dir = run_dir / "checkpoints" / config_sha
         for stale in (run_dir / "checkpoints").glob("*"):  # another config's: never resumed
