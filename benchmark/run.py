@@ -17,6 +17,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -355,8 +356,9 @@ def run_one(
                 shutil.rmtree(stale, ignore_errors=True)
         callbacks.append(pl.callbacks.ModelCheckpoint(ckpt_dir, save_last=True, save_top_k=0))
         last = ckpt_dir / "last.ckpt"
+    trainer_args = {"enable_progress_bar": sys.stdout.isatty()} | cfg["trainer"]  # no bars in logs
     trainer = build(pl.Trainer, f"{task_name}.yaml trainer", default_root_dir=run_dir / "logs",
-                    logger=run_logger, callbacks=callbacks, **cfg["trainer"])  # fmt: skip
+                    logger=run_logger, callbacks=callbacks, **trainer_args)  # fmt: skip
     base_record = {
         "task": task_name,
         "task_version": task.version,
