@@ -50,6 +50,8 @@ def summary(record: dict) -> str:
         f" (evaluator {record['evaluator']['test_acc']:.4f})" if record.get("evaluator") else ""
     )
     state = "skipped, record exists" if record.get("skipped") else f"{record['train_seconds']:.0f}s"
+    if record.get("rank"):
+        return f"  trained as rank {record['rank']}; rank 0 scores and writes the record"
     if record.get("status") == "diverged":
         return f"  DIVERGED [{state}]: {record['reason']}; recorded, the matrix goes on"
     return f"  done [{state}]: {scores}{ceiling}"

@@ -293,6 +293,43 @@ def evaluator_summary(info: dict) -> dict:
     return summary
 
 
+def make_model(cfg: dict, dm, stage_cache: bool = True):
+    """The run's model, built from ``cfg["model_args"]`` for ``dm``'s shapes.
+
+    ``stage_cache`` passes the runner-owned stage cache folder (outside the config hash) to
+    models that take one (LC's stage-1 VAE).
+    """
+    model_cls = MODELS[cfg["model"]]
+    extra = {}
+    if stage_cache and "stage_cache_dir" in inspect.signature(model_cls).parameters:
+        extra["stage_cache_dir"] = str(C.cache_dir() / "stages")
+    return build(model_cls, f"{cfg['task']}.yaml models.{cfg['model']}", x_shape=dm.x_shape,
+                 y_shape=dm.y_shape, **cfg["model_args"], **extra)  # fmt: skip
+
+
+def make_trainer(
+    cfg: dict, run_dir: Path, logger, cond_kind: str, ckpt_dir: Path | None = None, **extra
+) -> pl.Trainer:
+    """The suite's Trainer for one run: the config's ``trainer`` block and the runner's callbacks.
+
+    Args:
+        cfg: A `run_config`.
+        run_dir: The run's folder (``logs/`` goes under it).
+        logger: A Lightning logger, or False.
+        cond_kind: The task's condition kind (image tasks log ``val/sample_l1``).
+        ckpt_dir: Where ``last.ckpt`` is saved every epoch; None saves nothing.
+        **extra: Trainer arguments over the config's (``callbacks`` are added to the suite's).
+    """
+    callbacks = [DivergenceGuard(), EpochSeed(cfg["seed"]), *extra.pop("callbacks", [])]
+    if cond_kind == "image":
+        callbacks.append(ValidationSampleL1())
+    if ckpt_dir is not None and cfg["trainer"].get("enable_checkpointing", True):
+        callbacks.append(pl.callbacks.ModelCheckpoint(ckpt_dir, save_last=True, save_top_k=0))
+    args = {"enable_progress_bar": sys.stdout.isatty()} | cfg["trainer"] | extra  # no bars in logs
+    return build(pl.Trainer, f"{cfg['task']}.yaml trainer", default_root_dir=run_dir / "logs",
+                 logger=logger, callbacks=callbacks, **args)  # fmt: skip
+
+
 def run_one(
     task_name: str,
     model_name: str,
@@ -315,7 +352,8 @@ def run_one(
         logger: ``csv``, ``wandb`` or ``none``.
         force: Rerun even when a record with the same config exists.
     """
-    task, model_cls = C.lookup(TASKS, task_name, "task"), C.lookup(MODELS, model_name, "model")
+    task = C.lookup(TASKS, task_name, "task")
+    C.lookup(MODELS, model_name, "model")
     cfg = run_config(task_name, model_name, seed, profile, overrides)
     config_text = yaml.safe_dump(cfg, sort_keys=True)
     config_sha = hashlib.sha256(config_text.encode()).hexdigest()[:12]
@@ -340,25 +378,13 @@ def run_one(
             write_table(classifier_info, Path(results_dir) / "evaluators" / f"{task_name}.csv")
 
     pl.seed_everything(seed, workers=True, verbose=False)
-    extra = {}  # runner-owned arguments, outside the config hash
-    if "stage_cache_dir" in inspect.signature(model_cls).parameters:
-        extra["stage_cache_dir"] = str(C.cache_dir() / "stages")
-    model = build(model_cls, f"{task_name}.yaml models.{model_name}", x_shape=dm.x_shape,
-                  y_shape=dm.y_shape, **cfg["model_args"], **extra)  # fmt: skip
+    model = make_model(cfg, dm)
     run_logger = make_logger(logger, run_dir, task_name, model_name, seed, cfg)
-    callbacks, last = [DivergenceGuard(), EpochSeed(seed)], None
-    if dm.cond_kind == "image":
-        callbacks.append(ValidationSampleL1())
-    if cfg["trainer"].get("enable_checkpointing", True):  # resume point, deleted once recorded
-        ckpt_dir = run_dir / "checkpoints" / config_sha
-        for stale in (run_dir / "checkpoints").glob("*"):  # another config's: never resumed
-            if stale != ckpt_dir:
-                shutil.rmtree(stale, ignore_errors=True)
-        callbacks.append(pl.callbacks.ModelCheckpoint(ckpt_dir, save_last=True, save_top_k=0))
-        last = ckpt_dir / "last.ckpt"
-    trainer_args = {"enable_progress_bar": sys.stdout.isatty()} | cfg["trainer"]  # no bars in logs
-    trainer = build(pl.Trainer, f"{task_name}.yaml trainer", default_root_dir=run_dir / "logs",
-                    logger=run_logger, callbacks=callbacks, **trainer_args)  # fmt: skip
+    ckpt_dir = run_dir / "checkpoints" / config_sha  # resume point, deleted once recorded
+    for stale in (run_dir / "checkpoints").glob("*"):  # another config's: never resumed
+        if stale != ckpt_dir:
+            shutil.rmtree(stale, ignore_errors=True)
+    trainer = make_trainer(cfg, run_dir, run_logger, dm.cond_kind, ckpt_dir)
     base_record = {
         "task": task_name,
         "task_version": task.version,
@@ -376,7 +402,8 @@ def run_one(
         "device": device_name(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    resume = str(last) if last is not None and last.exists() else None
+    last = ckpt_dir / "last.ckpt"
+    resume = str(last) if trainer.checkpoint_callback and last.exists() else None
     if resume:
         print(f"  resuming from {resume}", flush=True)
     start = time.perf_counter()
@@ -397,6 +424,8 @@ def run_one(
             run_logger.experiment.finish()
         return record
     train_seconds = time.perf_counter() - start
+    if not trainer.is_global_zero:  # one process per rank (torchrun, SLURM): rank 0 scores
+        return base_record | {"rank": trainer.global_rank, "scores": {}, "status": "ok"}
 
     lpips_net, lpips_info = None, {}
     if any("lpips" in n for n in task.metrics + task.edit_metrics):
