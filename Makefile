@@ -10,7 +10,7 @@ LOGGER  ?= csv
 FORCE   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot classifiers metric-speed clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot classifiers metric-speed speed clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ classifiers: $(STAMP) ## Train (or verify) the evaluator classifiers behind attr
 
 metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m benchmark.metric_speed
+
+speed: $(STAMP) ## Suite vs plain PyTorch step time per model, metric throughput -> results/speed.csv
+	$(PY) -m benchmark.speed
 
 clean: ## Remove caches and logs (keeps .venv, data and results)
 	rm -rf .cache .pytest_cache .ruff_cache lightning_logs wandb

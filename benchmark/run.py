@@ -326,6 +326,9 @@ def make_trainer(
     if ckpt_dir is not None and cfg["trainer"].get("enable_checkpointing", True):
         callbacks.append(pl.callbacks.ModelCheckpoint(ckpt_dir, save_last=True, save_top_k=0))
     args = {"enable_progress_bar": sys.stdout.isatty()} | cfg["trainer"] | extra  # no bars in logs
+    if args.get("precision") == "auto":  # bf16 where the GPU has it; the record names the device
+        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        args["precision"] = "bf16-mixed" if bf16 else "32-true"
     return build(pl.Trainer, f"{cfg['task']}.yaml trainer", default_root_dir=run_dir / "logs",
                  logger=logger, callbacks=callbacks, **args)  # fmt: skip
 

@@ -169,3 +169,15 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     diffs = {k: abs(two["scores"][k] - v) for k, v in one["scores"].items()}
     # 16 scored samples: one sample read differently moves a rate by 1/16.
     assert all(d <= 2 / 16 for d in diffs.values()), diffs
+
+
+def test_full_profile_precision_is_auto_and_resolves_per_device(tmp_path):
+    import torch
+
+    from benchmark.run import make_trainer, run_config
+
+    cfg = run_config("synthetic_label", "cvae", 0, "full")
+    assert cfg["trainer"]["precision"] == "auto"
+    trainer = make_trainer(cfg, tmp_path, False, "label")
+    expected = "bf16-mixed" if torch.cuda.is_available() else "32-true"
+    assert trainer.precision == expected
