@@ -17,7 +17,7 @@ import yaml
 from datamodules import DataNotFoundError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "standard", "full")
 
 
 class ConfigError(ValueError):

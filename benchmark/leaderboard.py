@@ -52,10 +52,29 @@ def collect(results_dir: Path) -> list[dict]:
     paths = sorted(Path(results_dir).glob("runs/*/*/*/metrics.json"))
     records = [r for r in map(read_record, paths) if r is not None]  # corrupt: warned, left out
     for r in records:  # a record made with --set overrides is not the profile's config
+        r["stale"] = _stale(r)
         if r.get("overrides"):
             r["profile"] = f"{r['profile']}*"
     records += [v for r in records for v in _variant_records(r)]
     return sorted(records, key=lambda r: (r["task"], r["model"], r["profile"], r["seed"]))
+
+
+def _stale(record: dict) -> bool:
+    """Whether today's YAML and code defaults resolve another config: `make benchmark` reruns it.
+
+    Records of unknown tasks or models (test fixtures) are never called stale.
+    """
+    from benchmark.run import config_sha, run_config  # noqa: PLC0415 - run imports this module
+
+    if record["task"] not in TASKS or record["model"] not in MODELS:
+        return False
+    overrides = tuple(record.get("overrides") or ())
+    try:
+        cfg = run_config(record["task"], record["model"], record["seed"], record["profile"],
+                         overrides)  # fmt: skip
+    except ValueError:  # a profile or key this version no longer knows
+        return True
+    return config_sha(cfg) != record.get("config_sha")
 
 
 def _variant_records(record: dict) -> list[dict]:
@@ -124,7 +143,10 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     for (task, model, profile), group in runs.groupby(["task", "model", "profile"], sort=True):
         row = {"task": task, "model": model, "profile": profile, "n_seeds": len(group)}
         diverged = [r for r in group.to_dict("records") if r.get("status") == "diverged"]
-        row["status"] = f"diverged {len(diverged)}/{len(group)}" if diverged else "ok"
+        stale = [r for r in group.to_dict("records") if r.get("stale")]
+        status = [f"{name} {len(rs)}/{len(group)}" for name, rs in
+                  (("diverged", diverged), ("stale", stale)) if rs]  # fmt: skip
+        row["status"] = ", ".join(status) or "ok"
         row["adapted"] = _adapted(task, model)
         scores = pd.DataFrame(list(group["scores"]))
         for metric in sorted(scores.columns):
@@ -174,7 +196,9 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
              "interval (Student's t) of the ranking metric. A row `model[variant]` scores another",
              "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",
              "and is not ranked. † marks a model adapted to the task's condition kind; a",
-             "profile ending in `*` ran with `--set` overrides, listed in its record.",
+             "profile ending in `*` ran with `--set` overrides, listed in its record. Status",
+             "`stale k/n`: today's YAML or code defaults resolve another config for k of the n",
+             "runs, which `make benchmark` would rerun.",
              ""]  # fmt: skip
     for task, group in table.groupby("task", sort=True) if not table.empty else []:
         runs = [r for r in records if r["task"] == task]

@@ -262,6 +262,22 @@ def check_config(cfg: dict, task: str, where: str) -> None:
         )
 
 
+RUNNER_OWNED = {"stage_cache_dir"}  # passed by the runner, not hyperparameters
+
+
+def model_defaults(model: str) -> dict:
+    """A model's constructor defaults, so hyperparameters the YAML leaves unset enter the config.
+
+    They enter the run's hash too: changing a default in code reruns the runs it shaped.
+    """
+    params = inspect.signature(C.lookup(MODELS, model, "model")).parameters.items()
+    return {
+        k: list(p.default) if isinstance(p.default, tuple) else p.default
+        for k, p in params
+        if p.default is not inspect.Parameter.empty and k not in RUNNER_OWNED
+    }
+
+
 def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:
     """The resolved config of one run, exactly as written to its ``config.yaml``.
 
@@ -270,7 +286,7 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     """
     cfg = C.load_config(task, profile, tuple(overrides))
     check_config(cfg, task, f"{task}.yaml ({profile}{' + --set' if overrides else ''})")
-    model_args = dict((cfg.get("models") or {}).get(model) or {})
+    model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})
     trainer = C.merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
     return {
         "task": task,
@@ -283,6 +299,11 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
         "evaluator": cfg.get("evaluator") or {},
         "model_args": model_args,
     }
+
+
+def config_sha(cfg: dict) -> str:
+    """The 12-hex-digit hash of a resolved config: a run's identity for skipping and resuming."""
+    return hashlib.sha256(yaml.safe_dump(cfg, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def evaluator_summary(info: dict) -> dict:
@@ -349,7 +370,7 @@ def run_one(
         task_name: Key of ``TASKS``.
         model_name: Key of ``MODELS``.
         seed: Training seed (evaluation sampling uses it too, through its own generator).
-        profile: ``smoke``, ``quick`` or ``full``.
+        profile: ``smoke``, ``quick``, ``standard`` or ``full``.
         overrides: ``key.path=value`` strings applied after the profile.
         results_dir: Root of ``runs/``.
         logger: ``csv``, ``wandb`` or ``none``.
@@ -358,11 +379,10 @@ def run_one(
     task = C.lookup(TASKS, task_name, "task")
     C.lookup(MODELS, model_name, "model")
     cfg = run_config(task_name, model_name, seed, profile, overrides)
-    config_text = yaml.safe_dump(cfg, sort_keys=True)
-    config_sha = hashlib.sha256(config_text.encode()).hexdigest()[:12]
+    config_text, sha = yaml.safe_dump(cfg, sort_keys=True), config_sha(cfg)
     run_dir = Path(results_dir) / "runs" / task_name / model_name / f"seed{seed}"
     record = read_record(run_dir / "metrics.json")
-    if record and record.get("config_sha") == config_sha and not force:
+    if record and record.get("config_sha") == sha and not force:
         return record | {"skipped": True}
     if cfg["eval"].get("metrics"):  # a subset of the task's metrics, e.g. to skip LPIPS
         task = dataclasses.replace(task, metrics=tuple(cfg["eval"]["metrics"]))
@@ -383,7 +403,7 @@ def run_one(
     pl.seed_everything(seed, workers=True, verbose=False)
     model = make_model(cfg, dm)
     run_logger = make_logger(logger, run_dir, task_name, model_name, seed, cfg)
-    ckpt_dir = run_dir / "checkpoints" / config_sha  # resume point, deleted once recorded
+    ckpt_dir = run_dir / "checkpoints" / sha  # resume point, deleted once recorded
     for stale in (run_dir / "checkpoints").glob("*"):  # another config's: never resumed
         if stale != ckpt_dir:
             shutil.rmtree(stale, ignore_errors=True)
@@ -399,7 +419,7 @@ def run_one(
         "n_params": sum(p.numel() for p in model.parameters()),
         "data_checksum": dm.data_checksum,
         "git_sha": git_sha(),
-        "config_sha": config_sha,
+        "config_sha": sha,
         "overrides": list(overrides),
         "torch": torch.__version__,
         "device": device_name(),
