@@ -77,19 +77,19 @@ def curve_charts(results_dir: Path, task: str, models: list[str], out: Path) -> 
 
 
 def convergence_chart(results_dir: Path, task: str, models: list[str], out: Path) -> Path | None:
-    """``val/sample_l1`` against training steps, every model on one axis (``val_curves.csv``)."""
+    """``val/sample_l1`` against batches trained, every model on one axis (``val_curves.csv``)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     drawn = 0
     for model in models:
         for path in sorted((results_dir / "runs" / task / model).glob("seed*/val_curves.csv")):
             frame = pd.read_csv(path)
             seed = path.parent.name
-            ax.plot(frame["step"], frame["val/sample_l1"], marker=".", label=f"{model} {seed}")
+            ax.plot(frame["batches"], frame["val/sample_l1"], marker=".", label=f"{model} {seed}")
             drawn += 1
     if not drawn:
         plt.close(fig)
         return None
-    ax.set_xlabel("training step")
+    ax.set_xlabel("training batches")
     ax.set_ylabel("validation L1 of one sample")
     ax.set_title(f"{task}: convergence")
     ax.legend(fontsize=7)

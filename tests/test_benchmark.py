@@ -149,7 +149,8 @@ def test_image_tasks_record_a_shared_convergence_curve(tmp_path):
     for model in ("cvae", "cgml"):
         curve = tmp_path / "runs" / "synthetic_image" / model / "seed0" / "val_curves.csv"
         lines = curve.read_text().splitlines()
-        assert lines[0] == "step,epoch,val/sample_l1" and len(lines) == 1 + 2  # one per epoch
+        assert lines[0] == "batches,epoch,val/sample_l1" and len(lines) == 1 + 2  # one an epoch
+        assert [int(line.split(",")[0]) for line in lines[1:]] == [1, 2]  # one batch an epoch
         assert float(lines[-1].split(",")[-1]) > 0
 
 
