@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmark import claims, leaderboard
 from benchmark import config as C
-from benchmark import leaderboard
 from benchmark.config import UnknownNameError, lookup
 from benchmark.evaluators import load_or_train, write_table
 from benchmark.run import build, log_leaderboard_to_wandb, matrix, run_config, run_one
@@ -81,6 +81,8 @@ def cmd_run(args) -> int:
                          args.logger, args.force)  # fmt: skip
         print(summary(record), flush=True)
     table = leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
+    if not args.include_synthetic:
+        claims.write(args.results_dir)
     if args.logger == "wandb":
         log_leaderboard_to_wandb(table, args.results_dir)
     print(f"{len(runs)} run(s) in {time.perf_counter() - start:.0f}s; "
@@ -92,6 +94,9 @@ def cmd_leaderboard(args) -> int:
     """Rebuild the tables from the run records (``--check``: only compare, exit 1 on drift)."""
     if args.check:
         stale = leaderboard.drift(args.results_dir)
+        claims_md = args.results_dir / "claims.md"
+        if claims_md.exists() and claims_md.read_text() != claims.render(args.results_dir):
+            stale.append("claims.md")
         for name in stale:
             print(f"{args.results_dir}/{name} differs from a rebuild from the run records; "
                   "run `make leaderboard` and commit the result (never edit tables by hand)",
@@ -101,6 +106,14 @@ def cmd_leaderboard(args) -> int:
         return 1 if stale else 0
     table = leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
     print(f"{len(table)} row(s) written to {args.results_dir}/leaderboard.csv and .md")
+    if not args.include_synthetic:
+        print(f"claims checked in {claims.write(args.results_dir)}")
+    return 0
+
+
+def cmd_claims(args) -> int:
+    """Check the source papers' claims against the records: ``results/claims.md``."""
+    print(f"claims checked in {claims.write(args.results_dir)}")
     return 0
 
 
@@ -150,13 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     board = sub.add_parser("leaderboard", help="rebuild results/*.csv and .md from the records")
     board.add_argument("--check", action="store_true", help="exit 1 if the tables are stale")
     board.set_defaults(fn=cmd_leaderboard)
+    sub.add_parser("claims", help="check the papers' claims: results/claims.md").set_defaults(
+        fn=cmd_claims
+    )
     rep = sub.add_parser("report", help="build results/report.html from the run records")
     rep.set_defaults(fn=cmd_report)
     clf = sub.add_parser("classifiers", help="train (or verify) the evaluator classifiers")
     clf.add_argument("--tasks", nargs="*", default=[])
     clf.add_argument("--profile", default="quick", choices=C.PROFILES)
     clf.set_defaults(fn=cmd_classifiers)
-    for p in (run, board, rep, clf):
+    for p in (run, board, rep, clf, sub.choices["claims"]):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)
