@@ -48,7 +48,11 @@ class Evidence:
 
     @staticmethod
     def paths(runs: list[dict]) -> list[str]:
-        return [f"runs/{r['task']}/{r.get('variant_of', r['model'])}/seed{r['seed']}" for r in runs]
+        return [
+            f"runs/{r['task']}/{r.get('variant_of', r['model'])}/{r['profile'].rstrip('*')}/"
+            f"seed{r['seed']}"
+            for r in runs
+        ]
 
 
 def _seeds(*groups: list[dict]) -> str:

@@ -49,7 +49,7 @@ def collect(results_dir: Path) -> list[dict]:
     A record's sampling ``variants`` (LC's prior samples) become records of their own, with
     model ``<model>[<variant>]`` and ``variant_of`` set; they are shown but never ranked.
     """
-    paths = sorted(Path(results_dir).glob("runs/*/*/*/metrics.json"))
+    paths = sorted(Path(results_dir).glob("runs/*/*/*/*/metrics.json"))
     records = [r for r in map(read_record, paths) if r is not None]  # corrupt: warned, left out
     for r in records:  # a record made with --set overrides is not the profile's config
         r["stale"] = _stale(r)
@@ -191,7 +191,7 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
     primary metric per evaluation group (e.g. mask size); the attribute table puts the
     per-attribute ``attr_acc`` beside the evaluator's held-out accuracy (its ceiling).
     """
-    lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/metrics.json` by",
+    lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/*/metrics.json` by",
              "`python -m benchmark leaderboard`; mean ± std over seeds and the 95% confidence",
              "interval (Student's t) of the ranking metric. A row `model[variant]` scores another",
              "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",

@@ -2,8 +2,8 @@
 
 ``python -m benchmark report`` (``make report``) writes ``results/report.html`` and its PNGs
 under ``results/report/`` from the committed run records only; open the HTML file in any
-browser, no server needed. Sample grids are the runs' own ``samples*.png`` (seed 0 where it
-exists), shown side by side: every model drew them for the same conditions.
+browser, no server needed. Sample grids are the runs' own ``samples*.png`` (the most thorough
+profile's lowest seed), shown side by side: every model drew them for the same conditions.
 """
 
 import html
@@ -53,13 +53,22 @@ def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> 
     return path
 
 
+def _first(results_dir: Path, task: str, model: str, name: str) -> Path | None:
+    """``name`` from the most thorough profile's lowest seed that has it (full first)."""
+    for profile in ("full", "standard", "quick", "smoke"):
+        found = sorted((results_dir / "runs" / task / model / profile).glob(f"seed*/{name}"))
+        if found:
+            return found[0]
+    return None
+
+
 def curve_charts(results_dir: Path, task: str, models: list[str], out: Path) -> Path | None:
     """Training losses per epoch, one panel per model (seed 0's ``curves.csv``)."""
     curves = {}
     for model in models:
-        found = sorted((results_dir / "runs" / task / model).glob("seed*/curves.csv"))
+        found = _first(results_dir, task, model, "curves.csv")
         if found:
-            curves[model] = pd.read_csv(found[0], index_col="epoch")
+            curves[model] = pd.read_csv(found, index_col="epoch")
     if not curves:
         return None
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
@@ -81,10 +90,11 @@ def convergence_chart(results_dir: Path, task: str, models: list[str], out: Path
     fig, ax = plt.subplots(figsize=(6, 3.5))
     drawn = 0
     for model in models:
-        for path in sorted((results_dir / "runs" / task / model).glob("seed*/val_curves.csv")):
+        path = _first(results_dir, task, model, "val_curves.csv")
+        if path:
             frame = pd.read_csv(path)
-            seed = path.parent.name
-            ax.plot(frame["batches"], frame["val/sample_l1"], marker=".", label=f"{model} {seed}")
+            label = f"{model} ({path.parent.parent.name}, {path.parent.name})"
+            ax.plot(frame["batches"], frame["val/sample_l1"], marker=".", label=label)
             drawn += 1
     if not drawn:
         plt.close(fig)
@@ -106,9 +116,9 @@ def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, s
     for model in models:
         base, _, variant = model.partition("[")
         stem = f"samples_{variant.rstrip(']')}" if variant else "samples"
-        runs = sorted((results_dir / "runs" / task / base).glob(f"seed*/{stem}.png"))
-        if runs:
-            found.append((model, runs[0].relative_to(results_dir).as_posix()))
+        grid = _first(results_dir, task, base, f"{stem}.png")
+        if grid:
+            found.append((model, grid.relative_to(results_dir).as_posix()))
     return found
 
 
@@ -122,7 +132,7 @@ def write(results_dir: Path = Path("results")) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     parts = [f"<!doctype html><meta charset=utf-8><title>cgbench report</title>"
              f"<style>{STYLE}</style><h1>cgbench report</h1>"
-             "<p>Built from <code>results/runs/*/*/*/metrics.json</code> by "
+             "<p>Built from <code>results/runs/*/*/*/*/metrics.json</code> by "
              "<code>make report</code>. Tables as in <code>leaderboard.md</code>.</p>"]  # fmt: skip
     for task, rows in table.groupby("task", sort=True):
         primary = TASKS[task].primary if task in TASKS else ""

@@ -1,6 +1,6 @@
 """Run one (task, model, seed): fit with Lightning, score with the shared loop, write the record.
 
-A run's directory is ``results/runs/<task>/<model>/seed<k>/`` with ``config.yaml``,
+A run's directory is ``results/runs/<task>/<model>/<profile>/seed<k>/`` with ``config.yaml``,
 ``metrics.json`` and ``samples.png``. Files are written atomically; a rerun with the same
 config finds the record and skips the work. While a run trains, ``checkpoints/<config_sha>/
 last.ckpt`` is saved every epoch; a run killed part-way resumes from it and draws the same
@@ -105,6 +105,14 @@ def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
         for m in models
         if C.lookup(TASKS, t, "task").cond_kind in C.lookup(MODELS, m, "model").cond_kinds
     ]
+
+
+def run_path(results_dir: Path, task: str, model: str, profile: str, seed: int) -> Path:
+    """A run's folder: ``<results_dir>/runs/<task>/<model>/<profile>/seed<k>``.
+
+    The profile is part of the path, so a quick run never replaces a standard or full record.
+    """
+    return Path(results_dir) / "runs" / task / model / profile / f"seed{seed}"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -391,7 +399,7 @@ def run_one(
     C.lookup(MODELS, model_name, "model")
     cfg = run_config(task_name, model_name, seed, profile, overrides)
     config_text, sha = yaml.safe_dump(cfg, sort_keys=True), config_sha(cfg)
-    run_dir = Path(results_dir) / "runs" / task_name / model_name / f"seed{seed}"
+    run_dir = run_path(results_dir, task_name, model_name, profile, seed)
     record = read_record(run_dir / "metrics.json")
     if record and record.get("config_sha") == sha and not force:
         return record | {"skipped": True}

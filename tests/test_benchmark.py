@@ -28,7 +28,7 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
     assert run(tmp_path) == 0
     pairs = matrix(SYNTHETIC, list(MODELS))
     for task, model in pairs:
-        run_dir = tmp_path / "runs" / task / model / "seed0"
+        run_dir = tmp_path / "runs" / task / model / "smoke" / "seed0"
         record = json.loads((run_dir / "metrics.json").read_text())
         expected = set(TASKS[task].metrics)
         if hasattr(MODELS[model], "edit"):
@@ -60,7 +60,7 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
     # A rerun with the same config skips; an override changes the config and reruns.
     assert run(tmp_path) == 0
     assert "skipped, record exists" in capsys.readouterr().out
-    first = tmp_path / "runs" / "synthetic_label" / "cvae" / "seed0" / "metrics.json"
+    first = tmp_path / "runs" / "synthetic_label" / "cvae" / "smoke" / "seed0" / "metrics.json"
     sha = json.loads(first.read_text())["config_sha"]
     assert run(tmp_path, "--set", "models.cvae.latent_dim=3") == 0
     assert json.loads(first.read_text())["config_sha"] != sha
@@ -121,7 +121,7 @@ def test_wandb_offline_run_holds_metrics_and_images(tmp_path, monkeypatch):
             "--logger", "wandb", "--results-dir", str(tmp_path), "--include-synthetic"]  # fmt: skip
     assert main(args) == 0
     (log,) = glob.glob(
-        str(tmp_path / "runs/synthetic_label/cvae/seed0/wandb/offline-run-*/run-*.wandb")
+        str(tmp_path / "runs/synthetic_label/cvae/smoke/seed0/wandb/offline-run-*/run-*.wandb")
     )
     wandb_cli = Path(sys.executable).with_name("wandb")
     out = subprocess.run([wandb_cli, "leet", "inspect", "--json", log], capture_output=True,
@@ -147,7 +147,7 @@ def test_image_tasks_record_a_shared_convergence_curve(tmp_path):
             "--set", "eval.max_batches=1"]  # fmt: skip
     assert main(args) == 0
     for model in ("cvae", "cgml"):
-        curve = tmp_path / "runs" / "synthetic_image" / model / "seed0" / "val_curves.csv"
+        curve = tmp_path / "runs" / "synthetic_image" / model / "quick" / "seed0" / "val_curves.csv"
         lines = curve.read_text().splitlines()
         assert lines[0] == "batches,epoch,val/sample_l1" and len(lines) == 1 + 2  # one an epoch
         assert [int(line.split(",")[0]) for line in lines[1:]] == [1, 2]  # one batch an epoch
@@ -160,7 +160,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
                 "smoke", "--logger", "none", "--include-synthetic", "--results-dir",
                 str(tmp_path / name), *extra]  # fmt: skip
         assert main(args) == 0
-        path = tmp_path / name / "runs" / "synthetic_attributes" / "cvae" / "seed0"
+        path = tmp_path / name / "runs" / "synthetic_attributes" / "cvae" / "smoke" / "seed0"
         return json.loads((path / "metrics.json").read_text())
 
     one = scores("one")

@@ -13,7 +13,8 @@ def record(task, model, scores, seed=0, profile="standard", **extra):
 
 def write(tmp_path, *records):
     for r in records:
-        path = tmp_path / "runs" / r["task"] / r["model"] / f"seed{r['seed']}" / "metrics.json"
+        path = tmp_path / "runs" / r["task"] / r["model"] / r["profile"] / f"seed{r['seed']}"
+        path = path / "metrics.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(r))
 
@@ -31,7 +32,7 @@ def test_acgan_rule_reads_the_records_it_lists(tmp_path):
                       for s in range(3)])  # fmt: skip
     text = claims.render(tmp_path)
     assert "| AC-GAN | Samples as diverse" in text and "accuracy. | holds |" in text
-    assert "`runs/mnist/acgan/seed0`, `runs/mnist/acgan/seed1`, `runs/mnist/acgan/seed2`" in text
+    assert "`runs/mnist/acgan/standard/seed0`, `runs/mnist/acgan/standard/seed1`" in text
     collapsed = {"attr_acc": 0.97, "diversity": 0.60, "diversity_real": 0.44}
     write(tmp_path, record("mnist", "acgan", collapsed, seed=0, profile="full"))
     text = claims.render(tmp_path)  # the most thorough profile wins, and one seed is flagged

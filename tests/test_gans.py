@@ -42,10 +42,10 @@ def test_a_diverging_run_is_recorded_and_the_matrix_goes_on(tmp_path, capsys):
     assert code == 0
     assert "DIVERGED" in capsys.readouterr().out
     runs = tmp_path / "runs" / "synthetic_label"
-    diverged = json.loads((runs / "cgan" / "seed0" / "metrics.json").read_text())
+    diverged = json.loads((runs / "cgan" / "smoke" / "seed0" / "metrics.json").read_text())
     assert diverged["status"] == "diverged" and diverged["diverged_at_step"] >= 1
     assert diverged["scores"] == {} and "nan" in diverged["reason"]
-    finished = json.loads((runs / "cvae" / "seed0" / "metrics.json").read_text())
+    finished = json.loads((runs / "cvae" / "smoke" / "seed0" / "metrics.json").read_text())
     assert finished["status"] == "ok" and finished["scores"]
     board = (tmp_path / "leaderboard.md").read_text()
     assert "diverged 1/1" in board

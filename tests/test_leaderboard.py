@@ -42,9 +42,9 @@ def test_rank_follows_the_primary_metrics_direction(results, monkeypatch):
 
 
 def test_synthetic_tasks_stay_out_of_the_published_tables(results):
-    synthetic = results / "runs" / "synthetic_label" / "cvae" / "seed0"
+    synthetic = results / "runs" / "synthetic_label" / "cvae" / "quick" / "seed0"
     synthetic.mkdir(parents=True)
-    text = (results / "runs" / "mnist" / "cvae" / "seed0" / "metrics.json").read_text()
+    text = (results / "runs" / "mnist" / "cvae" / "quick" / "seed0" / "metrics.json").read_text()
     (synthetic / "metrics.json").write_text(text.replace('"mnist"', '"synthetic_label"'))
     assert set(leaderboard.write(results)["task"]) == {"mnist"}
     assert set(leaderboard.write(results, include_synthetic=True)["task"]) == {
@@ -93,14 +93,14 @@ def test_confidence_interval_and_adapted_marks(results):
 def test_report_has_tables_charts_and_grids(results):
     from benchmark import report
 
-    grid = results / "runs" / "mnist" / "toy" / "seed0" / "samples.png"
+    grid = results / "runs" / "mnist" / "toy" / "quick" / "seed0" / "samples.png"
     grid.write_bytes(b"\x89PNG\r\n\x1a\n")  # the report links grids; it does not decode them
     (grid.parent / "curves.csv").write_text("epoch,train/loss\n0,2.0\n1,1.5\n")
     text = report.write(results).read_text()
     assert "mnist_curves.png" in text
     assert "<table" in text and "mnist_metrics.png" in text
     assert (results / "report" / "mnist_metrics.png").stat().st_size > 1000
-    assert "runs/mnist/toy/seed0/samples.png" in text
+    assert "runs/mnist/toy/quick/seed0/samples.png" in text
 
 
 def test_a_record_whose_config_no_longer_resolves_is_marked_stale(results):

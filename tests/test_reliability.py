@@ -40,8 +40,8 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
     finish(start(tmp_path / "whole", cache))
 
     cut = tmp_path / "cut"
-    first = cut / "runs" / "synthetic_label" / "cvae" / "seed0" / "metrics.json"
-    second = cut / "runs" / "synthetic_label" / "cgan" / "seed0"
+    first = cut / "runs" / "synthetic_label" / "cvae" / "quick" / "seed0" / "metrics.json"
+    second = cut / "runs" / "synthetic_label" / "cgan" / "quick" / "seed0"
     proc = start(cut, cache)
     deadline = time.time() + 240
     while not list(second.glob("checkpoints/*/last.ckpt")) and time.time() < deadline:
@@ -73,7 +73,7 @@ def test_corrupt_record_is_named_and_left_out(tmp_path, capsys):
     args = ["run", "--tasks", "synthetic_label", "--models", "cvae", "cgan", "--profile", "smoke",
             "--logger", "none", "--include-synthetic", "--results-dir", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
-    broken = tmp_path / "runs" / "synthetic_label" / "cgan" / "seed0" / "metrics.json"
+    broken = tmp_path / "runs" / "synthetic_label" / "cgan" / "smoke" / "seed0" / "metrics.json"
     broken.write_text('{"task": "synthetic_label", "scores": {')  # cut off mid-write
     board = ["leaderboard", "--results-dir", str(tmp_path), "--include-synthetic"]
     assert main(board) == 0
