@@ -141,12 +141,13 @@ def test_wandb_offline_run_holds_metrics_and_images(tmp_path, monkeypatch):
 
 
 def test_image_tasks_record_a_shared_convergence_curve(tmp_path):
-    args = ["run", "--tasks", "synthetic_image", "--models", "cvae", "cgml", "--profile", "quick",
-            "--logger", "csv", "--include-synthetic", "--results-dir", str(tmp_path),
+    args = ["run", "--tasks", "synthetic_image", "--models", "cvae", "cgan", "cgml",
+            "--profile", "quick", "--logger", "csv", "--include-synthetic",
+            "--results-dir", str(tmp_path),
             "--set", "trainer.enable_progress_bar=false", "--set", "trainer.limit_train_batches=1",
             "--set", "eval.max_batches=1"]  # fmt: skip
     assert main(args) == 0
-    for model in ("cvae", "cgml"):
+    for model in ("cvae", "cgan", "cgml"):  # cgan has no validation step of its own
         curve = tmp_path / "runs" / "synthetic_image" / model / "quick" / "seed0" / "val_curves.csv"
         lines = curve.read_text().splitlines()
         assert lines[0] == "batches,epoch,val/sample_l1" and len(lines) == 1 + 2  # one an epoch
