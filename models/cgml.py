@@ -180,11 +180,18 @@ class CGML(ConditionalGenerator):
         features = self.unet.encode(y)
         z = self.uniform(len(y), generator)
         for _ in range(self.n_inference_steps()):
-            z_hat, rho = self.z_step(features[-1], z)
-            if self.variant == "no_rho":
-                z = z_hat
-            else:
-                move = z_hat - z
-                z = z + rho[:, None] * move / move.norm(dim=1, keepdim=True).clamp(min=1e-6)
-            z = z.clamp(-1, 1)
+            z = self.replay_step(features[-1], z)
         return self.unet.decode(features, z).tanh()
+
+    def replay_step(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """One inference move of ``z`` ``(B, z_dim)``: length rho toward Z's prediction (Eq. 4).
+
+        The ``no_rho`` variant jumps to the prediction instead.
+        """
+        z_hat, rho = self.z_step(h, z)
+        if self.variant == "no_rho":
+            return z_hat.clamp(-1, 1)
+        move = z_hat - z
+        return (z + rho[:, None] * move / move.norm(dim=1, keepdim=True).clamp(min=1e-6)).clamp(
+            -1, 1
+        )

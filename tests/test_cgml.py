@@ -48,3 +48,24 @@ def test_uniformity_prefers_spread_colours():
     # Two channels: 0 for a perfectly uniform histogram, up to 2 log 16 for a single bin.
     assert uniformity(spread).item() < 0.25
     assert uniformity(flat).item() > 2.0
+
+
+def test_z_replay_moves_toward_lower_loss_after_training(synthetic_dm):
+    from benchmark.speed import without_trainer  # the model's own steps, no Trainer
+
+    torch.manual_seed(0)
+    dm = synthetic_dm("image")
+    m = model(dm, inner_steps=3, inner_lr=0.05)
+    without_trainer(m)
+    x, y = next(iter(dm.train_dataloader()))  # one fixed toy batch
+    for i in range(200):
+        m.training_step((x, y), i)
+    m.eval()
+    with torch.no_grad():
+        features = m.unet.encode(y)
+        z = m.uniform(len(y))
+        before = m.task_loss(m.unet.decode(features, z), x)
+        for _ in range(5):
+            z = m.replay_step(features[-1], z)
+        after = m.task_loss(m.unet.decode(features, z), x)
+    assert after.mean() < 0.99 * before.mean(), (before.mean(), after.mean())
