@@ -10,7 +10,7 @@ from benchmark import claims, leaderboard
 from benchmark import config as C
 from benchmark.config import UnknownNameError, lookup
 from benchmark.evaluators import load_or_train, write_table
-from benchmark.run import build, log_leaderboard_to_wandb, matrix, run_config, run_one
+from benchmark.run import build, log_leaderboard_to_wandb, matrix, run_one
 from benchmark.tasks import TASKS
 from datamodules import DataNotFoundError
 from models import MODELS
@@ -68,7 +68,7 @@ def cmd_run(args) -> int:
         return 2
     C.check_data_dir()
     for task, model, seed in runs:  # fail before any work, not mid-matrix
-        run_config(task, model, seed, args.profile, tuple(args.set))
+        C.run_config(task, model, seed, args.profile, tuple(args.set))
     for task in dict.fromkeys(t for t, _, _ in runs):
         data = C.load_config(task, args.profile, tuple(args.set)).get("data") or {}
         dm = build(TASKS[task].datamodule, f"{task}.yaml data", data_dir=C.data_dir(),

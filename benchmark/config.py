@@ -5,16 +5,23 @@ This is the one place the suite reads its environment variables:
 - ``DATA_DIR`` (default ``./data``): the datasets, e.g. ``$DATA_DIR/mnist/*.gz``.
 - ``CGBENCH_CACHE`` (default ``./.cache/cgbench``): decoded data and evaluator classifiers.
 - ``CGBENCH_LPIPS_BACKBONE``: a local AlexNet ``features`` state dict for LPIPS (offline use).
+
+`run_config` resolves one run's config (task YAML, profile, ``--set`` overrides, the model's
+constructor defaults), refuses unknown keys, and `config_sha` names it.
 """
 
 import contextlib
+import hashlib
+import inspect
 import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from benchmark.tasks import TASKS
 from datamodules import DataNotFoundError
+from models import MODELS
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 PROFILES = ("smoke", "quick", "standard", "full")
@@ -125,3 +132,89 @@ def load_config(task: str, profile: str = "quick", overrides: tuple[str, ...] = 
     for text in overrides:
         cfg = merge(cfg, parse_override(text))
     return cfg
+
+
+CONFIG_KEYS = {
+    "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
+    "data": None,  # the DataModule's arguments; it refuses unknown ones
+    "eval": {"k_samples", "max_batches", "metrics"},
+    "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
+    "models": set(MODELS),
+}
+
+
+def check_config(cfg: dict, task: str, where: str) -> None:
+    """Refuse keys the suite would ignore and values it cannot score, before any work.
+
+    Raises:
+        ConfigError: naming the key and the valid choices.
+    """
+    for block, value in cfg.items():
+        if block not in CONFIG_KEYS:
+            raise ConfigError(
+                f"{where}: unknown config block {block!r}; valid blocks: {', '.join(CONFIG_KEYS)}"
+            )
+        unknown = sorted(set(value or {}) - CONFIG_KEYS[block]) if CONFIG_KEYS[block] else []
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {block}.{unknown[0]}; valid keys: "
+                f"{', '.join(sorted(CONFIG_KEYS[block]))}"
+            )
+    spec = TASKS[task]
+    for name in (cfg.get("eval") or {}).get("metrics") or []:
+        if name not in spec.metrics:
+            raise ConfigError(
+                f"{where}: unknown metric {name!r} in eval.metrics; task {task} scores: "
+                f"{', '.join(spec.metrics)}"
+            )
+    k = (cfg.get("eval") or {}).get("k_samples", 5)
+    pairs = [m for m in spec.metrics if m in ("diversity", "diversity_lpips")]
+    if pairs and (not isinstance(k, int) or k < 2):
+        raise ConfigError(
+            f"{where}: eval.k_samples={k!r}, but {', '.join(pairs)} compare samples of one "
+            "condition, which needs at least 2; set eval.k_samples >= 2"
+        )
+
+
+RUNNER_OWNED = {"stage_cache_dir"}  # passed by the runner, not hyperparameters
+
+
+def model_defaults(model: str) -> dict:
+    """A model's constructor defaults, so hyperparameters the YAML leaves unset enter the config.
+
+    They enter the run's hash too: changing a default in code reruns the runs it shaped.
+    """
+    params = inspect.signature(lookup(MODELS, model, "model")).parameters.items()
+    return {
+        k: list(p.default) if isinstance(p.default, tuple) else p.default
+        for k, p in params
+        if p.default is not inspect.Parameter.empty and k not in RUNNER_OWNED
+    }
+
+
+def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:
+    """The resolved config of one run, exactly as written to its ``config.yaml``.
+
+    A model block may carry its own ``trainer`` overlay (e.g. fewer epochs for a slower model
+    in the quick profile); it is merged into the task's ``trainer`` block.
+    """
+    cfg = load_config(task, profile, tuple(overrides))
+    check_config(cfg, task, f"{task}.yaml ({profile}{' + --set' if overrides else ''})")
+    model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})
+    trainer = merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
+    return {
+        "task": task,
+        "model": model,
+        "seed": seed,
+        "profile": profile,
+        "trainer": trainer,
+        "data": cfg.get("data") or {},
+        "eval": cfg.get("eval") or {},
+        "evaluator": cfg.get("evaluator") or {},
+        "model_args": model_args,
+    }
+
+
+def config_sha(cfg: dict) -> str:
+    """The 12-hex-digit hash of a resolved config: a run's identity for skipping and resuming."""
+    return hashlib.sha256(yaml.safe_dump(cfg, sort_keys=True).encode()).hexdigest()[:12]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
+from benchmark import config as C
 from benchmark.tasks import TASKS
 from models import MODELS
 
@@ -64,17 +65,15 @@ def _stale(record: dict) -> bool:
 
     Records of unknown tasks or models (test fixtures) are never called stale.
     """
-    from benchmark.run import config_sha, run_config  # noqa: PLC0415 - run imports this module
-
     if record["task"] not in TASKS or record["model"] not in MODELS:
         return False
     overrides = tuple(record.get("overrides") or ())
     try:
-        cfg = run_config(record["task"], record["model"], record["seed"], record["profile"],
+        cfg = C.run_config(record["task"], record["model"], record["seed"], record["profile"],
                          overrides)  # fmt: skip
     except ValueError:  # a profile or key this version no longer knows
         return True
-    return config_sha(cfg) != record.get("config_sha")
+    return C.config_sha(cfg) != record.get("config_sha")
 
 
 def _variant_records(record: dict) -> list[dict]:

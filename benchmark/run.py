@@ -10,7 +10,6 @@ epoch start). The checkpoints are deleted once the record is written.
 
 import dataclasses
 import datetime as dt
-import hashlib
 import inspect
 import json
 import os
@@ -26,75 +25,16 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 import yaml
-from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 
 from benchmark import config as C
+from benchmark.callbacks import DivergedError, DivergenceGuard, EpochSeed, ValidationSampleL1
 from benchmark.evaluate import sample_grid, score_model
 from benchmark.evaluators import load_or_train, write_table
 from benchmark.leaderboard import read_record
 from benchmark.tasks import TASKS
 from metrics import load_lpips
 from models import MODELS
-
-
-class DivergedError(RuntimeError):
-    """Training produced a non-finite loss; the run is recorded as diverged, the matrix goes on."""
-
-    def __init__(self, message: str, step: int):
-        super().__init__(message)
-        self.step = step
-
-
-class DivergenceGuard(pl.Callback):
-    """Stop a run at the first non-finite ``train/*`` value the model logs.
-
-    On a GPU the check reads the values back to the host, a sync, so it runs only every
-    ``log_every_n_steps`` batches there; on the CPU it is free and runs every batch.
-    """
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if pl_module.device.type != "cpu" and batch_idx % trainer.log_every_n_steps:
-            return
-        for key, value in trainer.callback_metrics.items():
-            if key.startswith("train/") and not torch.isfinite(value).all():
-                step = trainer.global_step
-                raise DivergedError(f"{key} became {value.item()} at step {step}", step)
-
-
-class EpochSeed(pl.Callback):
-    """Reseed every RNG from (seed, epoch) at each epoch start.
-
-    A run resumed from a checkpoint then repeats the shuffles and noise of an uninterrupted one.
-    """
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        pl.seed_everything((self.seed << 16) + trainer.current_epoch, workers=True, verbose=False)
-
-
-class ValidationSampleL1(pl.Callback):
-    """Log ``val/sample_l1`` at every validation: one sample per input, L1 to its target.
-
-    Each model logs its own validation loss; this one is the same for every model of an image
-    task (a fixed slice of the validation set, fixed noise), so convergence curves compare.
-    """
-
-    def __init__(self, n_images: int = 256):
-        self.n_images = n_images
-
-    @torch.no_grad()
-    def on_validation_epoch_end(self, trainer, pl_module):
-        if trainer.sanity_checking:
-            return
-        x, y = next(iter(DataLoader(trainer.datamodule.val_set, batch_size=self.n_images)))
-        generator = torch.Generator().manual_seed(0)
-        x_hat = pl_module.generate(y.to(pl_module.device), generator=generator)  # (B, C, H, W)
-        pl_module.log("val/sample_l1", (x_hat - x.to(x_hat)).abs().mean())
-        # Batches trained so far: the x axis (global_step counts optimiser steps, 2-6 a batch).
-        pl_module.log("val/train_batches", float(trainer.fit_loop.epoch_loop.total_batch_idx + 1))
 
 
 def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
@@ -239,92 +179,6 @@ def build(factory, where: str, **kwargs):
         raise C.ConfigError(f"{where}: {err}") from err
 
 
-CONFIG_KEYS = {
-    "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
-    "data": None,  # the DataModule's arguments; it refuses unknown ones
-    "eval": {"k_samples", "max_batches", "metrics"},
-    "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
-    "models": set(MODELS),
-}
-
-
-def check_config(cfg: dict, task: str, where: str) -> None:
-    """Refuse keys the suite would ignore and values it cannot score, before any work.
-
-    Raises:
-        ConfigError: naming the key and the valid choices.
-    """
-    for block, value in cfg.items():
-        if block not in CONFIG_KEYS:
-            raise C.ConfigError(
-                f"{where}: unknown config block {block!r}; valid blocks: {', '.join(CONFIG_KEYS)}"
-            )
-        unknown = sorted(set(value or {}) - CONFIG_KEYS[block]) if CONFIG_KEYS[block] else []
-        if unknown:
-            raise C.ConfigError(
-                f"{where}: unknown key {block}.{unknown[0]}; valid keys: "
-                f"{', '.join(sorted(CONFIG_KEYS[block]))}"
-            )
-    spec = TASKS[task]
-    for name in (cfg.get("eval") or {}).get("metrics") or []:
-        if name not in spec.metrics:
-            raise C.ConfigError(
-                f"{where}: unknown metric {name!r} in eval.metrics; task {task} scores: "
-                f"{', '.join(spec.metrics)}"
-            )
-    k = (cfg.get("eval") or {}).get("k_samples", 5)
-    pairs = [m for m in spec.metrics if m in ("diversity", "diversity_lpips")]
-    if pairs and (not isinstance(k, int) or k < 2):
-        raise C.ConfigError(
-            f"{where}: eval.k_samples={k!r}, but {', '.join(pairs)} compare samples of one "
-            "condition, which needs at least 2; set eval.k_samples >= 2"
-        )
-
-
-RUNNER_OWNED = {"stage_cache_dir"}  # passed by the runner, not hyperparameters
-
-
-def model_defaults(model: str) -> dict:
-    """A model's constructor defaults, so hyperparameters the YAML leaves unset enter the config.
-
-    They enter the run's hash too: changing a default in code reruns the runs it shaped.
-    """
-    params = inspect.signature(C.lookup(MODELS, model, "model")).parameters.items()
-    return {
-        k: list(p.default) if isinstance(p.default, tuple) else p.default
-        for k, p in params
-        if p.default is not inspect.Parameter.empty and k not in RUNNER_OWNED
-    }
-
-
-def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:
-    """The resolved config of one run, exactly as written to its ``config.yaml``.
-
-    A model block may carry its own ``trainer`` overlay (e.g. fewer epochs for a slower model
-    in the quick profile); it is merged into the task's ``trainer`` block.
-    """
-    cfg = C.load_config(task, profile, tuple(overrides))
-    check_config(cfg, task, f"{task}.yaml ({profile}{' + --set' if overrides else ''})")
-    model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})
-    trainer = C.merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
-    return {
-        "task": task,
-        "model": model,
-        "seed": seed,
-        "profile": profile,
-        "trainer": trainer,
-        "data": cfg.get("data") or {},
-        "eval": cfg.get("eval") or {},
-        "evaluator": cfg.get("evaluator") or {},
-        "model_args": model_args,
-    }
-
-
-def config_sha(cfg: dict) -> str:
-    """The 12-hex-digit hash of a resolved config: a run's identity for skipping and resuming."""
-    return hashlib.sha256(yaml.safe_dump(cfg, sort_keys=True).encode()).hexdigest()[:12]
-
-
 def evaluator_summary(info: dict) -> dict:
     """The evaluator fields of a run record: checksum, held-out accuracy overall and per column."""
     summary = {k: info.get(k) for k in ("sha256", "test_acc", "epochs", "train_seconds")}
@@ -397,8 +251,8 @@ def run_one(
     """
     task = C.lookup(TASKS, task_name, "task")
     C.lookup(MODELS, model_name, "model")
-    cfg = run_config(task_name, model_name, seed, profile, overrides)
-    config_text, sha = yaml.safe_dump(cfg, sort_keys=True), config_sha(cfg)
+    cfg = C.run_config(task_name, model_name, seed, profile, overrides)
+    config_text, sha = yaml.safe_dump(cfg, sort_keys=True), C.config_sha(cfg)
     run_dir = run_path(results_dir, task_name, model_name, profile, seed)
     record = read_record(run_dir / "metrics.json")
     if record and record.get("config_sha") == sha and not force:

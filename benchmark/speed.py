@@ -29,7 +29,7 @@ import torch
 
 from benchmark import config as C
 from benchmark import metric_speed
-from benchmark.run import device_name, make_model, make_trainer, run_config
+from benchmark.run import device_name, make_model, make_trainer
 from benchmark.tasks import TASKS
 from datamodules import DataNotFoundError
 from models import MODELS
@@ -131,7 +131,7 @@ def measure_models(models: list[str], repeats: int, warmup: int, steps: int) -> 
     rows = []
     for name in models:
         task = next(t for t in SPEED_TASKS if TASKS[t].cond_kind in MODELS[name].cond_kinds)
-        cfg = run_config(task, name, 0, "quick")
+        cfg = C.run_config(task, name, 0, "quick")
         dm = TASKS[task].datamodule(data_dir=C.data_dir(), cache_dir=C.cache_dir(), **cfg["data"])
         dm.setup("fit")
         suite, plain = [], []

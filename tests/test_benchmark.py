@@ -176,7 +176,8 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
 def test_full_profile_precision_is_auto_and_resolves_per_device(tmp_path):
     import torch
 
-    from benchmark.run import make_trainer, run_config
+    from benchmark.config import run_config
+    from benchmark.run import make_trainer
 
     cfg = run_config("synthetic_label", "cvae", 0, "full")
     assert cfg["trainer"]["precision"] == "auto"

@@ -1,0 +1,67 @@
+"""The runner's Lightning callbacks: divergence stop, per-epoch reseeding, shared convergence.
+
+Every run gets them from `benchmark.run.make_trainer`, whatever the model.
+"""
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+
+class DivergedError(RuntimeError):
+    """Training produced a non-finite loss; the run is recorded as diverged, the matrix goes on."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
+
+
+class DivergenceGuard(pl.Callback):
+    """Stop a run at the first non-finite ``train/*`` value the model logs.
+
+    On a GPU the check reads the values back to the host, a sync, so it runs only every
+    ``log_every_n_steps`` batches there; on the CPU it is free and runs every batch.
+    """
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.device.type != "cpu" and batch_idx % trainer.log_every_n_steps:
+            return
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith("train/") and not torch.isfinite(value).all():
+                step = trainer.global_step
+                raise DivergedError(f"{key} became {value.item()} at step {step}", step)
+
+
+class EpochSeed(pl.Callback):
+    """Reseed every RNG from (seed, epoch) at each epoch start.
+
+    A run resumed from a checkpoint then repeats the shuffles and noise of an uninterrupted one.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        pl.seed_everything((self.seed << 16) + trainer.current_epoch, workers=True, verbose=False)
+
+
+class ValidationSampleL1(pl.Callback):
+    """Log ``val/sample_l1`` at every validation: one sample per input, L1 to its target.
+
+    Each model logs its own validation loss; this one is the same for every model of an image
+    task (a fixed slice of the validation set, fixed noise), so convergence curves compare.
+    """
+
+    def __init__(self, n_images: int = 256):
+        self.n_images = n_images
+
+    @torch.no_grad()
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        x, y = next(iter(DataLoader(trainer.datamodule.val_set, batch_size=self.n_images)))
+        generator = torch.Generator().manual_seed(0)
+        x_hat = pl_module.generate(y.to(pl_module.device), generator=generator)  # (B, C, H, W)
+        pl_module.log("val/sample_l1", (x_hat - x.to(x_hat)).abs().mean())
+        # Batches trained so far: the x axis (global_step counts optimiser steps, 2-6 a batch).
+        pl_module.log("val/train_batches", float(trainer.fit_loop.epoch_loop.total_batch_idx + 1))
