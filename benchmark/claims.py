@@ -31,7 +31,7 @@ class Evidence:
     """Records grouped by (task, model); ``runs`` picks the most thorough profile present."""
 
     def __init__(self, records: list[dict]):
-        self.records = [r for r in records if r.get("status") == "ok"]
+        self.records = [r for r in records if r.get("status", "ok") == "ok"]  # old: no status
 
     def runs(self, task: str, model: str, profile: str | None = None) -> list[dict]:
         found = [r for r in self.records if r["task"] == task and r["model"] == model]
