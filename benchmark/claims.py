@@ -186,8 +186,14 @@ def cgml_convergence(ev: Evidence, results_dir: Path) -> Finding:
     faster = reach["cgml"] <= min(reach["cvae"], reach["cgan"])
     stabler = rises["cgml"] <= min(rises["cvae"], rises["cgan"])
     verdict = "holds" if faster and stabler else "does not hold" if not faster else "inconclusive"
+    seconds = {m: ev.runs("completion", m)[0]["train_seconds"] / c["batches"].iloc[-1]
+               for m, c in curves.items()}  # fmt: skip
     numbers = [f"level {level:.4f}; batches to reach it: "
                + ", ".join(f"{m} {b}" for m, b in reach.items()),
+               "training seconds per batch (a batch's cost differs; CPU, 2 cores): "
+               + ", ".join(f"{m} {t:.2f}" for m, t in seconds.items())
+               + "; so seconds to reach the level: "
+               + ", ".join(f"{m} {reach[m] * t:.0f}" for m, t in seconds.items()),
                "rises of more than 1% between evaluations: "
                + ", ".join(f"{m} {n}" for m, n in rises.items()),
                "one seed's curve per model; plot: report/completion_convergence.png"]  # fmt: skip
