@@ -161,8 +161,10 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     table["rank"] = pd.NA
+    # Ranks compare models under one budget: within a task and a profile (overrides included).
+    table["budget"] = table["profile"].str.rstrip("*")
     ranked = table[table["variant_of"].isna()]
-    for task, idx in ranked.groupby("task").groups.items():
+    for (task, _), idx in ranked.groupby(["task", "budget"]).groups.items():
         primary = TASKS[task].primary if task in TASKS else None
         column = f"{primary}_mean"
         if primary is None or column not in table:
@@ -172,7 +174,10 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         higher = _direction(records, task, primary)
         table.loc[idx, "rank"] = table.loc[idx, column].rank(ascending=not higher, method="min")
     table["rank"] = table["rank"].astype("Int64")
-    return table.sort_values(["task", "rank", "model", "profile"], na_position="last")
+    order = {name: i for i, name in enumerate(("full", "standard", "quick", "smoke"))}
+    table["budget"] = table["budget"].map(lambda b: order.get(b, len(order)))
+    table = table.sort_values(["task", "budget", "rank", "model", "profile"], na_position="last")
+    return table.drop(columns="budget")
 
 
 def _direction(records: list[dict], task: str, metric: str) -> bool:
@@ -192,7 +197,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
     """
     lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/*/metrics.json` by",
              "`python -m benchmark leaderboard`; mean ± std over seeds and the 95% confidence",
-             "interval (Student's t) of the ranking metric. A row `model[variant]` scores another",
+             "interval (Student's t) of the ranking metric. Ranks compare models within one",
+             "profile (full, then standard, then quick). A row `model[variant]` scores another",
              "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",
              "and is not ranked. † marks a model adapted to the task's condition kind; a",
              "profile ending in `*` ran with `--set` overrides, listed in its record. Status",
