@@ -27,6 +27,14 @@ figure{margin:0}figcaption{font-weight:bold;text-align:center}img.grid{width:320
 img.chart{max-width:100%}"""
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write and close a figure; return its path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> Path:
     """One bar chart per metric (mean over seeds, error bar = std), models on the x axis."""
     n = len(metrics)
@@ -46,11 +54,7 @@ def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> 
     for ax in axes[n:]:
         ax.axis("off")
     fig.suptitle(f"{task}: mean ± std over seeds")
-    fig.tight_layout()
-    path = out / f"{task}_metrics.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, out / f"{task}_metrics.png")
 
 
 def _first(results_dir: Path, task: str, model: str, name: str) -> Path | None:
@@ -78,11 +82,7 @@ def curve_charts(results_dir: Path, task: str, models: list[str], out: Path) -> 
         ax.set_title(model)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / f"{task}_curves.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, out / f"{task}_curves.png")
 
 
 def convergence_chart(results_dir: Path, task: str, models: list[str], out: Path) -> Path | None:
@@ -103,11 +103,7 @@ def convergence_chart(results_dir: Path, task: str, models: list[str], out: Path
     ax.set_ylabel("validation L1 of one sample")
     ax.set_title(f"{task}: convergence")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / f"{task}_convergence.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, out / f"{task}_convergence.png")
 
 
 def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, str]]:
