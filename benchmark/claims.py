@@ -30,7 +30,8 @@ class Finding:
 class Evidence:
     """Records grouped by (task, model); ``runs`` picks the most thorough profile present."""
 
-    def __init__(self, records: list[dict]):
+    def __init__(self, records: list[dict], results_dir: Path = Path("results")):
+        self.results_dir = Path(results_dir)  # where per-run files (val_curves.csv) are read
         self.records = [r for r in records if r.get("status", "ok") == "ok"]  # old: no status
 
     def runs(self, task: str, model: str, profile: str | None = None) -> list[dict]:
@@ -160,7 +161,7 @@ def cgml_quality(ev: Evidence) -> Finding:
     return Finding(verdict, numbers, paths)
 
 
-def cgml_convergence(ev: Evidence, results_dir: Path) -> Finding:
+def cgml_convergence(ev: Evidence) -> Finding:
     """Check the claim; the verdict rule below is printed in claims.md.
 
     Rule, on completion's validation L1 of one sample (``val_curves.csv``): *faster* = fewer
@@ -171,7 +172,7 @@ def cgml_convergence(ev: Evidence, results_dir: Path) -> Finding:
     curves = {}
     for model in ("cgml", "cvae", "cgan"):
         runs = ev.runs("completion", model)
-        files = [results_dir / p / "val_curves.csv" for p in ev.paths(runs)]
+        files = [ev.results_dir / p / "val_curves.csv" for p in ev.paths(runs)]
         files = [f for f in files if f.exists()]
         if files:
             curves[model] = pd.read_csv(files[0])
@@ -254,11 +255,10 @@ CLAIMS = [
 
 def render(results_dir: Path = Path("results")) -> str:
     """The text of ``claims.md``: a verdict table, then each claim's rule, numbers, records."""
-    ev = Evidence(leaderboard.collect(Path(results_dir)))
+    ev = Evidence(leaderboard.collect(Path(results_dir)), results_dir)
     findings = []
     for source, claim, check in CLAIMS:
-        args = (ev, Path(results_dir)) if check is cgml_convergence else (ev,)
-        findings.append((source, claim, check, check(*args)))
+        findings.append((source, claim, check, check(ev)))
     lines = ["# The papers' claims under one protocol", "",
              "Rebuilt from the run records by `python -m benchmark claims`; each verdict follows",
              "the rule stated under it, applied to the records listed (paths under `results/`).",

@@ -64,31 +64,30 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def training_curves(run_dir: Path) -> str | None:
-    """Per-epoch means of the ``train/*`` values in the CSV log, as CSV text (None: no log)."""
+def read_log(run_dir: Path) -> pd.DataFrame | None:
+    """The run's CSV log (``logs/metrics.csv``), or None when it has none."""
     log = run_dir / "logs" / "metrics.csv"
-    if not log.exists():
-        return None
-    frame = pd.read_csv(log)
-    columns = [c for c in frame.columns if c.startswith("train/")]
+    return pd.read_csv(log) if log.exists() else None
+
+
+def training_curves(frame: pd.DataFrame | None) -> str | None:
+    """Per-epoch means of the ``train/*`` values in a CSV log, as CSV text (None: none)."""
+    columns = [c for c in frame.columns if c.startswith("train/")] if frame is not None else []
     if not columns:
         return None
     return frame.groupby("epoch")[columns].mean().to_csv(float_format="%.6g")
 
 
-def validation_curves(run_dir: Path) -> str | None:
-    """``val/sample_l1`` against the batches trained, from the CSV log (None: not logged)."""
-    log = run_dir / "logs" / "metrics.csv"
-    if not log.exists():
+def validation_curves(frame: pd.DataFrame | None) -> str | None:
+    """``val/sample_l1`` against the batches trained, from a CSV log (None: not logged)."""
+    if frame is None or "val/sample_l1" not in frame:
         return None
-    frame = pd.read_csv(log)
-    if "val/sample_l1" not in frame:
-        return None
-    rows = frame.dropna(subset=["val/sample_l1"])
-    rows = rows.rename(columns={"val/train_batches": "batches"})[
-        ["batches", "epoch", "val/sample_l1"]
-    ]
-    return rows.astype({"batches": int}).to_csv(index=False, float_format="%.6g")
+    rows = frame.dropna(subset=["val/sample_l1"]).rename(columns={"val/train_batches": "batches"})
+    return (
+        rows[["batches", "epoch", "val/sample_l1"]]
+        .astype({"batches": int})
+        .to_csv(index=False, float_format="%.6g")
+    )
 
 
 def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None:
@@ -97,10 +96,11 @@ def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None
     ``grids`` maps a file stem (``samples``, ``samples_prior``) to an image tensor.
     """
     atomic_write(run_dir / "config.yaml", config_text.encode())
-    curves = training_curves(run_dir)
+    log = read_log(run_dir)  # read once for both curve files
+    curves = training_curves(log)
     if curves:  # small and committed, for the report's training curves
         atomic_write(run_dir / "curves.csv", curves.encode())
-    convergence = validation_curves(run_dir)
+    convergence = validation_curves(log)
     if convergence:  # the report's convergence plot of an image task
         atomic_write(run_dir / "val_curves.csv", convergence.encode())
     for stem, grid in (grids or {}).items():
