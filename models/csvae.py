@@ -59,6 +59,9 @@ class CSVAE(ConditionalGenerator):
         beta_w: Weight of KL(q(w|x,y) || p(w|y)).
         beta_z: Weight of KL(q(z|x) || N(0, I)).
         beta_adv: Weight of the adversary's negative entropy in the VAE loss.
+        adversary_steps: Adversary updates per VAE update, each on a fresh z sample of the
+            batch (cheap: z's encoder runs once). More keep the adversary near its best
+            response, so the VAE cannot fool a stale one while z still carries y.
         lr: Adam learning rate of both optimisers.
         likelihood: ``"bernoulli"`` or ``"gaussian"``.
         sigma_x: Standard deviation of the Gaussian likelihood on [-1, 1] pixels.
@@ -78,12 +81,15 @@ class CSVAE(ConditionalGenerator):
         beta_w: float = 1.0,
         beta_z: float = 1.0,
         beta_adv: float = 10.0,
+        adversary_steps: int = 1,
         lr: float = 1e-3,
         likelihood: str = "bernoulli",
         sigma_x: float = 0.1,
     ):
         super().__init__(x_shape, y_shape)
         check_likelihood(likelihood)
+        if adversary_steps < 1:
+            raise ValueError(f"adversary_steps must be at least 1, got {adversary_steps}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         channels, size, _ = x_shape
@@ -154,13 +160,19 @@ class CSVAE(ConditionalGenerator):
     def adversary_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """BCE of q(y | z) on a z sample that carries no gradient back to the encoder."""
         with torch.no_grad():
-            z = sample(*self.posterior_z(x))
-        return F.binary_cross_entropy_with_logits(self.adversary(z), y)
+            posterior = self.posterior_z(x)
+        return self._adversary_bce(posterior, y)
+
+    def _adversary_bce(self, posterior_z, y: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(self.adversary(sample(*posterior_z)), y)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
         vae_opt, adversary_opt = self.optimizers()
-        adv_loss = self.manual_step(adversary_opt, lambda: self.adversary_loss(x, y))
+        with torch.no_grad():
+            posterior = self.posterior_z(x)  # (mu, logvar), each (B, z_dim); no path to the encoder
+        for _ in range(self.hparams.adversary_steps):
+            adv_loss = self.manual_step(adversary_opt, lambda: self._adversary_bce(posterior, y))
         terms = {}  # the VAE loss's terms, kept for the log
 
         def vae_loss() -> torch.Tensor:  # built while the adversary is frozen

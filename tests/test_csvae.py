@@ -57,3 +57,20 @@ def test_edit_moves_only_the_changed_subspace(synthetic_dm):
     with torch.no_grad():
         assert torch.equal(m.edit(x, y, y), m.decode(m.posterior_z(x)[0], m.posterior_w(x, y)[0]))
         assert not torch.equal(m.edit(x, y, target), m.edit(x, y, y))
+
+
+def test_adversary_takes_its_steps_per_vae_step(synthetic_dm):
+    from benchmark.speed import without_trainer  # the model's own step, no Trainer
+
+    dm = synthetic_dm("attributes")
+    m = CSVAE(dm.x_shape, dm.y_shape, z_dim=4, w_dim=2, width=8, adversary_steps=3)
+    vae_opt, adversary_opt = without_trainer(m)
+    m.training_step(next(iter(dm.train_dataloader())), 0)
+
+    def steps(optimizer):  # Adam counts its updates per parameter
+        return {
+            int(optimizer.state[p]["step"]) for g in optimizer.param_groups for p in g["params"]
+        }
+
+    assert steps(vae_opt) == {1}
+    assert steps(adversary_opt) == {3}
