@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark import claims, leaderboard
+from benchmark import claims, leaderboard, readme
 from benchmark import config as C
 from benchmark.config import UnknownNameError, lookup
 from benchmark.evaluators import load_or_train, write_table
@@ -80,14 +80,23 @@ def cmd_run(args) -> int:
         record = run_one(task, model, seed, args.profile, tuple(args.set), args.results_dir,
                          args.logger, args.force)  # fmt: skip
         print(summary(record), flush=True)
-    table = leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
-    if not args.include_synthetic:
-        claims.write(args.results_dir)
+    table = rebuild(args.results_dir, args.include_synthetic)
     if args.logger == "wandb":
         log_leaderboard_to_wandb(table, args.results_dir)
     print(f"{len(runs)} run(s) in {time.perf_counter() - start:.0f}s; "
           f"leaderboard in {args.results_dir}/leaderboard.md")  # fmt: skip
     return 0
+
+
+def rebuild(results_dir: Path, include_synthetic: bool = False):
+    """Rebuild the tables, and (real tasks only) claims.md and the README's results block."""
+    table = leaderboard.write(results_dir, include_synthetic=include_synthetic)
+    print(f"{len(table)} row(s) written to {results_dir}/leaderboard.csv and .md")
+    if not include_synthetic:
+        print(f"claims checked in {claims.write(results_dir)}")
+        if path := readme.write(results_dir):
+            print(f"results block of {path} rebuilt")
+    return table
 
 
 def cmd_leaderboard(args) -> int:
@@ -97,6 +106,8 @@ def cmd_leaderboard(args) -> int:
         claims_md = args.results_dir / "claims.md"
         if claims_md.exists() and claims_md.read_text() != claims.render(args.results_dir):
             stale.append("claims.md")
+        if readme.drifted(args.results_dir):
+            stale.append("../README.md (its results block)")
         for name in stale:
             print(f"{args.results_dir}/{name} differs from a rebuild from the run records; "
                   "run `make leaderboard` and commit the result (never edit tables by hand)",
@@ -104,10 +115,7 @@ def cmd_leaderboard(args) -> int:
         if not stale:
             print(f"tables in {args.results_dir} match the run records")
         return 1 if stale else 0
-    table = leaderboard.write(args.results_dir, include_synthetic=args.include_synthetic)
-    print(f"{len(table)} row(s) written to {args.results_dir}/leaderboard.csv and .md")
-    if not args.include_synthetic:
-        print(f"claims checked in {claims.write(args.results_dir)}")
+    rebuild(args.results_dir, args.include_synthetic)
     return 0
 
 

@@ -1,9 +1,9 @@
 """The source papers' claims, checked against the run records: ``results/claims.md``.
 
 ``python -m benchmark claims`` (also run by ``make leaderboard``). Every claim names its
-measurement and a verdict rule fixed in this file; the numbers are read from the records (mean
-over seeds of the most thorough profile that has the needed runs: ``full``, then ``standard``,
-then ``quick``), and the records used are listed, so each verdict traces back to its runs.
+measurement and a verdict rule fixed in this file, applied once per profile (``full``,
+``standard``, ``quick``) to the mean over that profile's seeds; the numbers give mean ± standard
+deviation over seeds, and the records used are listed, so each verdict traces back to its runs.
 Verdicts from fewer than 3 seeds say so.
 """
 
@@ -28,24 +28,37 @@ class Finding:
 
 
 class Evidence:
-    """Records grouped by (task, model); ``runs`` picks the most thorough profile present."""
+    """The successful records of one profile, grouped by (task, model) through ``runs``."""
 
-    def __init__(self, records: list[dict], results_dir: Path = Path("results")):
+    def __init__(self, records: list[dict], profile: str, results_dir: Path = Path("results")):
+        self.profile = profile
         self.results_dir = Path(results_dir)  # where per-run files (val_curves.csv) are read
-        self.records = [r for r in records if r.get("status", "ok") == "ok"]  # old: no status
+        self.records = [
+            r
+            for r in records
+            if r.get("status", "ok") == "ok" and r["profile"].rstrip("*") == profile
+        ]  # old records have no status
 
-    def runs(self, task: str, model: str, profile: str | None = None) -> list[dict]:
-        found = [r for r in self.records if r["task"] == task and r["model"] == model]
-        for name in [profile] if profile else PROFILES:
-            chosen = [r for r in found if r["profile"].rstrip("*") == name]
-            if chosen:
-                return chosen
-        return []
+    def runs(self, task: str, model: str) -> list[dict]:
+        """Every seed's record of ``model`` on ``task`` in this profile."""
+        return [r for r in self.records if r["task"] == task and r["model"] == model]
 
     @staticmethod
-    def mean(runs: list[dict], metric: str) -> float:
-        values = [r["scores"][metric] for r in runs if metric in r["scores"]]
+    def values(runs: list[dict], metric: str) -> list[float]:
+        return [r["scores"][metric] for r in runs if metric in r["scores"]]
+
+    @classmethod
+    def mean(cls, runs: list[dict], metric: str) -> float:
+        values = cls.values(runs, metric)
         return sum(values) / len(values) if values else math.nan
+
+    @classmethod
+    def stat(cls, runs: list[dict], metric: str) -> str:
+        """``"mean ± sd"`` over seeds (sample standard deviation), or the one value."""
+        values = cls.values(runs, metric)
+        if len(values) < 2:
+            return f"{cls.mean(runs, metric):.4f}"
+        return f"{cls.mean(runs, metric):.4f} ± {pd.Series(values).std():.4f}"
 
     @staticmethod
     def paths(runs: list[dict]) -> list[str]:
@@ -58,7 +71,7 @@ class Evidence:
 
 def _seeds(*groups: list[dict]) -> str:
     n = min(len(g) for g in groups)
-    return "" if n >= 3 else f" ({n} seed{'s' if n != 1 else ''}: a single-run verdict)"
+    return "" if n >= 3 else f" ({n} seed{'s' if n != 1 else ''})"
 
 
 def _label(runs: list[dict]) -> str:
@@ -73,14 +86,13 @@ def lc_close_to_real(ev: Evidence) -> Finding:
     lc, prior = ev.runs("celeba", "lc"), ev.runs("celeba", "lc[prior]")
     if not lc:
         return Finding("not measured", ["no CelebA LC record"])
-    prior = [r for r in prior if r["profile"] == lc[0]["profile"]]
     acc, ceiling = ev.mean(lc, "attr_acc"), lc[0]["evaluator"]["test_acc"]
     gap = ceiling - acc
     verdict = ("holds" if gap <= 0.05 else "does not hold") + _seeds(lc)
-    numbers = [f"{_label(lc)} attr_acc {acc:.4f}; evaluator on real test faces {ceiling:.4f}; "
-               f"gap {gap:.4f}",
+    numbers = [f"{_label(lc)} attr_acc {ev.stat(lc, 'attr_acc')}; evaluator on real test faces "
+               f"{ceiling:.4f}; gap {gap:.4f}",
                "the same VAE sampled without the actor (lc[prior]) "
-               f"{ev.mean(prior, 'attr_acc'):.4f}"]  # fmt: skip
+               f"{ev.stat(prior, 'attr_acc')}"]  # fmt: skip
     return Finding(verdict, numbers, ev.paths(lc))
 
 
@@ -91,17 +103,17 @@ def lc_new_attribute(ev: Evidence) -> Finding:
     actor's attr_acc beats the same VAE's prior samples by at least 0.05.
     """
     runs = ev.runs("celeba_new_attributes", "lc")
-    prior = [r for r in ev.runs("celeba_new_attributes", "lc[prior]")
-             if runs and r["profile"] == runs[0]["profile"]]  # fmt: skip
+    prior = ev.runs("celeba_new_attributes", "lc[prior]")
     if not runs:
         return Finding("not measured", ["no celeba_new_attributes LC record"])
     cached = all(r.get("vae_from_cache") for r in runs)
     acc, base = ev.mean(runs, "attr_acc"), ev.mean(prior, "attr_acc")
-    stages = runs[0].get("stage_seconds", {})
+    stages = [r.get("stage_seconds", {}) for r in runs]
     holds = cached and acc - base >= 0.05
     verdict = ("holds" if holds else "does not hold") + _seeds(runs)
-    numbers = [f"VAE from the cache: {cached}; stage seconds {stages}",
-               f"{_label(runs)} attr_acc {acc:.4f} vs its prior samples {base:.4f}; evaluator "
+    numbers = [f"VAE from the cache in every run: {cached}; stage seconds per run {stages}",
+               f"{_label(runs)} attr_acc {ev.stat(runs, 'attr_acc')} vs its prior samples "
+               f"{ev.stat(prior, 'attr_acc')}; evaluator "
                f"{runs[0]['evaluator']['test_acc']:.4f}"]  # fmt: skip
     return Finding(verdict, numbers, ev.paths(runs))
 
@@ -118,8 +130,8 @@ def acgan_diverse(ev: Evidence) -> Finding:
     div, real, acc = (ev.mean(runs, m) for m in ("diversity", "diversity_real", "attr_acc"))
     holds = div <= real + 0.05 and acc >= 0.95
     verdict = ("holds" if holds else "does not hold") + _seeds(runs)
-    numbers = [f"{_label(runs)} within-class MS-SSIM {div:.4f} (real test digits {real:.4f}); "
-               f"attr_acc {acc:.4f}"]  # fmt: skip
+    numbers = [f"{_label(runs)} within-class MS-SSIM {ev.stat(runs, 'diversity')} (real test "
+               f"digits {real:.4f}); attr_acc {ev.stat(runs, 'attr_acc')}"]  # fmt: skip
     return Finding(verdict, numbers, ev.paths(runs))
 
 
@@ -134,11 +146,11 @@ def cgml_modes(ev: Evidence) -> Finding:
     if not groups["cgml"]:
         return Finding("not measured", ["no cGML record on multimodal MNIST"])
     cover = {m: ev.mean(g, "mode_coverage") for m, g in groups.items() if g}
-    best_baseline = max(v for m, v in cover.items() if not m.startswith("cgml"))
+    best_baseline = max((v for m, v in cover.items() if not m.startswith("cgml")), default=0)
     holds = cover["cgml"] >= 0.5 and cover["cgml"] >= best_baseline
     verdict = ("holds" if holds else "does not hold") + _seeds(groups["cgml"])
-    numbers = [", ".join(f"{_label(groups[m])} {v:.4f}" for m, v in cover.items())]
-    return Finding(verdict, ["mode_coverage: " + numbers[0]], ev.paths(groups["cgml"]))
+    numbers = ", ".join(f"{_label(g)} {ev.stat(g, 'mode_coverage')}" for g in groups.values() if g)
+    return Finding(verdict, ["mode_coverage: " + numbers], ev.paths(groups["cgml"]))
 
 
 def cgml_quality(ev: Evidence) -> Finding:
@@ -154,20 +166,24 @@ def cgml_quality(ev: Evidence) -> Finding:
             return Finding("not measured", [f"{task}: a cGML, CVAE or CGAN record is missing"])
         lpips = {m: ev.mean(g, "lpips_best") for m, g in groups.items()}
         holds.append(lpips["cgml"] <= min(lpips["cvae"], lpips["cgan"]) + 0.005)
-        numbers.append(f"{task} lpips_best: " + ", ".join(f"{_label(groups[m])} {v:.4f}"
-                                                           for m, v in lpips.items()))  # fmt: skip
+        numbers.append(f"{task} lpips_best: " + ", ".join(f"{_label(g)} {ev.stat(g, 'lpips_best')}"
+                                                           for g in groups.values()))  # fmt: skip
         paths += ev.paths(groups["cgml"])
     verdict = ("holds" if all(holds) else "does not hold") + _seeds(ev.runs("completion", "cgml"))
     return Finding(verdict, numbers, paths)
 
 
+MIN_EVALUATIONS = 5  # a convergence curve needs this many validation points to be read
+
+
 def cgml_convergence(ev: Evidence) -> Finding:
     """Check the claim; the verdict rule below is printed in claims.md.
 
-    Rule, on completion's validation L1 of one sample (``val_curves.csv``): *faster* = fewer
-    batches to reach the level every model ends at (the worst final value); *more stable* =
-    no more rises between evaluations than the baselines. Holds if both, does not hold if
-    cGML is slower; otherwise inconclusive.
+    Rule, on completion's validation L1 of one sample (``val_curves.csv``, the first seed's):
+    *faster* = fewer batches to reach the level every model ends at (the worst final value);
+    *more stable* = no more rises between evaluations than the baselines. Holds if both, does
+    not hold if cGML is slower; otherwise inconclusive. Not measured on curves with fewer than
+    5 evaluations (the quick profile validates once).
     """
     curves = {}
     for model in ("cgml", "cvae", "cgan"):
@@ -178,6 +194,10 @@ def cgml_convergence(ev: Evidence) -> Finding:
             curves[model] = pd.read_csv(files[0])
     if len(curves) < 3:
         return Finding("not measured", ["completion val_curves.csv missing for a model"])
+    if min(len(c) for c in curves.values()) < MIN_EVALUATIONS:
+        counts = ", ".join(f"{m} {len(c)}" for m, c in curves.items())
+        cgml = ev.paths(ev.runs("completion", "cgml"))[:1]
+        return Finding("not measured", [f"evaluations per curve: {counts}"], cgml)
     level = max(c["val/sample_l1"].iloc[-1] for c in curves.values())
     reach = {
         m: int(c.loc[c["val/sample_l1"] <= level, "batches"].iloc[0]) for m, c in curves.items()
@@ -198,7 +218,7 @@ def cgml_convergence(ev: Evidence) -> Finding:
                "rises of more than 1% between evaluations: "
                + ", ".join(f"{m} {n}" for m, n in rises.items()),
                "one seed's curve per model; plot: report/completion_convergence.png"]  # fmt: skip
-    return Finding(verdict + " (1 seed)", numbers, ev.paths(ev.runs("completion", "cgml")))
+    return Finding(verdict + " (1 seed)", numbers, ev.paths(ev.runs("completion", "cgml"))[:1])
 
 
 def csvae_no_leak(ev: Evidence) -> Finding:
@@ -212,9 +232,8 @@ def csvae_no_leak(ev: Evidence) -> Finding:
         return Finding("not measured", ["no CelebA CSVAE record"])
     worst = ev.mean(csvae, "leakage_max")
     verdict = ("holds" if worst <= 0.05 else "does not hold") + _seeds(csvae)
-    numbers = [f"{_label(csvae)} leakage mean {ev.mean(csvae, 'leakage'):.4f}, max {worst:.4f}",
-               f"{_label(cvae)} (contrast) leakage mean {ev.mean(cvae, 'leakage'):.4f}, "
-               f"max {ev.mean(cvae, 'leakage_max'):.4f}"]  # fmt: skip
+    numbers = [f"{_label(g)}{' (contrast)' * (g is cvae)} leakage mean {ev.stat(g, 'leakage')}, "
+               f"max {ev.stat(g, 'leakage_max')}" for g in (csvae, cvae) if g]  # fmt: skip
     return Finding(verdict, numbers, ev.paths(csvae))
 
 
@@ -223,18 +242,14 @@ def cvae_more_accurate(ev: Evidence) -> Finding:
 
     Rule: holds if CVAE's attr_acc on CelebA exceeds CSVAE's (same profile).
     """
-    csvae = ev.runs("celeba", "csvae")
-    cvae = ev.runs("celeba", "cvae", csvae[0]["profile"].rstrip("*") if csvae else None)
+    csvae, cvae = ev.runs("celeba", "csvae"), ev.runs("celeba", "cvae")
     if not (csvae and cvae):
         return Finding("not measured", ["a CelebA CVAE or CSVAE record is missing"])
     a, b = ev.mean(cvae, "attr_acc"), ev.mean(csvae, "attr_acc")
     verdict = ("holds" if a > b else "does not hold") + _seeds(cvae, csvae)
-    numbers = [f"attr_acc {_label(cvae)} {a:.4f} vs {_label(csvae)} {b:.4f}; attr_recall "
-               f"{ev.mean(cvae, 'attr_recall'):.4f} vs {ev.mean(csvae, 'attr_recall'):.4f}",
-               f"edit_success {ev.mean(cvae, 'edit_success'):.4f} vs "
-               f"{ev.mean(csvae, 'edit_success'):.4f} at edit_lpips "
-               f"{ev.mean(cvae, 'edit_lpips'):.4f} vs "
-               f"{ev.mean(csvae, 'edit_lpips'):.4f}"]  # fmt: skip
+    numbers = [f"{_label(cvae)} vs {_label(csvae)}: " + "; ".join(
+        f"{m} {ev.stat(cvae, m)} vs {ev.stat(csvae, m)}"
+        for m in ("attr_acc", "attr_recall", "edit_success", "edit_lpips"))]  # fmt: skip
     return Finding(verdict, numbers, ev.paths(cvae) + ev.paths(csvae))
 
 
@@ -253,23 +268,43 @@ CLAIMS = [
 ]  # fmt: skip
 
 
+def findings(results_dir: Path = Path("results")) -> tuple[list[Evidence], list[tuple]]:
+    """Each profile's evidence and, per claim, ``(source, claim, check, [finding per profile])``."""
+    records = leaderboard.collect(Path(results_dir))
+    views = [Evidence(records, profile, results_dir) for profile in PROFILES]
+    return views, [(s, c, check, [check(ev) for ev in views]) for s, c, check in CLAIMS]
+
+
+def verdict_table(rows: list[tuple]) -> list[str]:
+    """The markdown table of verdicts: a row per claim, a column per profile."""
+    head = [f"| source | claim | {' | '.join(PROFILES)} |", "|---|---|" + "---|" * len(PROFILES)]
+    return head + [f"| {s} | {c} | {' | '.join(f.verdict for f in fs)} |" for s, c, _, fs in rows]
+
+
 def render(results_dir: Path = Path("results")) -> str:
-    """The text of ``claims.md``: a verdict table, then each claim's rule, numbers, records."""
-    ev = Evidence(leaderboard.collect(Path(results_dir)), results_dir)
-    findings = []
-    for source, claim, check in CLAIMS:
-        findings.append((source, claim, check, check(ev)))
+    """The text of ``claims.md``.
+
+    A verdict table with a column per profile, then each claim's rule and, per profile that
+    measured it, its numbers and records.
+    """
+    views, rows = findings(results_dir)
     lines = ["# The papers' claims under one protocol", "",
-             "Rebuilt from the run records by `python -m benchmark claims`; each verdict follows",
-             "the rule stated under it, applied to the records listed (paths under `results/`).",
-             "", "| source | claim | verdict |", "|---|---|---|"]  # fmt: skip
-    lines += [f"| {s} | {c} | {f.verdict} |" for s, c, _, f in findings]
-    for source, claim, check, finding in findings:
+             "Rebuilt from the run records by `python -m benchmark claims`. Each claim's rule",
+             "(stated under it) is applied per profile to the mean over that profile's seeds;",
+             "numbers are mean ± standard deviation over seeds, records are paths under",
+             "`results/`. `quick` is the 3-seed matrix of `make benchmark` (minutes of",
+             "training: a first look); `standard` and `full` train far longer on fewer seeds.",
+             "", *verdict_table(rows)]  # fmt: skip
+    for source, claim, check, found in rows:
         rule = " ".join(check.__doc__.split("\n\n", 1)[1].split())
-        lines += ["", f"## {source}: {claim}", "", f"**{finding.verdict}.** {rule}", ""]
-        lines += [f"- {n}" for n in finding.numbers]
-        if finding.records:
-            lines.append("- records: " + ", ".join(f"`{p}`" for p in finding.records))
+        lines += ["", f"## {source}: {claim}", "", rule]
+        for ev, finding in zip(views, found, strict=True):
+            if finding.verdict == "not measured" and not finding.records:
+                continue
+            lines += ["", f"**{ev.profile}: {finding.verdict}.**", ""]
+            lines += [f"- {n}" for n in finding.numbers]
+            if finding.records:
+                lines.append("- records: " + ", ".join(f"`{p}`" for p in finding.records))
     return "\n".join(lines) + "\n"
 
 

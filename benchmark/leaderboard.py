@@ -171,7 +171,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
             continue
         if table.loc[idx, column].isna().all():
             continue
-        higher = _direction(records, task, primary)
+        higher = direction(records, task, primary)
         table.loc[idx, "rank"] = table.loc[idx, column].rank(ascending=not higher, method="min")
     table["rank"] = table["rank"].astype("Int64")
     order = {name: i for i, name in enumerate(("full", "standard", "quick", "smoke"))}
@@ -180,7 +180,8 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     return table.drop(columns="budget")
 
 
-def _direction(records: list[dict], task: str, metric: str) -> bool:
+def direction(records: list[dict], task: str, metric: str) -> bool:
+    """Whether higher ``metric`` is better on ``task``, as the records say."""
     return next(
         r["higher_is_better"][metric]
         for r in records
@@ -213,7 +214,7 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
         lines += [f"## {task}", "", f"Ranked by `{primary}`.", ""]
         header = ["rank", "model", "profile", "seeds"]
         for metric in main:
-            header.append(f"{metric} {'↑' if _direction(records, task, metric) else '↓'}")
+            header.append(f"{metric} {'↑' if direction(records, task, metric) else '↓'}")
             if metric == primary:
                 header.append(f"{metric} 95% CI")
             if metric == "attr_acc":

@@ -22,18 +22,35 @@ def write(tmp_path, *records):
 def test_every_claim_has_a_row_and_missing_runs_say_not_measured(tmp_path):
     text = claims.render(tmp_path)
     rows = [line for line in text.splitlines() if line.startswith("| ") and "verdict" not in line]
-    assert len(rows) == len(claims.CLAIMS)
-    assert all(row.endswith("| not measured |") for row in rows)
+    assert rows[0] == "| source | claim | full | standard | quick |"
+    assert len(rows[1:]) == len(claims.CLAIMS)
+    assert all(row.endswith("| not measured | not measured | not measured |") for row in rows[1:])
 
 
-def test_acgan_rule_reads_the_records_it_lists(tmp_path):
-    write(tmp_path, *[record("mnist", "acgan", {"attr_acc": 0.97, "diversity": 0.46,
+def test_acgan_rule_is_applied_per_profile_to_the_records_it_lists(tmp_path):
+    write(tmp_path, *[record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, "diversity": 0.46,
                                                 "diversity_real": 0.44}, seed=s)
                       for s in range(3)])  # fmt: skip
     text = claims.render(tmp_path)
-    assert "| AC-GAN | Samples as diverse" in text and "accuracy. | holds |" in text
+    assert "accuracy. | not measured | holds | not measured |" in text  # 3 seeds: no flag
     assert "`runs/mnist/acgan/standard/seed0`, `runs/mnist/acgan/standard/seed1`" in text
+    assert "attr_acc 0.9800 ± 0.0100" in text  # mean ± sample sd over the seeds
     collapsed = {"attr_acc": 0.97, "diversity": 0.60, "diversity_real": 0.44}
     write(tmp_path, record("mnist", "acgan", collapsed, seed=0, profile="full"))
-    text = claims.render(tmp_path)  # the most thorough profile wins, and one seed is flagged
-    assert "does not hold (1 seed: a single-run verdict)" in text and "acgan (full, 1 seed)" in text
+    text = claims.render(tmp_path)  # each profile keeps its own verdict; one seed is flagged
+    assert "accuracy. | does not hold (1 seed) | holds | not measured |" in text
+    assert "**full: does not hold (1 seed).**" in text and "acgan (full, 1 seed)" in text
+
+
+def test_convergence_needs_curves_with_several_evaluations(tmp_path):
+    for model in ("cgml", "cvae", "cgan"):
+        write(tmp_path, record("completion", model, {"lpips": 0.2}, profile="quick",
+                               train_seconds=10.0))  # fmt: skip
+        folder = tmp_path / "runs" / "completion" / model / "quick" / "seed0"
+        (folder / "val_curves.csv").write_text("batches,val/sample_l1\n20,0.3\n")
+    text = claims.render(tmp_path)
+    assert (
+        "| Faster and more stable convergence. | not measured | not measured | not measured |"
+        in text
+    )
+    assert "evaluations per curve: cgml 1, cvae 1, cgan 1" in text

@@ -1,0 +1,113 @@
+"""The README's results block: headline scores, the claims' verdicts, a sample grid per task.
+
+``python -m benchmark leaderboard`` rewrites the text between `BEGIN` and `END` in the README
+beside the results folder (``<results_dir>/../README.md``), so the numbers people read first
+come from the records like every other table; ``--check`` reports it when it drifts.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark import claims, leaderboard
+from benchmark.tasks import TASKS
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def headline(table: pd.DataFrame, records: list[dict]) -> list[str]:
+    """Per task and ranked model, the primary metric as ``mean ± std (seeds)`` per profile."""
+    lines = ["| task | ranked by | model | " + " | ".join(claims.PROFILES) + " |",
+             "|---|---|---|" + "---|" * len(claims.PROFILES)]  # fmt: skip
+    ranked = table[table["variant_of"].isna()] if not table.empty else table
+    for (task, model), group in ranked.groupby(["task", "model"], sort=True):
+        primary = TASKS[task].primary
+        arrow = "↑" if leaderboard.direction(records, task, primary) else "↓"
+        cells = []
+        for profile in claims.PROFILES:
+            rows = group[group["profile"].str.rstrip("*") == profile]
+            cells.append(
+                "; ".join(
+                    f"{leaderboard._pm(r[f'{primary}_mean'], r[f'{primary}_std'])} "
+                    f"({r['n_seeds']}{'*' * r['profile'].endswith('*')}"
+                    f"{'' if r['status'] == 'ok' else ', ' + r['status']})"
+                    for _, r in rows.iterrows()
+                    if f"{primary}_mean" in r and not pd.isna(r[f"{primary}_mean"])
+                )
+                or "–"
+            )
+        lines.append(f"| {task} | `{primary}` {arrow} | {model} | {' | '.join(cells)} |")
+    return lines
+
+
+def grids(table: pd.DataFrame, results_dir: Path) -> list[str]:
+    """Per task, the samples of its top-ranked model in the most thorough profile ranked."""
+    lines = ["| task | model (profile, seed) | samples |", "|---|---|---|"]
+    results_dir = Path(results_dir)
+    for task, group in table.groupby("task", sort=True) if not table.empty else []:
+        best = group[group["rank"].notna()]
+        best = best.assign(budget=best["profile"].str.rstrip("*").map(claims.PROFILES.index))
+        if best.empty:
+            continue
+        row = best.sort_values(["budget", "rank"]).iloc[0]
+        profile = row["profile"].rstrip("*")
+        folders = sorted((results_dir / "runs" / task / row["model"] / profile).glob("seed*"))
+        image = next((f / "samples.png" for f in folders if (f / "samples.png").exists()), None)
+        if image:
+            src = image.relative_to(results_dir.parent).as_posix()
+            lines.append(f"| {task} | {row['model']} ({row['profile']}, {image.parent.name}) | "
+                         f'<img src="{src}" width="220"> |')  # fmt: skip
+    return lines
+
+
+def block(results_dir: Path = Path("results")) -> str:
+    """The generated text between the markers (the markers included)."""
+    records = [r for r in leaderboard.collect(results_dir) if not TASKS[r["task"]].synthetic]
+    table = leaderboard.leaderboard_table(records)
+    _, rows = claims.findings(results_dir)
+    lines = [BEGIN, "",
+             "Generated from the run records by `make leaderboard` (do not edit between the",
+             "markers). Primary metric per task and model, `mean ± std (seeds)`, per profile;",
+             "`*`: run with `--set` overrides; `stale k/n`: today's config differs for k runs.",
+             "Full tables: `results/leaderboard.md`.", "",
+             *headline(table, records), "",
+             "The papers' claims, a verdict per profile (rules and numbers: "
+             "[`results/claims.md`](results/claims.md)):", "",
+             *claims.verdict_table(rows), "",
+             "Samples of each task's top-ranked model (most thorough profile):", "",
+             *grids(table, results_dir), "", END]  # fmt: skip
+    return "\n".join(lines)
+
+
+def current(results_dir: Path = Path("results")) -> tuple[Path, str, str] | None:
+    """``(path, text now, text rebuilt)`` of the README beside ``results_dir``.
+
+    None when there is no README there or it has no markers (e.g. a test's results folder).
+    """
+    path = Path(results_dir).resolve().parent / "README.md"
+    if not path.exists():
+        return None
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        return None
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    return path, text, head + block(results_dir) + tail
+
+
+def write(results_dir: Path = Path("results")) -> Path | None:
+    """Rewrite the README's block from the records; the README's path, or None if it has none."""
+    found = current(results_dir)
+    if found is None:
+        return None
+    path, _, rebuilt = found
+    tmp = path.with_name(".README.md.tmp")
+    tmp.write_text(rebuilt)
+    tmp.replace(path)
+    return path
+
+
+def drifted(results_dir: Path = Path("results")) -> bool:
+    """Whether the README's block differs from a rebuild from the records."""
+    found = current(results_dir)
+    return found is not None and found[1] != found[2]

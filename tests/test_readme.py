@@ -1,0 +1,33 @@
+"""The README's results block is rebuilt from the records and its drift is caught."""
+
+from benchmark import readme
+from tests.test_claims import record, write
+
+
+def test_block_is_rebuilt_between_the_markers_and_drift_is_caught(tmp_path):
+    results = tmp_path / "results"
+    path = tmp_path / "README.md"
+    path.write_text(f"# intro\n\n{readme.BEGIN}\nold\n{readme.END}\n\n## after\n")
+    write(results, *[record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, "diversity": 0.46,
+                                               "diversity_real": 0.44}, seed=s, profile="quick",
+                            evaluator={"test_acc": 0.99})
+                     for s in range(3)])  # fmt: skip
+    assert readme.drifted(results)
+    assert readme.write(results) == path.resolve()
+    text = path.read_text()
+    assert text.startswith("# intro\n\n<!-- results:begin -->") and text.endswith("\n## after\n")
+    assert (
+        "| mnist | `attr_acc` ↑ | acgan | – | – | 0.9800 ± 0.0100 (3, stale 3/3) |" in text
+    )  # fixture hashes
+    assert "accuracy. | not measured | not measured | holds |" in text  # the claims' verdicts
+    assert not readme.drifted(results)
+    write(
+        results,
+        record("mnist", "acgan", {"attr_acc": 0.5}, seed=3, profile="quick", evaluator=None),
+    )
+    assert readme.drifted(results)
+
+
+def test_a_results_folder_without_a_readme_beside_it_is_left_alone(tmp_path):
+    assert readme.write(tmp_path / "results") is None
+    assert not readme.drifted(tmp_path / "results")
