@@ -62,7 +62,8 @@ def grids(table: pd.DataFrame, results_dir: Path) -> list[str]:
 
 def block(results_dir: Path = Path("results")) -> str:
     """The generated text between the markers (the markers included)."""
-    records = [r for r in leaderboard.collect(results_dir) if not TASKS[r["task"]].synthetic]
+    records = [r for r in leaderboard.collect(results_dir) if r["task"] in TASKS]
+    records = [r for r in records if not TASKS[r["task"]].synthetic]  # real tasks only
     table = leaderboard.leaderboard_table(records)
     _, rows = claims.findings(results_dir)
     lines = [BEGIN, "",

@@ -54,3 +54,12 @@ def test_convergence_needs_curves_with_several_evaluations(tmp_path):
         in text
     )
     assert "evaluations per curve: cgml 1, cvae 1, cgan 1" in text
+
+
+def test_a_lone_record_never_breaks_the_rebuild(tmp_path):
+    # e.g. a sweep's results folder: CSVAE without the CVAE contrast
+    scores = {"leakage": 0.06, "leakage_max": 0.2, "attr_acc": 0.8}
+    write(tmp_path, record("celeba", "csvae", scores, evaluator={"test_acc": 0.93}))
+    text = claims.render(tmp_path)
+    assert "z carries no label information. | not measured | does not hold (1 seed) |" in text
+    assert "csvae (standard, 1 seed) leakage mean 0.0600, max 0.2000" in text
