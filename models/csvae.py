@@ -89,7 +89,10 @@ class CSVAE(ConditionalGenerator):
         super().__init__(x_shape, y_shape)
         check_likelihood(likelihood)
         if adversary_steps < 1:
-            raise ValueError(f"adversary_steps must be at least 1, got {adversary_steps}")
+            raise ValueError(
+                f"adversary_steps must be at least 1, got {adversary_steps}; "
+                "set models.csvae.adversary_steps=1 or more"
+            )
         self.save_hyperparameters()
         self.automatic_optimization = False
         channels, size, _ = x_shape
@@ -164,6 +167,7 @@ class CSVAE(ConditionalGenerator):
         return self._adversary_bce(posterior, y)
 
     def _adversary_bce(self, posterior_z, y: torch.Tensor) -> torch.Tensor:
+        """BCE of q(y | z) on a fresh sample of a given ``(mu, logvar)`` of q(z | x)."""
         return F.binary_cross_entropy_with_logits(self.adversary(sample(*posterior_z)), y)
 
     def training_step(self, batch, batch_idx):

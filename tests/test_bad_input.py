@@ -71,6 +71,12 @@ def test_bad_names_keys_and_values(tmp_path, capsys, args, expected):
     assert not (tmp_path / "runs").exists(), "refused before any work"
 
 
+def test_a_value_the_model_refuses(tmp_path, capsys):
+    args = ["--tasks", "synthetic_attributes", "--models", "csvae", "--results-dir", str(tmp_path)]
+    err = fails(capsys, "run", *args, *SMOKE, "--set", "models.csvae.adversary_steps=0")
+    assert "adversary_steps must be at least 1" in err and "adversary_steps=1 or more" in err
+
+
 def test_unknown_profile_lists_the_profiles(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["run", "--profile", "huge"])
