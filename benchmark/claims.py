@@ -268,9 +268,14 @@ CLAIMS = [
 ]  # fmt: skip
 
 
-def findings(results_dir: Path = Path("results")) -> tuple[list[Evidence], list[tuple]]:
-    """Each profile's evidence and, per claim, ``(source, claim, check, [finding per profile])``."""
-    records = leaderboard.collect(Path(results_dir))
+def findings(
+    results_dir: Path = Path("results"), records: list[dict] | None = None
+) -> tuple[list[Evidence], list[tuple]]:
+    """Each profile's evidence and, per claim, ``(source, claim, check, [finding per profile])``.
+
+    ``records`` (default: read from ``results_dir``) lets a caller that has them skip a re-read.
+    """
+    records = leaderboard.collect(Path(results_dir)) if records is None else records
     views = [Evidence(records, profile, results_dir) for profile in PROFILES]
     return views, [(s, c, check, [check(ev) for ev in views]) for s, c, check in CLAIMS]
 

@@ -62,10 +62,10 @@ def grids(table: pd.DataFrame, results_dir: Path) -> list[str]:
 
 def block(results_dir: Path = Path("results")) -> str:
     """The generated text between the markers (the markers included)."""
-    records = [r for r in leaderboard.collect(results_dir) if r["task"] in TASKS]
-    records = [r for r in records if not TASKS[r["task"]].synthetic]  # real tasks only
+    everything = leaderboard.collect(results_dir)
+    records = [r for r in everything if r["task"] in TASKS and not TASKS[r["task"]].synthetic]
     table = leaderboard.leaderboard_table(records)
-    _, rows = claims.findings(results_dir)
+    _, rows = claims.findings(results_dir, everything)
     lines = [BEGIN, "",
              "Generated from the run records by `make leaderboard` (do not edit between the",
              "markers). Primary metric per task and model, `mean ± std (seeds)`, per profile;",
