@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark import config as C
 from benchmark import leaderboard
 
-PROFILES = ("full", "standard", "quick")  # most thorough first
+PROFILES = tuple(p for p in reversed(C.PROFILES) if p != "smoke")  # most thorough first
 
 
 @dataclass
@@ -282,8 +283,8 @@ def findings(
 
 def verdict_table(rows: list[tuple]) -> list[str]:
     """The markdown table of verdicts: a row per claim, a column per profile."""
-    head = [f"| source | claim | {' | '.join(PROFILES)} |", "|---|---|" + "---|" * len(PROFILES)]
-    return head + [f"| {s} | {c} | {' | '.join(f.verdict for f in fs)} |" for s, c, _, fs in rows]
+    cells = [[s, c, *(f.verdict for f in fs)] for s, c, _, fs in rows]
+    return leaderboard.markdown_table(["source", "claim", *PROFILES], cells)
 
 
 def render(results_dir: Path = Path("results")) -> str:

@@ -174,7 +174,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         higher = direction(records, task, primary)
         table.loc[idx, "rank"] = table.loc[idx, column].rank(ascending=not higher, method="min")
     table["rank"] = table["rank"].astype("Int64")
-    order = {name: i for i, name in enumerate(("full", "standard", "quick", "smoke"))}
+    order = {name: i for i, name in enumerate(reversed(C.PROFILES))}  # most thorough first
     table["budget"] = table["budget"].map(lambda b: order.get(b, len(order)))
     table = table.sort_values(["task", "budget", "rank", "model", "profile"], na_position="last")
     return table.drop(columns="budget")
@@ -229,7 +229,7 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
             cells = [_fmt_int(row["rank"]), name, row["profile"], str(row["n_seeds"])]
             for metric in main:
                 mean, std = row.get(f"{metric}_mean"), row.get(f"{metric}_std")
-                cells.append(_pm(mean, std))
+                cells.append(mean_pm(mean, std))
                 if metric == primary:
                     cells.append(_interval(mean, row.get(f"{metric}_ci95")))
                 if metric == "attr_acc":
@@ -240,14 +240,14 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                       *([_fmt_int(row["inference_iterations"])] if iters else []),
                       row["status"]]  # fmt: skip
             rows.append(cells)
-        lines += _table(header, rows)
+        lines += [*markdown_table(header, rows), ""]
         by_group = [m for m in metrics if m.split("@")[0] == primary and "@" in m]
         if by_group:
             lines += [f"`{primary}` per evaluation group:", ""]
-            rows = [[r["model"], r["profile"], *(_pm(r.get(f"{m}_mean"), r.get(f"{m}_std"))
+            rows = [[r["model"], r["profile"], *(mean_pm(r.get(f"{m}_mean"), r.get(f"{m}_std"))
                                                   for m in by_group)]
                     for _, r in group.iterrows()]  # fmt: skip
-            lines += _table(["model", "profile", *by_group], rows)
+            lines += [*markdown_table(["model", "profile", *by_group], rows), ""]
         lines += _per_attribute(runs, "attr_acc", "`attr_acc` per attribute or class:")
         recall = "`attr_recall` per attribute (share of requested-on samples seen):"
         lines += _per_attribute(runs, "attr_recall", recall)
@@ -268,12 +268,13 @@ def _per_attribute(runs: list[dict], metric: str, title: str) -> list[str]:
     ceiling = next((r["evaluator"].get("per_column") for r in runs if r.get("evaluator")), None)
     if ceiling:
         rows.append(["evaluator (ceiling)", *(_num(ceiling.get(c)) for c in columns)])
-    return [title, "", *_table(["model", *columns], rows)]
+    return [title, "", *markdown_table(["model", *columns], rows), ""]
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a markdown table (no blank line after it)."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(cells) + " |" for cells in rows] + [""]
+    return out + ["| " + " | ".join(cells) + " |" for cells in rows]
 
 
 def _num(value) -> str:
@@ -286,7 +287,8 @@ def _interval(mean, half) -> str:
     return f"[{mean - half:.4f}, {mean + half:.4f}]"
 
 
-def _pm(mean, std) -> str:
+def mean_pm(mean, std) -> str:
+    """``"mean ± std"`` to 4 decimals; the mean alone without a std; empty without a mean."""
     if mean is None or pd.isna(mean):
         return ""
     return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"

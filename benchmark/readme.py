@@ -17,32 +17,31 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 def headline(table: pd.DataFrame, records: list[dict]) -> list[str]:
     """Per task and ranked model, the primary metric as ``mean ± std (seeds)`` per profile."""
-    lines = ["| task | ranked by | model | " + " | ".join(claims.PROFILES) + " |",
-             "|---|---|---|" + "---|" * len(claims.PROFILES)]  # fmt: skip
+    rows = []
     ranked = table[table["variant_of"].isna()] if not table.empty else table
     for (task, model), group in ranked.groupby(["task", "model"], sort=True):
         primary = TASKS[task].primary
         arrow = "↑" if leaderboard.direction(records, task, primary) else "↓"
-        cells = []
-        for profile in claims.PROFILES:
-            rows = group[group["profile"].str.rstrip("*") == profile]
-            cells.append(
-                "; ".join(
-                    f"{leaderboard._pm(r[f'{primary}_mean'], r[f'{primary}_std'])} "
-                    f"({r['n_seeds']}{'*' * r['profile'].endswith('*')}"
-                    f"{'' if r['status'] == 'ok' else ', ' + r['status']})"
-                    for _, r in rows.iterrows()
-                    if f"{primary}_mean" in r and not pd.isna(r[f"{primary}_mean"])
-                )
-                or "–"
-            )
-        lines.append(f"| {task} | `{primary}` {arrow} | {model} | {' | '.join(cells)} |")
-    return lines
+        budgets = group["profile"].str.rstrip("*")
+        cells = ["; ".join(_cell(row, primary) for _, row in group[budgets == p].iterrows()
+                           if not pd.isna(row.get(f"{primary}_mean"))) or "–"
+                 for p in claims.PROFILES]  # fmt: skip
+        rows.append([task, f"`{primary}` {arrow}", model, *cells])
+    return leaderboard.markdown_table(["task", "ranked by", "model", *claims.PROFILES], rows)
+
+
+def _cell(row: pd.Series, metric: str) -> str:
+    """``mean ± std (seeds[*][, status])`` of one leaderboard row."""
+    flags = "*" * row["profile"].endswith("*") + (
+        "" if row["status"] == "ok" else f", {row['status']}"
+    )
+    value = leaderboard.mean_pm(row[f"{metric}_mean"], row[f"{metric}_std"])
+    return f"{value} ({row['n_seeds']}{flags})"
 
 
 def grids(table: pd.DataFrame, results_dir: Path) -> list[str]:
     """Per task, the samples of its top-ranked model in the most thorough profile ranked."""
-    lines = ["| task | model (profile, seed) | samples |", "|---|---|---|"]
+    rows = []
     results_dir = Path(results_dir)
     for task, group in table.groupby("task", sort=True) if not table.empty else []:
         best = group[group["rank"].notna()]
@@ -55,9 +54,9 @@ def grids(table: pd.DataFrame, results_dir: Path) -> list[str]:
         image = next((f / "samples.png" for f in folders if (f / "samples.png").exists()), None)
         if image:
             src = image.relative_to(results_dir.parent).as_posix()
-            lines.append(f"| {task} | {row['model']} ({row['profile']}, {image.parent.name}) | "
-                         f'<img src="{src}" width="220"> |')  # fmt: skip
-    return lines
+            rows.append([task, f"{row['model']} ({row['profile']}, {image.parent.name})",
+                         f'<img src="{src}" width="220">'])  # fmt: skip
+    return leaderboard.markdown_table(["task", "model (profile, seed)", "samples"], rows)
 
 
 def block(results_dir: Path = Path("results")) -> str:
