@@ -36,13 +36,26 @@ class EpochSeed(pl.Callback):
     """Reseed every RNG from (seed, epoch) at each epoch start.
 
     A run resumed from a checkpoint then repeats the shuffles and noise of an uninterrupted one.
+    Lightning draws the first epoch's shuffle before ``on_train_epoch_start``, so a resumed run
+    reseeds for its first epoch while its checkpoint loads (before that draw) and not again at
+    the epoch's start, as an uninterrupted run draws that shuffle after its reseed.
     """
 
     def __init__(self, seed: int):
         self.seed = seed
+        self.seeded_epoch = None  # the epoch a checkpoint load has already reseeded for
+
+    def reseed(self, epoch: int) -> None:
+        pl.seed_everything((self.seed << 16) + epoch, workers=True, verbose=False)
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint):
+        self.seeded_epoch = checkpoint["epoch"] + 1  # saved at an epoch's end: the next one runs
+        self.reseed(self.seeded_epoch)
 
     def on_train_epoch_start(self, trainer, pl_module):
-        pl.seed_everything((self.seed << 16) + trainer.current_epoch, workers=True, verbose=False)
+        if trainer.current_epoch != self.seeded_epoch:
+            self.reseed(trainer.current_epoch)
+        self.seeded_epoch = None
 
 
 class ValidationSampleL1(pl.Callback):

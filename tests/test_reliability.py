@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import torch
+
 from benchmark import leaderboard
 from benchmark.__main__ import main
 
@@ -48,6 +50,9 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)  # mid-run: the second run has trained one epoch of 10
     proc.wait()
+    (ckpt,) = second.glob("checkpoints/*/last.ckpt")
+    epoch = torch.load(ckpt, map_location="cpu", weights_only=False)["epoch"]
+    assert epoch < 9, f"the first checkpoint came after epoch {epoch}: not saved each epoch"
     assert first.exists() and not (second / "metrics.json").exists()
     mtime = first.stat().st_mtime_ns
 
