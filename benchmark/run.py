@@ -218,10 +218,11 @@ def make_trainer(
     if cond_kind == "image":
         callbacks.append(ValidationSampleL1())
     if ckpt_dir is not None and cfg["trainer"].get("enable_checkpointing", True):
-        # One file, overwritten each epoch. (save_last with save_top_k=0 writes only at fit end.)
-        callbacks.append(
-            pl.callbacks.ModelCheckpoint(ckpt_dir, filename="last", enable_version_counter=False)
-        )
+        # One file, overwritten at each epoch's end, never mid-epoch (EpochSeed resumes from
+        # epoch boundaries). save_last with save_top_k=0 would write only at fit end.
+        callbacks.append(pl.callbacks.ModelCheckpoint(
+            ckpt_dir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
+        ))  # fmt: skip
     args = {"enable_progress_bar": sys.stdout.isatty()} | cfg["trainer"] | extra  # no bars in logs
     if args.get("precision") == "auto":  # bf16 where the GPU has it; the record names the device
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
