@@ -160,23 +160,21 @@ class CSVAE(ConditionalGenerator):
         )
         return terms
 
-    def adversary_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """BCE of q(y | z) on a z sample that carries no gradient back to the encoder."""
+    def detached_posterior_z(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)`` of q(z | x) without a graph: the adversary's input, no path back."""
         with torch.no_grad():
-            posterior = self.posterior_z(x)
-        return self._adversary_bce(posterior, y)
+            return self.posterior_z(x)
 
-    def _adversary_bce(self, posterior_z, y: torch.Tensor) -> torch.Tensor:
-        """BCE of q(y | z) on a fresh sample of a given ``(mu, logvar)`` of q(z | x)."""
+    def adversary_loss(self, posterior_z, y: torch.Tensor) -> torch.Tensor:
+        """BCE of q(y | z) on a fresh sample of a ``(mu, logvar)`` of q(z | x)."""
         return F.binary_cross_entropy_with_logits(self.adversary(sample(*posterior_z)), y)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
         vae_opt, adversary_opt = self.optimizers()
-        with torch.no_grad():
-            posterior = self.posterior_z(x)  # (mu, logvar), each (B, z_dim); no path to the encoder
+        posterior = self.detached_posterior_z(x)  # (mu, logvar), each (B, z_dim); once for k steps
         for _ in range(self.hparams.adversary_steps):
-            adv_loss = self.manual_step(adversary_opt, lambda: self._adversary_bce(posterior, y))
+            adv_loss = self.manual_step(adversary_opt, lambda: self.adversary_loss(posterior, y))
         terms = {}  # the VAE loss's terms, kept for the log
 
         def vae_loss() -> torch.Tensor:  # built while the adversary is frozen
