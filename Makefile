@@ -1,6 +1,7 @@
 # cgbench: every target sets up .venv itself when it is missing or stale.
 # FORCE=1 reruns runs whose record already exists for the same config.
 PY      := .venv/bin/python
+CGBENCH := .venv/bin/cgbench
 STAMP   := .venv/.installed
 TASKS   ?= all
 MODELS  ?= all
@@ -17,7 +18,7 @@ help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; e
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv .venv
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,wandb,report]'
 	touch $@
 
 install: $(STAMP) ## Create .venv and install the project with pinned dependencies
@@ -35,18 +36,19 @@ format: $(STAMP) ## ruff fix and format
 	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
 
 smoke: $(STAMP) ## One training step of every model on the synthetic tasks (offline, seconds)
-	$(PY) -m benchmark run --tasks synthetic_label synthetic_attributes --models $(MODELS) \
+	$(CGBENCH) run --tasks synthetic_label synthetic_attributes --models $(MODELS) \
 		--profile smoke --logger none --results-dir .cache/smoke --include-synthetic
 
-benchmark: $(STAMP) ## Run the TASKS x MODELS x SEEDS matrix and rebuild the leaderboard
-	$(PY) -m benchmark run --tasks $(TASKS) --models $(MODELS) --seeds $(SEEDS) \
+benchmark: $(STAMP) ## Run the TASKS x MODELS x SEEDS matrix, then rebuild tables, claims, README block
+	$(CGBENCH) run --tasks $(TASKS) --models $(MODELS) --seeds $(SEEDS) \
 		--profile $(PROFILE) --logger $(LOGGER) $(if $(FORCE),--force)
+	$(CGBENCH) leaderboard
 
 leaderboard: $(STAMP) ## Rebuild results/*.csv and results/leaderboard.md from the run records
-	$(PY) -m benchmark leaderboard
+	$(CGBENCH) leaderboard
 
 report: $(STAMP) ## Build results/report.html (tables, charts, sample grids) from the run records
-	$(PY) -m benchmark report
+	$(CGBENCH) report
 
 report-screenshot: report ## Render results/report.html in headless Chromium -> results/report/screenshot.png
 	@command -v chromium >/dev/null || { echo "chromium not found: apt-get install chromium"; exit 2; }
@@ -54,16 +56,16 @@ report-screenshot: report ## Render results/report.html in headless Chromium -> 
 		--screenshot=results/report/screenshot.png file://$(CURDIR)/results/report.html
 
 leaderboard-check: $(STAMP) ## Fail when a committed table differs from a rebuild from the records
-	$(PY) -m benchmark leaderboard --check
+	$(CGBENCH) leaderboard --check
 
 classifiers: $(STAMP) ## Train (or verify) the evaluator classifiers behind attr_acc
-	$(PY) -m benchmark classifiers --tasks $(TASKS)
+	$(CGBENCH) classifiers --tasks $(TASKS)
 
 metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
-	$(PY) -m benchmark.metric_speed
+	$(PY) -m cgbench.metric_speed
 
 speed: $(STAMP) ## Suite vs plain PyTorch step time per model, metric throughput -> results/speed.csv
-	$(PY) -m benchmark.speed
+	$(PY) -m cgbench.speed
 
 clean: ## Remove caches and logs (keeps .venv, data and results)
 	rm -rf .cache .pytest_cache .ruff_cache lightning_logs wandb

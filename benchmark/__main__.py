@@ -1,4 +1,7 @@
-"""Command line: ``python -m benchmark {list,run,leaderboard,classifiers}``."""
+"""Command line: ``cgbench {list,run,conditions,score,leaderboard,claims,report,classifiers}``.
+
+Installed ``cgbench.models`` entry points are loaded first (see `cgbench.plugins`).
+"""
 
 import argparse
 import logging
@@ -6,16 +9,19 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark import claims, leaderboard, readme
-from benchmark import config as C
-from benchmark.config import UnknownNameError, lookup
-from benchmark.evaluators import load_or_train, write_table
-from benchmark.run import build, log_leaderboard_to_wandb, matrix, run_one
-from benchmark.tasks import TASKS
-from datamodules import DataNotFoundError
-from models import MODELS
+from cgbench import claims, external, leaderboard, plugins, readme
+from cgbench import config as C
+from cgbench.config import UnknownNameError, lookup
+from cgbench.datamodules import DataNotFoundError
+from cgbench.evaluators import load_or_train, table_path, write_table
+from cgbench.models import MODELS
+from cgbench.run import build, log_leaderboard_to_wandb, matrix, run_one
+from cgbench.tasks import TASKS
 
-PUBLISHED_TASKS = [name for name, task in TASKS.items() if not task.synthetic]
+
+def published_tasks() -> list[str]:
+    """The non-synthetic tasks, task files added with ``--task-config`` included."""
+    return [name for name, task in TASKS.items() if not task.synthetic]
 
 
 def _names(values: list[str], registry: dict, default: list[str]) -> list[str]:
@@ -59,8 +65,11 @@ def summary(record: dict) -> str:
 
 def cmd_run(args) -> int:
     """Run the matrix, one line per run, then rebuild the leaderboard."""
-    tasks = _names(args.tasks, TASKS, PUBLISHED_TASKS)
-    models = _names(args.models, MODELS, list(MODELS))
+    added = [plugins.add_task_file(path) for path in args.task_config]
+    tasks = _names(args.tasks, TASKS, added or published_tasks())
+    outside = [plugins.add_model(spec) for spec in args.model]
+    named = _names(args.models, MODELS, list(MODELS)) if args.models else []
+    models = list(dict.fromkeys(named + outside)) or list(MODELS)
     seeds = _seeds(args.seeds)
     runs = [(t, m, s) for t, m in matrix(tasks, models) for s in seeds]
     if not runs:
@@ -80,33 +89,43 @@ def cmd_run(args) -> int:
         record = run_one(task, model, seed, args.profile, tuple(args.set), args.results_dir,
                          args.logger, args.force)  # fmt: skip
         print(summary(record), flush=True)
-    table = rebuild(args.results_dir, args.include_synthetic)
+    table = rebuild(args.results_dir, args.include_synthetic, summaries=False)
     if args.logger == "wandb":
         log_leaderboard_to_wandb(table, args.results_dir)
     print(f"{len(runs)} run(s) in {time.perf_counter() - start:.0f}s; "
-          f"leaderboard in {args.results_dir}/leaderboard.md")  # fmt: skip
+          f"leaderboard in {args.results_dir}/leaderboard.md; `cgbench leaderboard` refreshes "
+          "claims.md and the README's results block")  # fmt: skip
     return 0
 
 
-def rebuild(results_dir: Path, include_synthetic: bool = False):
-    """Rebuild the tables, and (real tasks only) claims.md and the README's results block."""
-    table = leaderboard.write(results_dir, include_synthetic=include_synthetic)
-    print(f"{len(table)} row(s) written to {results_dir}/leaderboard.csv and .md")
-    if not include_synthetic:
-        print(f"claims checked in {claims.write(results_dir)}")
-        if path := readme.write(results_dir):
-            print(f"results block of {path} rebuilt")
+def rebuild(results_dir: Path, include_synthetic: bool = False, summaries: bool = True):
+    """Rebuild the tables and, with ``summaries`` (real tasks only), claims.md and the README.
+
+    Records are read once, under the rebuild lock, and annotated for today's code
+    (`cgbench.config.load_records`); every output is a function of them. `cgbench run` and
+    `score` rebuild only the tables, so many processes sharing one results folder never race
+    on the README; `cgbench leaderboard` (which `make benchmark` calls last) rebuilds all.
+    """
+    with leaderboard.rebuild_lock(results_dir):
+        records = C.load_records(results_dir)
+        table = leaderboard.write(results_dir, include_synthetic, records)
+        print(f"{len(table)} row(s) written to {results_dir}/leaderboard.csv and .md")
+        if summaries and not include_synthetic:
+            print(f"claims checked in {claims.write(results_dir, records)}")
+            if path := readme.write(results_dir, records):
+                print(f"results block of {path} rebuilt")
     return table
 
 
 def cmd_leaderboard(args) -> int:
     """Rebuild the tables from the run records (``--check``: only compare, exit 1 on drift)."""
     if args.check:
-        stale = leaderboard.drift(args.results_dir)
+        records = C.load_records(args.results_dir)
+        stale = leaderboard.drift(args.results_dir, records)
         claims_md = args.results_dir / "claims.md"
-        if claims_md.exists() and claims_md.read_text() != claims.render(args.results_dir):
+        if claims_md.exists() and claims_md.read_text() != claims.render(args.results_dir, records):
             stale.append("claims.md")
-        if readme.drifted(args.results_dir):
+        if readme.drifted(args.results_dir, records):
             stale.append("../README.md (its results block)")
         for name in stale:
             print(f"{args.results_dir}/{name} differs from a rebuild from the run records; "
@@ -121,15 +140,15 @@ def cmd_leaderboard(args) -> int:
 
 def cmd_claims(args) -> int:
     """Check the source papers' claims against the records: ``results/claims.md``."""
-    print(f"claims checked in {claims.write(args.results_dir)}")
+    print(f"claims checked in {claims.write(args.results_dir, C.load_records(args.results_dir))}")
     return 0
 
 
 def cmd_report(args) -> int:
     """Build the static HTML report from the run records."""
-    from benchmark import report  # matplotlib only when asked for
+    from cgbench import report  # matplotlib only when asked for
 
-    print(f"report written to {report.write(args.results_dir)}")
+    print(f"report written to {report.write(args.results_dir, C.load_records(args.results_dir))}")
     return 0
 
 
@@ -142,21 +161,46 @@ def cmd_list(args) -> int:
 
 def cmd_classifiers(args) -> int:
     """Train or load each task's evaluator classifier, print and tabulate its accuracy."""
-    for name in _names(args.tasks, TASKS, PUBLISHED_TASKS):
+    for name in _names(args.tasks, TASKS, published_tasks()):
         if "attr_acc" not in TASKS[name].metrics:
             continue
         cfg = C.load_config(name, args.profile)
         dm = TASKS[name].datamodule(data_dir=C.data_dir(), cache_dir=C.cache_dir(), **cfg["data"])
         dm.setup("fit")
         _, record = load_or_train(name, dm, cfg.get("evaluator") or {}, C.cache_dir())
-        write_table(record, args.results_dir / "evaluators" / f"{name}.csv")
+        write_table(record, table_path(args.results_dir, name, args.profile))
         print(f"{name}: test accuracy {record['test_acc']:.4f}, sha256 {record['sha256'][:12]}")
+    return 0
+
+
+def cmd_conditions(args) -> int:
+    """Write the test conditions a task scores, for samples made elsewhere."""
+    for path in args.task_config:
+        plugins.add_task_file(path)
+    lookup(TASKS, args.task, "task")
+    n = external.export_conditions(args.task, args.out, args.profile, tuple(args.set),
+                                   args.with_images)  # fmt: skip
+    print(f"{n} test conditions of {args.task} ({args.profile}) written to {args.out}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    """Score samples made elsewhere; write their record and rebuild the tables."""
+    for path in args.task_config:
+        plugins.add_task_file(path)
+    lookup(TASKS, args.task, "task")
+    C.check_data_dir()
+    record = external.score_samples(args.task, args.samples, args.name, args.profile, args.seed,
+                                    tuple(args.set), args.results_dir)  # fmt: skip
+    print(summary(record | {"train_seconds": 0}).replace("done [0s]", "scored"), flush=True)
+    rebuild(args.results_dir, TASKS[args.task].synthetic, summaries=False)
+    print("`cgbench leaderboard` refreshes claims.md and the README's results block")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run a command; known user errors exit 2 with one clear message."""
-    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    parser = argparse.ArgumentParser(prog="cgbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="print every valid (task, model) pair").set_defaults(fn=cmd_list)
     run = sub.add_parser("run", help="run the task x model x seed matrix, then the leaderboard")
@@ -167,7 +211,30 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--logger", default="csv", choices=["csv", "wandb", "none"])
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     run.add_argument("--force", action="store_true", help="rerun even if a record exists")
+    run.add_argument("--model", action="append", default=[], metavar="[KEY=]PKG.MODULE:CLASS",
+                     help="your own ConditionalGenerator class (repeatable); runs only those "
+                     "unless --models names others too")  # fmt: skip
     run.set_defaults(fn=cmd_run)
+    cond = sub.add_parser("conditions", help="write a task's scored test conditions (.npz/.pt)")
+    cond.add_argument("--task", required=True)
+    cond.add_argument("--out", type=Path, required=True, help="a .npz or .pt file")
+    cond.add_argument("--with-images", action="store_true", help="also the real test images")
+    cond.set_defaults(fn=cmd_conditions)
+    scr = sub.add_parser("score", help="score samples made elsewhere, as a run record")
+    scr.add_argument("--task", required=True)
+    scr.add_argument("--samples", type=Path, required=True,
+                     help="(N, K, C, H, W) in .npz ('samples') or .pt, or a folder of "
+                     "<row>_<k>.png")  # fmt: skip
+    scr.add_argument("--name", required=True, help="the row's name in the tables")
+    scr.add_argument("--seed", type=int, default=0, help="label of this set of samples")
+    scr.set_defaults(fn=cmd_score)
+    for p in (run, cond, scr):
+        p.add_argument("--task-config", action="append", default=[], metavar="PATH.yaml",
+                       help="a task YAML outside the package (key: its file stem; needs "
+                       "`base: <task>`)")  # fmt: skip
+    for p in (cond, scr):
+        p.add_argument("--profile", default="quick", choices=C.PROFILES)
+        p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     board = sub.add_parser("leaderboard", help="rebuild results/*.csv and .md from the records")
     board.add_argument("--check", action="store_true", help="exit 1 if the tables are stale")
     board.set_defaults(fn=cmd_leaderboard)
@@ -180,13 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     clf.add_argument("--tasks", nargs="*", default=[])
     clf.add_argument("--profile", default="quick", choices=C.PROFILES)
     clf.set_defaults(fn=cmd_classifiers)
-    for p in (run, board, rep, clf, sub.choices["claims"]):
+    for p in (run, board, rep, clf, cond, scr, sub.choices["claims"]):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        plugins.load_entry_points()
         return args.fn(args)
     except (DataNotFoundError, UnknownNameError, C.ConfigError) as err:
         if getattr(args, "debug", False):

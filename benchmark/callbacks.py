@@ -1,6 +1,6 @@
 """The runner's Lightning callbacks: divergence stop, per-epoch reseeding, shared convergence.
 
-Every run gets them from `benchmark.run.make_trainer`, whatever the model.
+Every run gets them from `cgbench.run.make_trainer`, whatever the model.
 """
 
 import pytorch_lightning as pl

@@ -1,6 +1,6 @@
 """The source papers' claims, checked against the run records: ``results/claims.md``.
 
-``python -m benchmark claims`` (also run by ``make leaderboard``). Every claim names its
+``cgbench claims`` (also run by ``make leaderboard``). Every claim names its
 measurement and a verdict rule fixed in this file, applied once per profile (``full``,
 ``standard``, ``quick``) to the mean over that profile's seeds; the numbers give mean ± standard
 deviation over seeds, and the records used are listed, so each verdict traces back to its runs.
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import config as C
-from benchmark import leaderboard
+from cgbench import records as R
+from cgbench.tables import markdown_table
 
-PROFILES = tuple(p for p in reversed(C.PROFILES) if p != "smoke")  # most thorough first
+PROFILES = tuple(p for p in reversed(R.PROFILES) if p != "smoke")  # most thorough first
 
 
 @dataclass
@@ -276,7 +276,7 @@ def findings(
 
     ``records`` (default: read from ``results_dir``) lets a caller that has them skip a re-read.
     """
-    records = leaderboard.collect(Path(results_dir)) if records is None else records
+    records = R.collect(Path(results_dir)) if records is None else records
     views = [Evidence(records, profile, results_dir) for profile in PROFILES]
     return views, [(s, c, check, [check(ev) for ev in views]) for s, c, check in CLAIMS]
 
@@ -284,18 +284,18 @@ def findings(
 def verdict_table(rows: list[tuple]) -> list[str]:
     """The markdown table of verdicts: a row per claim, a column per profile."""
     cells = [[s, c, *(f.verdict for f in fs)] for s, c, _, fs in rows]
-    return leaderboard.markdown_table(["source", "claim", *PROFILES], cells)
+    return markdown_table(["source", "claim", *PROFILES], cells)
 
 
-def render(results_dir: Path = Path("results")) -> str:
+def render(results_dir: Path = Path("results"), records: list[dict] | None = None) -> str:
     """The text of ``claims.md``.
 
     A verdict table with a column per profile, then each claim's rule and, per profile that
     measured it, its numbers and records.
     """
-    views, rows = findings(results_dir)
+    views, rows = findings(results_dir, records)
     lines = ["# The papers' claims under one protocol", "",
-             "Rebuilt from the run records by `python -m benchmark claims`. Each claim's rule",
+             "Rebuilt from the run records by `cgbench claims`. Each claim's rule",
              "(stated under it) is applied per profile to the mean over that profile's seeds;",
              "numbers are mean ± standard deviation over seeds, records are paths under",
              "`results/`. `quick` is the 3-seed matrix of `make benchmark` (minutes of",
@@ -314,10 +314,8 @@ def render(results_dir: Path = Path("results")) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(results_dir: Path = Path("results")) -> Path:
+def write(results_dir: Path = Path("results"), records: list[dict] | None = None) -> Path:
     """Write ``claims.md`` under ``results_dir`` atomically; return its path."""
     path = Path(results_dir) / "claims.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(render(results_dir))
-    tmp.replace(path)
+    R.atomic_write(path, render(results_dir, records))
     return path

@@ -19,12 +19,14 @@ from typing import Any
 
 import yaml
 
-from benchmark.tasks import TASKS
-from datamodules import DataNotFoundError
-from models import MODELS
+from cgbench import records
+from cgbench.datamodules import DataNotFoundError
+from cgbench.models import MODELS
+from cgbench.records import PROFILES
+from cgbench.tasks import TASKS
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-PROFILES = ("smoke", "quick", "standard", "full")
+TASK_FILES: dict[str, Path] = {}  # task YAMLs outside CONFIG_DIR, added by cgbench.plugins
 
 
 class ConfigError(ValueError):
@@ -59,7 +61,7 @@ def check_data_dir() -> None:
     if path.exists() and not (path.is_dir() and os.access(path, os.R_OK | os.X_OK)):
         raise DataNotFoundError(
             f"DATA_DIR={path} is not a readable folder. Fix: point DATA_DIR at the folder holding "
-            "mnist/ and celeba/ (e.g. DATA_DIR=../shared/data) and check its permissions"
+            "mnist/ and celeba/ (e.g. DATA_DIR=/path/to/data) and check its permissions"
         )
 
 
@@ -105,7 +107,7 @@ def _read_yaml(path: Path) -> dict:
 
 def _task_yaml(task: str) -> dict:
     """A task's YAML, merged over its ``base`` task's when it names one."""
-    path = CONFIG_DIR / f"{task}.yaml"
+    path = TASK_FILES.get(task) or CONFIG_DIR / f"{task}.yaml"
     if not path.exists():
         raise ConfigError(f"no config for task {task!r}: expected {path}")
     cfg = _read_yaml(path)
@@ -134,13 +136,19 @@ def load_config(task: str, profile: str = "quick", overrides: tuple[str, ...] = 
     return cfg
 
 
-CONFIG_KEYS = {
-    "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
-    "data": None,  # the DataModule's arguments; it refuses unknown ones
-    "eval": {"k_samples", "max_batches", "metrics"},
-    "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
-    "models": set(MODELS),
-}
+def config_keys() -> dict[str, set | None]:
+    """The valid blocks and, where the suite checks them, their keys (None: the callee checks).
+
+    Read at call time, so a model added by a plugin (`cgbench.plugins`) is a valid
+    ``models.<key>`` block.
+    """
+    return {
+        "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
+        "data": None,  # the DataModule's arguments; it refuses unknown ones
+        "eval": {"k_samples", "max_batches", "metrics"},
+        "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
+        "models": set(MODELS),
+    }
 
 
 def check_config(cfg: dict, task: str, where: str) -> None:
@@ -149,16 +157,17 @@ def check_config(cfg: dict, task: str, where: str) -> None:
     Raises:
         ConfigError: naming the key and the valid choices.
     """
+    keys = config_keys()
     for block, value in cfg.items():
-        if block not in CONFIG_KEYS:
+        if block not in keys:
             raise ConfigError(
-                f"{where}: unknown config block {block!r}; valid blocks: {', '.join(CONFIG_KEYS)}"
+                f"{where}: unknown config block {block!r}; valid blocks: {', '.join(keys)}"
             )
-        unknown = sorted(set(value or {}) - CONFIG_KEYS[block]) if CONFIG_KEYS[block] else []
+        unknown = sorted(set(value or {}) - keys[block]) if keys[block] else []
         if unknown:
             raise ConfigError(
                 f"{where}: unknown key {block}.{unknown[0]}; valid keys: "
-                f"{', '.join(sorted(CONFIG_KEYS[block]))}"
+                f"{', '.join(sorted(keys[block]))}"
             )
     spec = TASKS[task]
     for name in (cfg.get("eval") or {}).get("metrics") or []:
@@ -218,3 +227,34 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
 def config_sha(cfg: dict) -> str:
     """The 12-hex-digit hash of a resolved config: a run's identity for skipping and resuming."""
     return hashlib.sha256(yaml.safe_dump(cfg, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def is_stale(record: dict) -> bool:
+    """Whether today's YAML and code defaults resolve another config: `make benchmark` reruns it.
+
+    Records of unknown tasks or models (plugins not loaded, test fixtures) and records of
+    external samples (`cgbench score`, no training config) are never called stale.
+    """
+    if record["task"] not in TASKS or record["model"] not in MODELS or record.get("external"):
+        return False
+    overrides = tuple(record.get("overrides") or ())
+    try:
+        cfg = run_config(record["task"], record["model"], record["seed"], record["profile"],
+                         overrides)  # fmt: skip
+    except ValueError:  # a profile or key this version no longer knows
+        return True
+    return config_sha(cfg) != record.get("config_sha")
+
+
+def annotate(record: dict) -> dict:
+    """Fields the tables need that depend on today's code, not on the record itself."""
+    cls, spec = MODELS.get(record["model"]), TASKS.get(record["task"])
+    return {
+        "stale": is_stale(record),
+        "adapted": bool(cls and spec and spec.cond_kind in cls.adapted_kinds),
+    }
+
+
+def load_records(results_dir: Path) -> list[dict]:
+    """Every run record under ``results_dir``, annotated for today's code (see `annotate`)."""
+    return records.collect(results_dir, annotate)

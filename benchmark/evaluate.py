@@ -8,10 +8,10 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
 
-from benchmark.config import lookup
-from metrics import METRICS, BenchMetric
-from metrics.leakage import label_leakage
-from metrics.multimodal import mode_coverage
+from cgbench.config import lookup
+from cgbench.metrics import METRICS, BenchMetric
+from cgbench.metrics.leakage import label_leakage
+from cgbench.metrics.multimodal import mode_coverage
 
 
 @torch.no_grad()
@@ -153,6 +153,23 @@ def build_metrics(names, context: dict, unavailable: dict) -> dict[str, BenchMet
             continue
         metrics[name] = cls(**kwargs)
     return metrics
+
+
+def evaluation_order(dm, max_batches: int | None) -> list[int]:
+    """Test-split rows in the order `generation_scores` visits them (groups, then modes).
+
+    External samples (`cgbench.external`) are served in this order; keep it in step with the
+    loops below (the replay checks every batch's conditions, so a drift fails loudly).
+    """
+    groups = dm.test_groups() if hasattr(dm, "test_groups") else {"": dm.test_set}
+    limit = None if max_batches is None else max_batches * dm.batch_size
+    order = []
+    for dataset in groups.values():
+        rows = range(len(dataset)) if dataset is dm.test_set else dataset.indices  # a Subset
+        order += list(rows[:limit])
+    if hasattr(dm, "mode_targets"):  # mode_coverage: the first rows of the test split
+        order += list(range(len(dm.mode_targets)))[:limit]
+    return order
 
 
 def generation_scores(model, dm, metrics: dict, k_samples: int, seed: int, max_batches):

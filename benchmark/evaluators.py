@@ -1,14 +1,16 @@
 """Evaluator classifiers: trained once per task, cached with their checksum, reused by every run."""
 
 import hashlib
+import io
 import json
 import logging
 from pathlib import Path
 
 import torch
 
-from datamodules import ConditionalDataModule
-from metrics.classifiers import EvaluatorCNN, accuracy, train_classifier
+from cgbench.datamodules import ConditionalDataModule
+from cgbench.metrics.classifiers import EvaluatorCNN, accuracy, train_classifier
+from cgbench.records import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def load_or_train(
             classifier.eval().requires_grad_(False)
             if "columns" not in record:  # cached by an older version: add the held-out table
                 record |= held_out_report(classifier, dm)
-                meta.write_text(json.dumps(record, indent=2))
+                atomic_write(meta, json.dumps(record, indent=2))
             return classifier, record
         log.warning("evaluator %s fails its checksum; retraining it", weights)
     print(f"training the {task} evaluator classifier ({settings}) ...", flush=True)
@@ -51,15 +53,16 @@ def load_or_train(
     )
     kwargs = {k: v for k, v in settings.items() if k != "batch_size"}
     classifier, record = train_classifier(loader, dm.x_shape, dm.y_shape[0], dm.cond_kind, **kwargs)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(classifier.state_dict(), weights)
+    buffer = io.BytesIO()
+    torch.save(classifier.state_dict(), buffer)
+    atomic_write(weights, buffer.getvalue())
     record |= held_out_report(classifier, dm) | {
         "task": task,
         "path": str(weights),
-        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
         "data_checksum": dm.data_checksum,
     }
-    meta.write_text(json.dumps(record, indent=2))
+    atomic_write(meta, json.dumps(record, indent=2))
     print(f"evaluator for {task}: test accuracy {record['test_acc']:.4f}", flush=True)
     return classifier, record
 
@@ -84,6 +87,15 @@ def held_out_report(classifier: EvaluatorCNN, dm: ConditionalDataModule) -> dict
     }
 
 
+def table_path(results_dir: Path, task: str, profile: str) -> Path:
+    """``<results>/evaluators/<task>.<profile>.csv``: profiles train evaluators differently.
+
+    (One file per task let ``make classifiers`` at the quick profile overwrite the standard
+    evaluator's table that the committed records were scored with.)
+    """
+    return Path(results_dir) / "evaluators" / f"{task}.{profile}.csv"
+
+
 def write_table(record: dict, path: Path) -> None:
     """Per-column (attribute or class) held-out accuracy of an evaluator, as CSV."""
     rows = zip(record["columns"], record["test_acc_per_column"],
@@ -91,5 +103,4 @@ def write_table(record: dict, path: Path) -> None:
     lines = ["column,evaluator_test_acc,base_rate"]
     lines += [f"{c},{a:.4f},{m:.4f}" for c, a, m in rows]
     lines.append(f"all,{record['test_acc']:.4f},")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write(path, "\n".join(lines) + "\n")

@@ -9,84 +9,22 @@
 The output is a pure function of the records: rebuilding twice gives identical bytes.
 """
 
+import contextlib
 import fcntl
-import json
 import math
-import os
-import sys
 from pathlib import Path
 
 import pandas as pd
 from scipy import stats
 
-from benchmark import config as C
-from benchmark.tasks import TASKS
-from models import MODELS
+from cgbench import records as R
+from cgbench.tables import integer, interval, markdown_table, mean_pm, num
+from cgbench.tasks import TASKS
 
 SCORE_COLUMNS = [
     "task", "task_version", "model", "profile", "seed", "metric", "value",
     "higher_is_better", "git_sha", "config_sha",
 ]  # fmt: skip
-
-
-def read_record(path: Path) -> dict | None:
-    """A run's ``metrics.json``; None when absent, and a warning naming it when unreadable."""
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text())
-        if not isinstance(record, dict) or not {"task", "model", "seed", "scores"} <= set(record):
-            raise ValueError("not a run record (task, model, seed or scores missing)")
-        return record
-    except (ValueError, OSError) as err:
-        print(f"warning: {path} is corrupt ({err}); left out of the tables. Fix: rerun that run "
-              "(`make benchmark` redoes it) or delete the file", file=sys.stderr)  # fmt: skip
-        return None
-
-
-def collect(results_dir: Path) -> list[dict]:
-    """All run records under ``<results_dir>/runs``, sorted by task, model, profile and seed.
-
-    A record's sampling ``variants`` (LC's prior samples) become records of their own, with
-    model ``<model>[<variant>]`` and ``variant_of`` set; they are shown but never ranked.
-    """
-    paths = sorted(Path(results_dir).glob("runs/*/*/*/*/metrics.json"))
-    records = [r for r in map(read_record, paths) if r is not None]  # corrupt: warned, left out
-    for r in records:  # a record made with --set overrides is not the profile's config
-        r["stale"] = _stale(r)
-        if r.get("overrides"):
-            r["profile"] = f"{r['profile']}*"
-    records += [v for r in records for v in _variant_records(r)]
-    return sorted(records, key=lambda r: (r["task"], r["model"], r["profile"], r["seed"]))
-
-
-def _stale(record: dict) -> bool:
-    """Whether today's YAML and code defaults resolve another config: `make benchmark` reruns it.
-
-    Records of unknown tasks or models (test fixtures) are never called stale.
-    """
-    if record["task"] not in TASKS or record["model"] not in MODELS:
-        return False
-    overrides = tuple(record.get("overrides") or ())
-    try:
-        cfg = C.run_config(record["task"], record["model"], record["seed"], record["profile"],
-                         overrides)  # fmt: skip
-    except ValueError:  # a profile or key this version no longer knows
-        return True
-    return C.config_sha(cfg) != record.get("config_sha")
-
-
-def _variant_records(record: dict) -> list[dict]:
-    return [
-        record
-        | variant
-        | {
-            "model": f"{record['model']}[{name}]",
-            "variant_of": record["model"],
-            "higher_is_better": {k: record["higher_is_better"][k] for k in variant["scores"]},
-        }
-        for name, variant in (record.get("variants") or {}).items()
-    ]
 
 
 def _stages(group: pd.DataFrame) -> str:
@@ -127,12 +65,6 @@ def _ci95(std: float, n: int) -> float:
     return float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
 
 
-def _adapted(task: str, model: str) -> bool:
-    """Whether the model runs on this task's condition kind only as an adaptation."""
-    cls, spec = MODELS.get(model.split("[")[0]), TASKS.get(task)
-    return bool(cls and spec and spec.cond_kind in cls.adapted_kinds)
-
-
 def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     """Wide table: mean/std over seeds per metric, cost columns and rank within each task."""
     if not records:
@@ -146,7 +78,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         status = [f"{name} {len(rs)}/{len(group)}" for name, rs in
                   (("diverged", diverged), ("stale", stale)) if rs]  # fmt: skip
         row["status"] = ", ".join(status) or "ok"
-        row["adapted"] = _adapted(task, model)
+        row["adapted"] = "adapted" in group and bool(group["adapted"].fillna(False).any())
         scores = pd.DataFrame(list(group["scores"]))
         for metric in sorted(scores.columns):
             row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(scores[metric])
@@ -174,7 +106,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         higher = direction(records, task, primary)
         table.loc[idx, "rank"] = table.loc[idx, column].rank(ascending=not higher, method="min")
     table["rank"] = table["rank"].astype("Int64")
-    order = {name: i for i, name in enumerate(reversed(C.PROFILES))}  # most thorough first
+    order = {name: i for i, name in enumerate(reversed(R.PROFILES))}  # most thorough first
     table["budget"] = table["budget"].map(lambda b: order.get(b, len(order)))
     table = table.sort_values(["task", "budget", "rank", "model", "profile"], na_position="last")
     return table.drop(columns="budget")
@@ -197,7 +129,7 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
     per-attribute ``attr_acc`` beside the evaluator's held-out accuracy (its ceiling).
     """
     lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/*/metrics.json` by",
-             "`python -m benchmark leaderboard`; mean ± std over seeds and the 95% confidence",
+             "`cgbench leaderboard`; mean ± std over seeds and the 95% confidence",
              "interval (Student's t) of the ranking metric. Ranks compare models within one",
              "profile (full, then standard, then quick). A row `model[variant]` scores another",
              "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",
@@ -226,18 +158,18 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
         rows = []
         for _, row in group.iterrows():
             name = row["model"] + (" †" if row["adapted"] else "")
-            cells = [_fmt_int(row["rank"]), name, row["profile"], str(row["n_seeds"])]
+            cells = [integer(row["rank"]), name, row["profile"], str(row["n_seeds"])]
             for metric in main:
                 mean, std = row.get(f"{metric}_mean"), row.get(f"{metric}_std")
                 cells.append(mean_pm(mean, std))
                 if metric == primary:
-                    cells.append(_interval(mean, row.get(f"{metric}_ci95")))
+                    cells.append(interval(mean, row.get(f"{metric}_ci95")))
                 if metric == "attr_acc":
-                    cells.append(_num(row.get("evaluator_acc")))
-            cells += [_fmt_int(row["n_params"]), _fmt_int(row["train_seconds"]),
+                    cells.append(num(row.get("evaluator_acc")))
+            cells += [integer(row["n_params"]), integer(row["train_seconds"]),
                       *([row["train_stages"]] if stages else []),
-                      _fmt_int(row["samples_per_second"]),
-                      *([_fmt_int(row["inference_iterations"])] if iters else []),
+                      integer(row["samples_per_second"]),
+                      *([integer(row["inference_iterations"])] if iters else []),
                       row["status"]]  # fmt: skip
             rows.append(cells)
         lines += [*markdown_table(header, rows), ""]
@@ -264,47 +196,30 @@ def _per_attribute(runs: list[dict], metric: str, title: str) -> list[str]:
     rows = []
     for model in sorted({m for m, _ in per_run}):
         details = pd.DataFrame([d for m, d in per_run if m == model])
-        rows.append([model, *(_num(details[c].mean()) for c in columns)])
+        rows.append([model, *(num(details[c].mean()) for c in columns)])
     ceiling = next((r["evaluator"].get("per_column") for r in runs if r.get("evaluator")), None)
     if ceiling:
-        rows.append(["evaluator (ceiling)", *(_num(ceiling.get(c)) for c in columns)])
+        rows.append(["evaluator (ceiling)", *(num(ceiling.get(c)) for c in columns)])
     return [title, "", *markdown_table(["model", *columns], rows), ""]
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """The lines of a markdown table (no blank line after it)."""
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(cells) + " |" for cells in rows]
-
-
-def _num(value) -> str:
-    return "" if value is None or pd.isna(value) else f"{value:.4f}"
-
-
-def _interval(mean, half) -> str:
-    if mean is None or pd.isna(mean) or pd.isna(half):
-        return ""
-    return f"[{mean - half:.4f}, {mean + half:.4f}]"
-
-
-def mean_pm(mean, std) -> str:
-    """``"mean ± std"`` to 4 decimals; the mean alone without a std; empty without a mean."""
-    if mean is None or pd.isna(mean):
-        return ""
-    return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
-
-
-def _fmt_int(value) -> str:
-    return "" if value is None or pd.isna(value) else str(round(value))
 
 
 TABLES = ("scores.csv", "leaderboard.csv", "leaderboard.md")
 
 
-def render(results_dir: Path, include_synthetic: bool = False) -> tuple[pd.DataFrame, dict]:
-    """The leaderboard table and the text of each file in ``TABLES``, from the records."""
-    results_dir = Path(results_dir)
-    records = [r for r in collect(results_dir) if include_synthetic or not _synthetic(r["task"])]
+def render(
+    results_dir: Path, include_synthetic: bool = False, records: list[dict] | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """The leaderboard table and the text of each file in ``TABLES``.
+
+    Args:
+        results_dir: The results folder (records are read from it when ``records`` is None).
+        include_synthetic: Keep the test-only synthetic tasks.
+        records: Records from `cgbench.records.collect`, annotated with ``stale`` and
+            ``adapted`` by the runner side (`cgbench.config.load_records`); a pure function of
+            them.
+    """
+    records = R.collect(results_dir) if records is None else records
+    records = [r for r in records if include_synthetic or not _synthetic(r["task"])]
     table = leaderboard_table(records)
     texts = {
         "scores.csv": scores_table(records).to_csv(index=False, float_format="%.6g"),
@@ -314,29 +229,43 @@ def render(results_dir: Path, include_synthetic: bool = False) -> tuple[pd.DataF
     return table, texts
 
 
-def write(results_dir: Path = Path("results"), include_synthetic: bool = False) -> pd.DataFrame:
-    """Rebuild ``scores.csv``, ``leaderboard.csv`` and ``leaderboard.md`` under ``results_dir``.
+@contextlib.contextmanager
+def rebuild_lock(results_dir: Path):
+    """Hold an exclusive lock on ``results_dir`` for one table rebuild.
 
-    Synthetic (test-only) tasks are left out unless ``include_synthetic`` is set. Each file is
-    written through a temporary file, so a crash never leaves half a table.
+    Two matrices sharing ``results/`` must not replace each other's table with one built
+    before the other's record landed, so records are read and tables written under it.
     """
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    # One rebuild at a time: two matrices sharing results/ must not replace each other's table
-    # with one built before the other's record landed.
     with open(results_dir / ".leaderboard.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        table, texts = render(results_dir, include_synthetic)
-        for name, text in texts.items():
-            tmp = results_dir / f".{name}.tmp"
-            tmp.write_text(text)
-            os.replace(tmp, results_dir / name)
+        yield  # closing the file releases the lock
+
+
+def write(
+    results_dir: Path = Path("results"),
+    include_synthetic: bool = False,
+    records: list[dict] | None = None,
+) -> pd.DataFrame:
+    """Rebuild ``scores.csv``, ``leaderboard.csv`` and ``leaderboard.md`` under ``results_dir``.
+
+    Synthetic (test-only) tasks are left out unless ``include_synthetic`` is set. Without
+    ``records`` they are read and the tables written under the rebuild lock; a caller passing
+    ``records`` holds that lock itself (`cgbench.__main__.rebuild`).
+    """
+    if records is None:
+        with rebuild_lock(results_dir):
+            return write(results_dir, include_synthetic, R.collect(results_dir))
+    table, texts = render(results_dir, include_synthetic, records)
+    for name, text in texts.items():
+        R.atomic_write(Path(results_dir) / name, text)
     return table
 
 
-def drift(results_dir: Path = Path("results")) -> list[str]:
+def drift(results_dir: Path = Path("results"), records: list[dict] | None = None) -> list[str]:
     """The committed tables that differ from a rebuild from the records (empty: no drift)."""
-    _, texts = render(results_dir)
+    _, texts = render(results_dir, records=records)
     paths = {name: Path(results_dir) / name for name in texts}
     return [n for n, t in texts.items() if not paths[n].exists() or paths[n].read_text() != t]
 

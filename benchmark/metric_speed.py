@@ -1,6 +1,6 @@
 """Metric throughput: seconds to score N pairs of 64x64 RGB images with each image metric.
 
-``python -m benchmark.metric_speed [--pairs 10000] [--threads 2]`` writes
+``python -m cgbench.metric_speed [--pairs 10000] [--threads 2]`` writes
 ``results/metric_speed.csv``. Pairs are real CelebA faces (the first 500 under ``DATA_DIR``,
 centre-cropped, resized to 64 px and tiled) against a noisy copy; without CelebA it stops.
 Fidelity metrics score one sample per pair; the diversity metrics score the two images of a
@@ -18,10 +18,10 @@ import torch
 from torchvision.io import decode_image
 from torchvision.transforms.v2.functional import center_crop, resize
 
-from benchmark import config as C
-from benchmark.evaluate import build_metrics
-from datamodules import DataNotFoundError
-from metrics import load_lpips
+from cgbench import config as C
+from cgbench.datamodules import DataNotFoundError
+from cgbench.evaluate import build_metrics
+from cgbench.metrics import load_lpips
 
 NAMES = ("psnr", "ssim", "ms_ssim", "lpips", "diversity", "diversity_lpips")
 

@@ -1,6 +1,6 @@
 """The README's results block: headline scores, the claims' verdicts, a sample grid per task.
 
-``python -m benchmark leaderboard`` rewrites the text between `BEGIN` and `END` in the README
+``cgbench leaderboard`` rewrites the text between `BEGIN` and `END` in the README
 beside the results folder (``<results_dir>/../README.md``), so the numbers people read first
 come from the records like every other table; ``--check`` reports it when it drifts.
 """
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import claims, leaderboard
-from benchmark.tasks import TASKS
+from cgbench import claims, leaderboard
+from cgbench import records as R
+from cgbench.tables import markdown_table, mean_pm
+from cgbench.tasks import TASKS
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -27,7 +29,7 @@ def headline(table: pd.DataFrame, records: list[dict]) -> list[str]:
                            if not pd.isna(row.get(f"{primary}_mean"))) or "–"
                  for p in claims.PROFILES]  # fmt: skip
         rows.append([task, f"`{primary}` {arrow}", model, *cells])
-    return leaderboard.markdown_table(["task", "ranked by", "model", *claims.PROFILES], rows)
+    return markdown_table(["task", "ranked by", "model", *claims.PROFILES], rows)
 
 
 def _cell(row: pd.Series, metric: str) -> str:
@@ -35,7 +37,7 @@ def _cell(row: pd.Series, metric: str) -> str:
     flags = "*" * row["profile"].endswith("*") + (
         "" if row["status"] == "ok" else f", {row['status']}"
     )
-    value = leaderboard.mean_pm(row[f"{metric}_mean"], row[f"{metric}_std"])
+    value = mean_pm(row[f"{metric}_mean"], row[f"{metric}_std"])
     return f"{value} ({row['n_seeds']}{flags})"
 
 
@@ -56,12 +58,15 @@ def grids(table: pd.DataFrame, results_dir: Path) -> list[str]:
             src = image.relative_to(results_dir.parent).as_posix()
             rows.append([task, f"{row['model']} ({row['profile']}, {image.parent.name})",
                          f'<img src="{src}" width="220">'])  # fmt: skip
-    return leaderboard.markdown_table(["task", "model (profile, seed)", "samples"], rows)
+    return markdown_table(["task", "model (profile, seed)", "samples"], rows)
 
 
-def block(results_dir: Path = Path("results")) -> str:
-    """The generated text between the markers (the markers included)."""
-    everything = leaderboard.collect(results_dir)
+def block(results_dir: Path = Path("results"), everything: list[dict] | None = None) -> str:
+    """The generated text between the markers (the markers included).
+
+    ``everything``: the annotated records (`cgbench.config.load_records`); read when None.
+    """
+    everything = R.collect(results_dir) if everything is None else everything
     records = [r for r in everything if r["task"] in TASKS and not TASKS[r["task"]].synthetic]
     table = leaderboard.leaderboard_table(records)
     _, rows = claims.findings(results_dir, everything)
@@ -79,7 +84,9 @@ def block(results_dir: Path = Path("results")) -> str:
     return "\n".join(lines)
 
 
-def current(results_dir: Path = Path("results")) -> tuple[Path, str, str] | None:
+def current(
+    results_dir: Path = Path("results"), records: list[dict] | None = None
+) -> tuple[Path, str, str] | None:
     """``(path, text now, text rebuilt)`` of the README beside ``results_dir``.
 
     None when there is no README there or it has no markers (e.g. a test's results folder).
@@ -92,22 +99,20 @@ def current(results_dir: Path = Path("results")) -> tuple[Path, str, str] | None
         return None
     head, rest = text.split(BEGIN, 1)
     tail = rest.split(END, 1)[1]
-    return path, text, head + block(results_dir) + tail
+    return path, text, head + block(results_dir, records) + tail
 
 
-def write(results_dir: Path = Path("results")) -> Path | None:
+def write(results_dir: Path = Path("results"), records: list[dict] | None = None) -> Path | None:
     """Rewrite the README's block from the records; the README's path, or None if it has none."""
-    found = current(results_dir)
+    found = current(results_dir, records)
     if found is None:
         return None
     path, _, rebuilt = found
-    tmp = path.with_name(".README.md.tmp")
-    tmp.write_text(rebuilt)
-    tmp.replace(path)
+    R.atomic_write(path, rebuilt)
     return path
 
 
-def drifted(results_dir: Path = Path("results")) -> bool:
+def drifted(results_dir: Path = Path("results"), records: list[dict] | None = None) -> bool:
     """Whether the README's block differs from a rebuild from the records."""
-    found = current(results_dir)
+    found = current(results_dir, records)
     return found is not None and found[1] != found[2]

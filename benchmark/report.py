@@ -1,6 +1,6 @@
 """Static HTML report: per task, the leaderboard table, bar charts with error bars, sample grids.
 
-``python -m benchmark report`` (``make report``) writes ``results/report.html`` and its PNGs
+``cgbench report`` (``make report``) writes ``results/report.html`` and its PNGs
 under ``results/report/`` from the committed run records only; open the HTML file in any
 browser, no server needed. Sample grids are the runs' own ``samples*.png`` (the most thorough
 profile's lowest seed), shown side by side: every model drew them for the same conditions.
@@ -16,9 +16,10 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmark import config as C  # noqa: E402
-from benchmark import leaderboard  # noqa: E402
-from benchmark.tasks import TASKS  # noqa: E402
+from cgbench import config as C  # noqa: E402
+from cgbench import leaderboard  # noqa: E402
+from cgbench.records import atomic_write  # noqa: E402
+from cgbench.tasks import TASKS  # noqa: E402
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}
@@ -118,10 +119,13 @@ def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, s
     return found
 
 
-def write(results_dir: Path = Path("results")) -> Path:
-    """Build ``report.html`` and ``report/*.png`` under ``results_dir``; return the HTML path."""
+def write(results_dir: Path = Path("results"), records: list[dict] | None = None) -> Path:
+    """Build ``report.html`` and ``report/*.png`` under ``results_dir``; return the HTML path.
+
+    ``records``: annotated records (`cgbench.config.load_records`); read plainly when None.
+    """
     results_dir = Path(results_dir)
-    table, _ = leaderboard.render(results_dir)
+    table, _ = leaderboard.render(results_dir, records=records)
     if table.empty:
         raise C.ConfigError(f"no run records under {results_dir}/runs: run `make benchmark` first")
     out = results_dir / "report"
@@ -159,5 +163,5 @@ def write(results_dir: Path = Path("results")) -> Path:
             parts.append(f"<h3>Training curves (seed 0)</h3><p><img class=chart "
                          f"src='{curves.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
     path = results_dir / "report.html"
-    path.write_text("\n".join(parts) + "\n")
+    atomic_write(path, "\n".join(parts) + "\n")
     return path

@@ -11,30 +11,26 @@ epoch start). The checkpoints are deleted once the record is written.
 import dataclasses
 import datetime as dt
 import inspect
-import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytorch_lightning as pl
 import torch
 import yaml
-from torchvision.utils import save_image
 
-from benchmark import config as C
-from benchmark.callbacks import DivergedError, DivergenceGuard, EpochSeed, ValidationSampleL1
-from benchmark.evaluate import sample_grid, score_model
-from benchmark.evaluators import load_or_train, write_table
-from benchmark.leaderboard import read_record
-from benchmark.tasks import TASKS
-from metrics import load_lpips
-from models import MODELS
+from cgbench import config as C
+from cgbench.callbacks import DivergedError, DivergenceGuard, EpochSeed, ValidationSampleL1
+from cgbench.evaluate import sample_grid, score_model
+from cgbench.evaluators import load_or_train, table_path, write_table
+from cgbench.metrics import load_lpips
+from cgbench.models import MODELS
+from cgbench.records import read_record, run_path, write_run
+from cgbench.tasks import TASKS
 
 
 def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
@@ -45,70 +41,6 @@ def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
         for m in models
         if C.lookup(TASKS, t, "task").cond_kind in C.lookup(MODELS, m, "model").cond_kinds
     ]
-
-
-def run_path(results_dir: Path, task: str, model: str, profile: str, seed: int) -> Path:
-    """A run's folder: ``<results_dir>/runs/<task>/<model>/<profile>/seed<k>``.
-
-    The profile is part of the path, so a quick run never replaces a standard or full record.
-    """
-    return Path(results_dir) / "runs" / task / model / profile / f"seed{seed}"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def read_log(run_dir: Path) -> pd.DataFrame | None:
-    """The run's CSV log (``logs/metrics.csv``), or None when it has none."""
-    log = run_dir / "logs" / "metrics.csv"
-    return pd.read_csv(log) if log.exists() else None
-
-
-def training_curves(frame: pd.DataFrame | None) -> str | None:
-    """Per-epoch means of the ``train/*`` values in a CSV log, as CSV text (None: none)."""
-    columns = [c for c in frame.columns if c.startswith("train/")] if frame is not None else []
-    if not columns:
-        return None
-    return frame.groupby("epoch")[columns].mean().to_csv(float_format="%.6g")
-
-
-def validation_curves(frame: pd.DataFrame | None) -> str | None:
-    """``val/sample_l1`` against the batches trained, from a CSV log (None: not logged)."""
-    if frame is None or "val/sample_l1" not in frame:
-        return None
-    rows = frame.dropna(subset=["val/sample_l1"]).rename(columns={"val/train_batches": "batches"})
-    return (
-        rows[["batches", "epoch", "val/sample_l1"]]
-        .astype({"batches": int})
-        .to_csv(index=False, float_format="%.6g")
-    )
-
-
-def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None:
-    """Write a run's files atomically; ``metrics.json`` goes last, marking the run complete.
-
-    ``grids`` maps a file stem (``samples``, ``samples_prior``) to an image tensor.
-    """
-    atomic_write(run_dir / "config.yaml", config_text.encode())
-    log = read_log(run_dir)  # read once for both curve files
-    curves = training_curves(log)
-    if curves:  # small and committed, for the report's training curves
-        atomic_write(run_dir / "curves.csv", curves.encode())
-    convergence = validation_curves(log)
-    if convergence:  # the report's convergence plot of an image task
-        atomic_write(run_dir / "val_curves.csv", convergence.encode())
-    for stem, grid in (grids or {}).items():
-        png = run_dir / f"{stem}.png.tmp"
-        save_image(grid, png, format="png")
-        os.replace(png, run_dir / f"{stem}.png")
-    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-    atomic_write(run_dir / "metrics.json", text.encode())
 
 
 def git_sha() -> str:
@@ -231,6 +163,71 @@ def make_trainer(
                  logger=logger, callbacks=callbacks, **args)  # fmt: skip
 
 
+def make_datamodule(task_name: str, cfg: dict):
+    """The run's task (``eval.metrics`` applied) and its set-up DataModule.
+
+    Shared by training runs and by `cgbench.external` (samples made elsewhere), so both are
+    scored on the same data.
+    """
+    task = C.lookup(TASKS, task_name, "task")
+    if cfg["eval"].get("metrics"):  # a subset of the task's metrics, e.g. to skip LPIPS
+        task = dataclasses.replace(task, metrics=tuple(cfg["eval"]["metrics"]))
+    dm = build(task.datamodule, f"{task_name}.yaml data", data_dir=C.data_dir(),
+               cache_dir=C.cache_dir(), **cfg["data"])  # fmt: skip
+    if dm.cond_kind != task.cond_kind:
+        raise C.ConfigError(
+            f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
+        )
+    dm.setup("fit")
+    return task, dm
+
+
+def load_evaluator(task, dm, cfg: dict, results_dir: Path):
+    """The task's evaluator classifier and its record (None, None when no metric needs one).
+
+    Its held-out table goes to ``results/evaluators/<task>.<profile>.csv``.
+    """
+    if "attr_acc" not in task.metrics:
+        return None, None
+    classifier, info = load_or_train(task.name, dm, cfg["evaluator"], C.cache_dir())
+    if not task.synthetic:
+        write_table(info, table_path(results_dir, task.name, cfg["profile"]))
+    return classifier, info
+
+
+def score(model, task, dm, classifier, cfg: dict) -> dict:
+    """`score_model` with the task's scoring context (evaluator, LPIPS network, image size)."""
+    lpips_net, lpips_info = None, {}
+    if any("lpips" in n for n in task.metrics + task.edit_metrics):
+        lpips_net, lpips_info = load_lpips(C.lpips_backbone())
+    context = {"image_size": dm.x_shape[1], "classifier": classifier, "cond_kind": dm.cond_kind,
+               "attribute_names": getattr(dm, "attributes", None), "net": lpips_net,
+               "info": lpips_info}  # fmt: skip
+    eval_cfg = {"k_samples": 5, "max_batches": None} | cfg["eval"]
+    eval_cfg.pop("metrics", None)  # already applied to task.metrics
+    return score_model(model, dm, task, context, seed=cfg["seed"], **eval_cfg)
+
+
+def provenance(task, cfg: dict, dm, classifier_info, sha: str) -> dict:
+    """The record fields every run has, trained here or scored from external samples."""
+    return {
+        "task": cfg["task"],
+        "task_version": task.version,
+        "model": cfg["model"],
+        "seed": cfg["seed"],
+        "profile": cfg["profile"],
+        "data": getattr(dm, "split_info", {}),
+        "evaluator": classifier_info and evaluator_summary(classifier_info),
+        "data_checksum": dm.data_checksum,
+        "git_sha": git_sha(),
+        "config_sha": sha,
+        "overrides": list(cfg.get("overrides", ())),
+        "torch": torch.__version__,
+        "device": device_name(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def run_one(
     task_name: str,
     model_name: str,
@@ -253,7 +250,7 @@ def run_one(
         logger: ``csv``, ``wandb`` or ``none``.
         force: Rerun even when a record with the same config exists.
     """
-    task = C.lookup(TASKS, task_name, "task")
+    C.lookup(TASKS, task_name, "task")
     C.lookup(MODELS, model_name, "model")
     cfg = C.run_config(task_name, model_name, seed, profile, overrides)
     config_text, sha = yaml.safe_dump(cfg, sort_keys=True), C.config_sha(cfg)
@@ -261,21 +258,9 @@ def run_one(
     record = read_record(run_dir / "metrics.json")
     if record and record.get("config_sha") == sha and not force:
         return record | {"skipped": True}
-    if cfg["eval"].get("metrics"):  # a subset of the task's metrics, e.g. to skip LPIPS
-        task = dataclasses.replace(task, metrics=tuple(cfg["eval"]["metrics"]))
-
-    dm = build(task.datamodule, f"{task_name}.yaml data", data_dir=C.data_dir(),
-               cache_dir=C.cache_dir(), **cfg["data"])  # fmt: skip
-    if dm.cond_kind != task.cond_kind:
-        raise C.ConfigError(
-            f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
-        )
-    dm.setup("fit")
-    classifier, classifier_info = None, None
-    if "attr_acc" in task.metrics:  # before seeding: a cache hit must not change the run's RNG
-        classifier, classifier_info = load_or_train(task_name, dm, cfg["evaluator"], C.cache_dir())
-        if not task.synthetic:
-            write_table(classifier_info, Path(results_dir) / "evaluators" / f"{task_name}.csv")
+    task, dm = make_datamodule(task_name, cfg)
+    # before seeding: a cache hit must not change the run's RNG
+    classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
 
     pl.seed_everything(seed, workers=True, verbose=False)
     model = make_model(cfg, dm)
@@ -285,22 +270,9 @@ def run_one(
         if stale != ckpt_dir:
             shutil.rmtree(stale, ignore_errors=True)
     trainer = make_trainer(cfg, run_dir, run_logger, dm.cond_kind, ckpt_dir)
-    base_record = {
-        "task": task_name,
-        "task_version": task.version,
-        "model": model_name,
-        "seed": seed,
-        "profile": profile,
-        "data": getattr(dm, "split_info", {}),
-        "evaluator": classifier_info and evaluator_summary(classifier_info),
+    base_record = provenance(task, cfg | {"overrides": overrides}, dm, classifier_info, sha) | {
         "n_params": sum(p.numel() for p in model.parameters()),
-        "data_checksum": dm.data_checksum,
-        "git_sha": git_sha(),
-        "config_sha": sha,
-        "overrides": list(overrides),
-        "torch": torch.__version__,
-        "device": device_name(),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "model_class": f"{type(model).__module__}:{type(model).__qualname__}",
     }
     last = ckpt_dir / "last.ckpt"
     resume = str(last) if trainer.checkpoint_callback and last.exists() else None
@@ -327,14 +299,7 @@ def run_one(
     if not trainer.is_global_zero:  # one process per rank (torchrun, SLURM): rank 0 scores
         return base_record | {"rank": trainer.global_rank, "scores": {}, "status": "ok"}
 
-    lpips_net, lpips_info = None, {}
-    if any("lpips" in n for n in task.metrics + task.edit_metrics):
-        lpips_net, lpips_info = load_lpips(C.lpips_backbone())
-    context = {"image_size": dm.x_shape[1], "classifier": classifier, "cond_kind": dm.cond_kind,
-               "attribute_names": getattr(dm, "attributes", None), "net": lpips_net,
-               "info": lpips_info}  # fmt: skip
-    eval_cfg = {"k_samples": 5, "max_batches": None} | cfg["eval"]
-    result = score_model(model, dm, task, context, seed=seed, **eval_cfg)
+    result = score(model, task, dm, classifier, cfg)
     first_batch = next(iter(dm.test_dataloader()))
     grids = {"samples": sample_grid(model, *first_batch, seed=seed)}
     for variant in model.variants:  # the same conditions and noise, e.g. LC without its actor
@@ -355,11 +320,17 @@ def run_one(
     )
     write_run(run_dir, config_text, record, grids)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    finish_logger(run_logger, logger, result, grids)
+    return record
+
+
+def finish_logger(run_logger, kind: str, result: dict, grids: dict) -> None:
+    """Log the test scores (and, to wandb, the sample grids) and close the run's logger."""
+    if not run_logger:
+        return
     # The logger itself, not trainer.logger: fast_dev_run swaps that for a dummy.
-    if run_logger:
-        run_logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})
-        run_logger.save()
-    if logger == "wandb":  # sample grids as images; one wandb run per benchmark run
+    run_logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})
+    run_logger.save()
+    if kind == "wandb":  # sample grids as images; one wandb run per benchmark run
         run_logger.log_image("samples", list(grids.values()), caption=list(grids))
         run_logger.experiment.finish()
-    return record

@@ -1,9 +1,9 @@
 """Throughput: the suite's training step against a plain PyTorch loop, and metric throughput.
 
-``python -m benchmark.speed`` (``make speed``) writes ``results/speed.csv``. For every model on
+``python -m cgbench.speed`` (``make speed``) writes ``results/speed.csv``. For every model on
 its first task (MNIST for label models, MNIST completion for image models), in one process:
 
-- *suite*: the runner's own Trainer (`benchmark.run.make_trainer`: the config's trainer block,
+- *suite*: the runner's own Trainer (`cgbench.run.make_trainer`: the config's trainer block,
   CSV logger, the runner's callbacks) fitting the quick profile's model and DataModule;
 - *plain*: a hand loop over the same DataLoader calling the same ``training_step`` with the
   same optimisers, no Trainer: ``zero_grad``, ``backward``, ``step`` (manual-optimisation models
@@ -27,12 +27,12 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 
-from benchmark import config as C
-from benchmark import metric_speed
-from benchmark.run import device_name, make_model, make_trainer
-from benchmark.tasks import TASKS
-from datamodules import DataNotFoundError
-from models import MODELS
+from cgbench import config as C
+from cgbench import metric_speed
+from cgbench.datamodules import DataNotFoundError
+from cgbench.models import MODELS
+from cgbench.run import device_name, make_model, make_trainer
+from cgbench.tasks import TASKS
 
 SPEED_TASKS = ("mnist", "completion_mnist")
 

@@ -4,11 +4,11 @@
 match, so an inapplicable pair is never built.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from datamodules import (
+from cgbench.datamodules import (
     CelebADataModule,
     ColorizationDataModule,
     CompletionDataModule,
@@ -53,7 +53,7 @@ FIDELITY = ("psnr", "psnr_best", "ssim", "ssim_best", "ms_ssim", "ms_ssim_best")
 IMAGE_METRICS = (*FIDELITY, "lpips", "lpips_best", "diversity", "diversity_lpips")
 SMALL_IMAGE_METRICS = (*FIDELITY, "diversity")  # 28 px: no LPIPS
 
-TASKS: Mapping[str, Task] = {
+TASKS: dict[str, Task] = {
     "mnist": Task("mnist", MNISTDataModule, "label", LABEL_METRICS, "attr_acc", LABEL_EDITS),
     "celeba": Task(
         "celeba", CelebADataModule, "attributes", ATTRIBUTE_METRICS, "attr_acc", ATTRIBUTE_EDITS

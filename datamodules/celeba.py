@@ -15,7 +15,7 @@ from torch.utils.data import TensorDataset
 from torchvision.io import decode_image
 from torchvision.transforms.v2.functional import center_crop, resize
 
-from datamodules.base import SPLITS, ConditionalDataModule, DataNotFoundError
+from cgbench.datamodules.base import SPLITS, ConditionalDataModule, DataNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,10 @@ class CelebADataModule(ConditionalDataModule):
     """CelebA faces, centre-cropped and resized, with a configurable attribute set.
 
     Splits follow ``list_eval_partition.txt`` over the images present. When that leaves the
-    validation or test split empty (a subset of training images, like ``../shared/data``), the
-    split is made from the image id instead: id % 10 == 0 is test, == 1 is validation. That rule
-    does not depend on which other images are present. ``split_info`` records which was used.
+    validation or test split empty (a subset of training images, like the 9,500-image subset
+    this project develops on), the split is made from the image id instead: id % 10 == 0 is
+    test, == 1 is validation. That rule does not depend on which other images are present.
+    ``split_info`` records which was used.
 
     Args:
         attributes: Attribute names (any of the 40); default the ten of Latent Constraints.
@@ -89,7 +90,7 @@ class CelebADataModule(ConditionalDataModule):
                 f"CelebA: {path} is missing. Expected under $DATA_DIR/celeba/: img_align_celeba/"
                 f"*.jpg, list_attr_celeba.txt and list_eval_partition.txt (the aligned-and-cropped "
                 f"release, {CELEBA_URL}). Fix: set DATA_DIR to the folder holding celeba/ "
-                f"(e.g. DATA_DIR=../shared/data)."
+                f"(e.g. DATA_DIR=/path/to/data)."
             )
         return path
 

@@ -12,7 +12,7 @@ import math
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from datamodules.image_source import ImageTaskDataModule, tensors_of
+from cgbench.datamodules.image_source import ImageTaskDataModule, tensors_of
 
 
 def square_mask(size: int, area: float, generator: torch.Generator | None, center: bool = False):

@@ -7,9 +7,9 @@ task turn each split into ``(x, y)`` pairs, where ``y`` is itself an image (``co
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from datamodules.base import SPLITS, ConditionalDataModule
-from datamodules.celeba import CelebADataModule
-from datamodules.mnist import MNISTDataModule
+from cgbench.datamodules.base import SPLITS, ConditionalDataModule
+from cgbench.datamodules.celeba import CelebADataModule
+from cgbench.datamodules.mnist import MNISTDataModule
 
 BASES = {"celeba": CelebADataModule, "mnist": MNISTDataModule}
 

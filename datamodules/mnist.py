@@ -8,7 +8,7 @@ from torch.utils.data import TensorDataset
 from torchvision.datasets import MNIST
 from torchvision.datasets.utils import check_integrity, download_url, extract_archive
 
-from datamodules.base import ConditionalDataModule, DataNotFoundError, sha256_files
+from cgbench.datamodules.base import ConditionalDataModule, DataNotFoundError, sha256_files
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def missing_message(folder: Path, name: str, reason: str) -> str:
     return (
         f"MNIST file {name!r} is missing or corrupt in {folder} and could not be downloaded "
         f"({reason}). Expected the 4 original files: {expected}. Fix: set DATA_DIR to a folder "
-        f"whose mnist/ subfolder holds them (e.g. DATA_DIR=../shared/data), or run once with "
+        f"whose mnist/ subfolder holds them (e.g. DATA_DIR=/path/to/data), or run once with "
         f"internet access so they download into $DATA_DIR/mnist/."
     )
 

@@ -7,7 +7,7 @@ conditional generator has something real to fit, yet nothing is read from disk.
 import torch
 from torch.utils.data import TensorDataset
 
-from datamodules.base import ConditionalDataModule
+from cgbench.datamodules.base import ConditionalDataModule
 
 
 class SyntheticDataModule(ConditionalDataModule):

@@ -4,9 +4,14 @@ Constructors take only what the metric needs (``image_size``, ``classifier``, ``
 ``net``, ``info``); the runner passes those by name.
 """
 
-from metrics.attribute import AttributeAccuracy, AttributeRecall, EditPreservation, EditSuccess
-from metrics.base import BenchMetric, ms_ssim_settings, to_unit_range
-from metrics.image import (
+from cgbench.metrics.attribute import (
+    AttributeAccuracy,
+    AttributeRecall,
+    EditPreservation,
+    EditSuccess,
+)
+from cgbench.metrics.base import BenchMetric, ms_ssim_settings, to_unit_range
+from cgbench.metrics.image import (
     LPIPS,
     MSSSIM,
     PSNR,

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from metrics.base import BenchMetric
+from cgbench.metrics.base import BenchMetric
 
 
 class EvaluatorMetric(BenchMetric):

@@ -16,7 +16,13 @@ import torch
 from torch import nn
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from metrics.base import BenchMetric, ms_ssim_per_image, ms_ssim_settings, ssim_valid, to_unit_range
+from cgbench.metrics.base import (
+    BenchMetric,
+    ms_ssim_per_image,
+    ms_ssim_settings,
+    ssim_valid,
+    to_unit_range,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """Conditional generators: ``MODELS`` maps each model's key (its file stem) to its class."""
 
-from models.acgan import ACGAN
-from models.base import ConditionalGenerator
-from models.cgan import CGAN
-from models.cgml import CGML
-from models.csvae import CSVAE
-from models.cvae import CVAE
-from models.lc import LC
+from cgbench.models.acgan import ACGAN
+from cgbench.models.base import ConditionalGenerator
+from cgbench.models.cgan import CGAN
+from cgbench.models.cgml import CGML
+from cgbench.models.csvae import CSVAE
+from cgbench.models.cvae import CVAE
+from cgbench.models.lc import LC
 
 MODELS: dict[str, type[ConditionalGenerator]] = {
     "cvae": CVAE,

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import ConditionalGenerator
-from models.nets import ConvDecoder, ConvEncoder, init_gan_weights
+from cgbench.models.base import ConditionalGenerator
+from cgbench.models.nets import ConvDecoder, ConvEncoder, init_gan_weights
 
 
 class ACGAN(ConditionalGenerator):

@@ -20,8 +20,8 @@ so that its diversity can be measured.
 import torch
 import torch.nn.functional as F
 
-from models.base import ConditionalGenerator
-from models.nets import ConvDecoder, ConvEncoder, PatchDiscriminator, UNet, init_gan_weights
+from cgbench.models.base import ConditionalGenerator
+from cgbench.models.nets import ConvDecoder, ConvEncoder, PatchDiscriminator, UNet, init_gan_weights
 
 
 class CGAN(ConditionalGenerator):

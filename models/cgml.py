@@ -1,7 +1,8 @@
 """cGML: conditional generation by modelling the latent space, for image conditions.
 
 Paper: Ramasinghe, Ranasinghe, Khan, Barnes & Gould, "Conditional Generative Modeling via
-Learning the Latent Space" (ICLR 2021). No official code exists; this follows methods.md §6.
+Learning the Latent Space" (ICLR 2021). No official code exists; this follows the paper's
+training procedure, summarised below.
 
 H encodes the condition, G decodes (H's features, z) into the output, and a Z network learns
 how z moves while it is fitted to a target. Per training batch: z0 ~ U(-1, 1)^d; T inner steps
@@ -29,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datamodules.colorization import rgb_to_lab
-from models.base import ConditionalGenerator
-from models.nets import UNet, feature_sizes
+from cgbench.color import rgb_to_lab
+from cgbench.models.base import ConditionalGenerator
+from cgbench.models.nets import UNet, feature_sizes
 
 
 def uniformity(ab: torch.Tensor, bins: int = 16, bandwidth: float = 0.1) -> torch.Tensor:

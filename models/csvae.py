@@ -32,15 +32,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import ConditionalGenerator
-from models.cvae import (
+from cgbench.models.base import ConditionalGenerator
+from cgbench.models.cvae import (
     check_likelihood,
     gaussian_kl,
     output_mean,
     reconstruction_nll,
     sample,
 )
-from models.nets import ConvDecoder, ConvEncoder
+from cgbench.models.nets import ConvDecoder, ConvEncoder
 
 PRIOR_MEAN = (0.0, 3.0)  # p(w_i | y_i = 0), p(w_i | y_i = 1)
 PRIOR_LOGVAR = (float(torch.tensor(0.1).log()), 0.0)  # variances 0.1 and 1

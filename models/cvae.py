@@ -21,8 +21,8 @@ noise; a Bernoulli likelihood for MNIST labels and a fixed-variance Gaussian oth
 import torch
 import torch.nn.functional as F
 
-from models.base import ConditionalGenerator
-from models.nets import ConvDecoder, ConvEncoder, UNet
+from cgbench.models.base import ConditionalGenerator
+from cgbench.models.nets import ConvDecoder, ConvEncoder, UNet
 
 
 def gaussian_kl(mu, logvar, mu_p, logvar_p) -> torch.Tensor:

@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import ConditionalGenerator
-from models.cvae import CVAE
+from cgbench.models.base import ConditionalGenerator
+from cgbench.models.cvae import CVAE
 
 VAE_VERSION = 1  # bump when stage 1's code changes, so cached weights are not reused
 

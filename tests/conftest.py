@@ -9,7 +9,7 @@ import torch
 from torchvision.io import decode_image
 from torchvision.transforms.v2.functional import center_crop, resize
 
-from datamodules import SyntheticDataModule
+from cgbench.datamodules import SyntheticDataModule
 
 torch.set_num_threads(2)
 DATA_DIR = Path(os.environ.get("DATA_DIR", "data"))

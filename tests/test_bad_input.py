@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import DATA_DIR
 
-import datamodules.mnist as mnist_module
-from benchmark.__main__ import main
+import cgbench.datamodules.mnist as mnist_module
+from cgbench.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--profile", "smoke", "--logger", "none", "--include-synthetic"]
@@ -131,7 +131,7 @@ def test_truncated_attribute_file(tmp_path, capsys, monkeypatch):
 
 def test_no_traceback_unless_debug(tmp_path):
     def stderr(*extra):
-        cmd = [sys.executable, "-m", "benchmark", "run", "--models", "nope", *extra]
+        cmd = [sys.executable, "-m", "cgbench", "run", "--models", "nope", *extra]
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         assert done.returncode in (1, 2)
         return done.stderr

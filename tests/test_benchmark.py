@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-import datamodules.mnist as mnist_module
-from benchmark.__main__ import main
-from benchmark.run import matrix
-from benchmark.tasks import TASKS
-from models import MODELS
+import cgbench.datamodules.mnist as mnist_module
+from cgbench.__main__ import main
+from cgbench.models import MODELS
+from cgbench.run import matrix
+from cgbench.tasks import TASKS
 
 SYNTHETIC = [name for name, task in TASKS.items() if task.synthetic]
 
@@ -176,8 +176,8 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
 def test_full_profile_precision_is_auto_and_resolves_per_device(tmp_path):
     import torch
 
-    from benchmark.config import run_config
-    from benchmark.run import make_trainer
+    from cgbench.config import run_config
+    from cgbench.run import make_trainer
 
     cfg = run_config("synthetic_label", "cvae", 0, "full")
     assert cfg["trainer"]["precision"] == "auto"

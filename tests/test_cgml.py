@@ -2,8 +2,8 @@
 
 import torch
 
-from models import CGML
-from models.cgml import uniformity
+from cgbench.models import CGML
+from cgbench.models.cgml import uniformity
 
 
 def model(dm, **kwargs) -> CGML:
@@ -51,7 +51,7 @@ def test_uniformity_prefers_spread_colours():
 
 
 def test_z_replay_moves_toward_lower_loss_after_training(synthetic_dm):
-    from benchmark.speed import without_trainer  # the model's own steps, no Trainer
+    from cgbench.speed import without_trainer  # the model's own steps, no Trainer
 
     torch.manual_seed(0)
     dm = synthetic_dm("image")

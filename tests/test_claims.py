@@ -2,7 +2,7 @@
 
 import json
 
-from benchmark import claims
+from cgbench import claims
 
 
 def record(task, model, scores, seed=0, profile="standard", **extra):

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import datamodules.mnist as mnist_module
-from benchmark.tasks import TASKS
-from datamodules import DataNotFoundError, MNISTDataModule
+import cgbench.datamodules.mnist as mnist_module
+from cgbench.datamodules import DataNotFoundError, MNISTDataModule
+from cgbench.tasks import TASKS
 
 DATA_DIR = Path(os.environ.get("DATA_DIR", "data"))
 

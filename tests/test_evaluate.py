@@ -3,9 +3,9 @@
 import torch
 from torch import nn
 
-from benchmark.evaluate import edit_targets, evaluate, evaluate_edits, sample_grid
-from metrics.attribute import AttributeAccuracy, EditSuccess
-from metrics.image import PSNR, Diversity
+from cgbench.evaluate import edit_targets, evaluate, evaluate_edits, sample_grid
+from cgbench.metrics.attribute import AttributeAccuracy, EditSuccess
+from cgbench.metrics.image import PSNR, Diversity
 
 
 class StubGenerator(nn.Module):

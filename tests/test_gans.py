@@ -8,9 +8,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from benchmark.__main__ import main
-from datamodules import MNISTDataModule
-from models import ACGAN
+from cgbench.__main__ import main
+from cgbench.datamodules import MNISTDataModule
+from cgbench.models import ACGAN
 
 DATA_DIR = Path(os.environ.get("DATA_DIR", "data"))
 

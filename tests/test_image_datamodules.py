@@ -9,15 +9,15 @@ import torch
 from skimage.color import lab2rgb, rgb2lab
 from torchvision.io import write_jpeg
 
-from datamodules import (
+from cgbench.color import lab_to_rgb, rgb_to_lab
+from cgbench.datamodules import (
     CelebADataModule,
     ColorizationDataModule,
     CompletionDataModule,
     DataNotFoundError,
     MultimodalCompletionDataModule,
 )
-from datamodules.colorization import lab_to_rgb, rgb_to_lab
-from metrics.multimodal import mode_coverage
+from cgbench.metrics.multimodal import mode_coverage
 
 DATA_DIR = Path(os.environ.get("DATA_DIR", "data"))
 needs_celeba = pytest.mark.skipif(

@@ -3,7 +3,7 @@
 import pytorch_lightning as pl
 import torch
 
-from models import LC
+from cgbench.models import LC
 
 
 def fit(dm, cache, **kwargs) -> LC:

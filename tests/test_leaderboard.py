@@ -4,10 +4,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark import leaderboard
-from benchmark.tasks import TASKS, Task
+from cgbench import config as C
+from cgbench import leaderboard
+from cgbench.tasks import TASKS, Task
 
 GOLDEN = Path(__file__).parent / "data"
+
+
+def write(results, **kwargs):
+    """Rebuild the tables from records annotated for today's code, as `cgbench leaderboard`."""
+    return leaderboard.write(results, records=C.load_records(results), **kwargs)
 
 
 @pytest.fixture
@@ -17,22 +23,22 @@ def results(tmp_path):
 
 
 def test_golden_rebuild_matches_expected_text(results):
-    leaderboard.write(results)
+    write(results)
     for name in ("scores.csv", "leaderboard.csv", "leaderboard.md"):
         assert (results / name).read_text() == (GOLDEN / name).read_text(), name
 
 
 def test_rebuild_is_byte_identical(results):
-    leaderboard.write(results)
+    write(results)
     first = {p.name: p.read_bytes() for p in results.glob("*.*")}
     for p in results.glob("*.*"):
         p.unlink()
-    leaderboard.write(results)
+    write(results)
     assert {p.name: p.read_bytes() for p in results.glob("*.*")} == first
 
 
 def test_rank_follows_the_primary_metrics_direction(results, monkeypatch):
-    records = leaderboard.collect(results)
+    records = C.load_records(results)
     table = leaderboard.leaderboard_table(records).dropna(subset=["rank"])
     assert table.set_index("model")["rank"].to_dict() == {"toy": 1, "cvae": 2, "worse": 3}
     lower_first = Task("mnist", TASKS["mnist"].datamodule, "label", ("diversity",), "diversity")
@@ -46,21 +52,21 @@ def test_synthetic_tasks_stay_out_of_the_published_tables(results):
     synthetic.mkdir(parents=True)
     text = (results / "runs" / "mnist" / "cvae" / "quick" / "seed0" / "metrics.json").read_text()
     (synthetic / "metrics.json").write_text(text.replace('"mnist"', '"synthetic_label"'))
-    assert set(leaderboard.write(results)["task"]) == {"mnist"}
-    assert set(leaderboard.write(results, include_synthetic=True)["task"]) == {
+    assert set(write(results)["task"]) == {"mnist"}
+    assert set(write(results, include_synthetic=True)["task"]) == {
         "mnist",
         "synthetic_label",
     }
 
 
 def test_diverged_runs_show_their_status_and_no_rank(results):
-    table = leaderboard.write(results).set_index("model")
+    table = write(results).set_index("model")
     assert table.loc["unstable", "status"] == "diverged 1/1"
     assert table["rank"].isna()["unstable"] and table.loc["worse", "status"] == "ok"
 
 
 def test_variants_are_rows_of_their_own_but_never_ranked(results):
-    table = leaderboard.leaderboard_table(leaderboard.collect(results)).set_index("model")
+    table = leaderboard.leaderboard_table(C.load_records(results)).set_index("model")
     assert table.loc["toy[prior]", "attr_acc_mean"] == pytest.approx(0.31)
     assert table.loc["toy[prior]", "variant_of"] == "toy"
     assert pd.isna(table.loc["toy[prior]", "rank"]) and table.loc["toy", "rank"] == 1
@@ -68,30 +74,34 @@ def test_variants_are_rows_of_their_own_but_never_ranked(results):
 
 
 def test_drift_check_fails_on_a_hand_edited_table(results, capsys):
-    from benchmark.__main__ import main
+    from cgbench.__main__ import main
 
-    leaderboard.write(results)
+    write(results)
     assert main(["leaderboard", "--check", "--results-dir", str(results)]) == 0
     table = results / "leaderboard.md"
     table.write_text(table.read_text().replace("0.9850", "0.9990"))
     assert main(["leaderboard", "--check", "--results-dir", str(results)]) == 1
     assert "leaderboard.md differs" in capsys.readouterr().err
-    leaderboard.write(results)
+    write(results)
     assert main(["leaderboard", "--check", "--results-dir", str(results)]) == 0
 
 
 def test_confidence_interval_and_adapted_marks(results):
-    table = leaderboard.leaderboard_table(leaderboard.collect(results)).set_index("model")
+    table = leaderboard.leaderboard_table(C.load_records(results)).set_index("model")
     # Two seeds: t(0.975, 1) = 12.706 times the standard error.
     expected = 12.706 * table.loc["toy", "attr_acc_std"] / 2**0.5
     assert table.loc["toy", "attr_acc_ci95"] == pytest.approx(expected, rel=1e-3)
     assert pd.isna(table.loc["worse", "attr_acc_ci95"])  # one seed: no interval
-    assert leaderboard._adapted("mnist", "lc") and leaderboard._adapted("celeba", "acgan")
-    assert not leaderboard._adapted("celeba", "lc") and not leaderboard._adapted("mnist", "cvae")
+
+    def adapted(task, model):
+        return C.annotate({"task": task, "model": model, "seed": 0, "profile": "quick"})["adapted"]
+
+    assert adapted("mnist", "lc") and adapted("celeba", "acgan")
+    assert not adapted("celeba", "lc") and not adapted("mnist", "cvae")
 
 
 def test_report_has_tables_charts_and_grids(results):
-    from benchmark import report
+    from cgbench import report
 
     grid = results / "runs" / "mnist" / "toy" / "quick" / "seed0" / "samples.png"
     grid.write_bytes(b"\x89PNG\r\n\x1a\n")  # the report links grids; it does not decode them
@@ -105,6 +115,6 @@ def test_report_has_tables_charts_and_grids(results):
 
 def test_a_record_whose_config_no_longer_resolves_is_marked_stale(results):
     # The golden cvae records carry made-up config hashes: today's YAML resolves another config.
-    table = leaderboard.write(results).set_index("model")
+    table = write(results).set_index("model")
     assert table.loc["cvae", "status"] == "stale 2/2"
     assert table.loc["worse", "status"] == "ok"  # an unknown model: never called stale

@@ -2,8 +2,8 @@
 
 import torch
 
-from datamodules import SyntheticDataModule
-from metrics.leakage import label_leakage
+from cgbench.datamodules import SyntheticDataModule
+from cgbench.metrics.leakage import label_leakage
 
 
 class Latent(torch.nn.Module):

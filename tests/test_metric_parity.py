@@ -9,9 +9,9 @@ from conftest import LPIPS_BACKBONE
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from metrics import METRICS, load_lpips
-from metrics.base import ms_ssim_settings
-from metrics.image import LPIPS, MSSSIM, PSNR, SSIM
+from cgbench.metrics import METRICS, load_lpips
+from cgbench.metrics.base import ms_ssim_settings
+from cgbench.metrics.image import LPIPS, MSSSIM, PSNR, SSIM
 
 
 def noisy(x, sigma, seed=0):

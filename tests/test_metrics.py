@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from metrics import METRICS, ms_ssim_settings
-from metrics.attribute import AttributeAccuracy, AttributeRecall
-from metrics.base import BenchMetric, ms_ssim_per_image, to_unit_range
-from metrics.image import Diversity, DiversityReal
+from cgbench.metrics import METRICS, ms_ssim_settings
+from cgbench.metrics.attribute import AttributeAccuracy, AttributeRecall
+from cgbench.metrics.base import BenchMetric, ms_ssim_per_image, to_unit_range
+from cgbench.metrics.image import Diversity, DiversityReal
 
 
 class OracleLabel(nn.Module):

@@ -4,10 +4,10 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from benchmark.config import load_config
-from benchmark.tasks import TASKS
-from datamodules import COND_KINDS
-from models import MODELS
+from cgbench.config import load_config
+from cgbench.datamodules import COND_KINDS
+from cgbench.models import MODELS
+from cgbench.tasks import TASKS
 
 SYNTHETIC = {t.cond_kind: name for name, t in TASKS.items() if t.synthetic}
 CASES = [

@@ -1,6 +1,7 @@
 """The README's results block is rebuilt from the records and its drift is caught."""
 
-from benchmark import readme
+from cgbench import readme
+from cgbench.config import load_records
 from tests.test_claims import record, write
 
 
@@ -12,20 +13,20 @@ def test_block_is_rebuilt_between_the_markers_and_drift_is_caught(tmp_path):
                                                "diversity_real": 0.44}, seed=s, profile="quick",
                             evaluator={"test_acc": 0.99})
                      for s in range(3)])  # fmt: skip
-    assert readme.drifted(results)
-    assert readme.write(results) == path.resolve()
+    assert readme.drifted(results, load_records(results))
+    assert readme.write(results, load_records(results)) == path.resolve()
     text = path.read_text()
     assert text.startswith("# intro\n\n<!-- results:begin -->") and text.endswith("\n## after\n")
     assert (
         "| mnist | `attr_acc` ↑ | acgan | – | – | 0.9800 ± 0.0100 (3, stale 3/3) |" in text
     )  # fixture hashes
     assert "accuracy. | not measured | not measured | holds |" in text  # the claims' verdicts
-    assert not readme.drifted(results)
+    assert not readme.drifted(results, load_records(results))
     write(
         results,
         record("mnist", "acgan", {"attr_acc": 0.5}, seed=3, profile="quick", evaluator=None),
     )
-    assert readme.drifted(results)
+    assert readme.drifted(results, load_records(results))
 
 
 def test_a_results_folder_without_a_readme_beside_it_is_left_alone(tmp_path):

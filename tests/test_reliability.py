@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from benchmark import leaderboard
-from benchmark.__main__ import main
+from cgbench import leaderboard
+from cgbench.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
 # A matrix long enough to be killed part-way: 10 short epochs per run, a checkpoint each epoch.
@@ -26,7 +26,7 @@ SLOW_MATRIX = ["run", "--tasks", "synthetic_label", "--models", "cvae", "cgan",
 
 def start(results: Path, cache: Path) -> subprocess.Popen:
     env = os.environ | {"CGBENCH_CACHE": str(cache), "OMP_NUM_THREADS": "2"}
-    return subprocess.Popen([sys.executable, "-m", "benchmark", *SLOW_MATRIX, "--results-dir",
+    return subprocess.Popen([sys.executable, "-m", "cgbench", *SLOW_MATRIX, "--results-dir",
                              str(results)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
@@ -107,7 +107,7 @@ def test_table_rebuilds_wait_for_each_other(tmp_path):
 def test_two_matrices_sharing_results_lose_no_record(tmp_path):
     env = os.environ | {"CGBENCH_CACHE": str(tmp_path / "cache")}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "benchmark", "run", "--tasks", task, "--models",
+        subprocess.Popen([sys.executable, "-m", "cgbench", "run", "--tasks", task, "--models",
                           "cvae", "--profile", "smoke", "--logger", "none", "--include-synthetic",
                           "--results-dir", str(tmp_path)], cwd=ROOT, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -1,0 +1,245 @@
+"""Samples made elsewhere, scored like a trained model: ``cgbench conditions`` and ``score``.
+
+1. ``cgbench conditions --task T --out conditions.npz`` writes the test conditions that task
+   T's scoring visits under a profile, in a fixed order: ``conditions`` ``(N, *y_shape)``
+   (one-hot labels, attribute vectors, or condition images with their mask channel),
+   ``index`` ``(N,)`` (rows of the test split), ``k_samples`` and ``x_shape``; with
+   ``--with-images`` also the real test images ``images`` ``(N, C, H, W)`` in [-1, 1].
+2. Generate ``K = k_samples`` samples for every row, anywhere.
+3. ``cgbench score --task T --samples PATH --name NAME`` scores them with the same metrics,
+   evaluator and test images as every trained model and writes an ordinary run record
+   (``external: true``, the samples' SHA-256, no training fields) that the tables pick up.
+
+``PATH`` is an ``.npz`` (array ``samples``) or ``.pt`` file holding ``(N, K, C, H, W)``: float
+in [-1, 1] or uint8 in [0, 255]; or a folder of PNGs ``<row>_<k>.png`` (``0_0.png`` ...).
+"""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torchvision.utils import make_grid
+
+from cgbench import config as C
+from cgbench.evaluate import evaluation_order
+from cgbench.models import MODELS, ConditionalGenerator
+from cgbench.plugins import KEY
+from cgbench.records import read_record, run_path, write_run
+from cgbench.run import load_evaluator, make_datamodule, provenance, score
+
+
+class SamplesError(C.ConfigError):
+    """External samples that do not fit the task; the message says what was expected."""
+
+
+def test_rows(dm, max_batches) -> list[int]:
+    """The test-split rows scoring visits, once each, in ascending order."""
+    return sorted(set(evaluation_order(dm, max_batches)))
+
+
+def _config(task: str, name: str, seed: int, profile: str, overrides) -> dict:
+    cfg = C.load_config(task, profile, tuple(overrides))
+    C.check_config(cfg, task, f"{task}.yaml ({profile}{' + --set' if overrides else ''})")
+    return {
+        "task": task,
+        "model": name,
+        "seed": seed,
+        "profile": profile,
+        "data": cfg.get("data") or {},
+        "eval": {"k_samples": 5, "max_batches": None} | (cfg.get("eval") or {}),
+        "evaluator": cfg.get("evaluator") or {},
+    }
+
+
+def export_conditions(
+    task: str, out: Path, profile: str = "quick", overrides=(), with_images: bool = False
+) -> int:
+    """Write the task's scored test conditions to ``out`` (``.npz`` or ``.pt``); return N."""
+    cfg = _config(task, "conditions", 0, profile, overrides)
+    _, dm = make_datamodule(task, cfg)
+    rows = test_rows(dm, cfg["eval"]["max_batches"])
+    x, y = (torch.stack(t) for t in zip(*(dm.test_set[i] for i in rows), strict=True))
+    content = {"conditions": y, "index": torch.tensor(rows), "x_shape": torch.tensor(dm.x_shape),
+               "k_samples": torch.tensor(cfg["eval"]["k_samples"])}  # fmt: skip
+    if with_images:
+        content["images"] = x
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".pt":
+        torch.save(content, out)
+    elif out.suffix == ".npz":
+        np.savez_compressed(out, **{k: v.numpy() for k, v in content.items()})
+    else:
+        raise C.ConfigError(f"--out {out}: name a .npz or .pt file")
+    return len(rows)
+
+
+def _read_png_folder(folder: Path) -> torch.Tensor:
+    """``<row>_<k>.png`` files -> ``(N, K, C, H, W)`` uint8."""
+    from torchvision.io import ImageReadMode, decode_image
+
+    files = {}
+    for path in folder.glob("*.png"):
+        row, _, k = path.stem.partition("_")
+        if not (row.isdigit() and k.isdigit()):
+            raise SamplesError(f"{path.name}: PNG names must be <row>_<k>.png, e.g. 0_0.png")
+        files[int(row), int(k)] = path
+    if not files:
+        raise SamplesError(f"{folder} holds no <row>_<k>.png files")
+    n, k = max(r for r, _ in files) + 1, max(j for _, j in files) + 1
+    missing = [f"{r}_{j}.png" for r in range(n) for j in range(k) if (r, j) not in files]
+    if missing:
+        raise SamplesError(f"{folder}: {len(missing)} of {n * k} files missing, e.g. {missing[0]}")
+    images = [[decode_image(str(files[r, j]), ImageReadMode.UNCHANGED) for j in range(k)]
+              for r in range(n)]  # fmt: skip
+    shapes = {tuple(im.shape) for row in images for im in row}
+    if len(shapes) > 1:
+        raise SamplesError(f"{folder}: PNGs of different shapes {sorted(shapes)}; expected one")
+    return torch.stack([torch.stack(row) for row in images])
+
+
+def load_samples(path: Path) -> tuple[torch.Tensor, str]:
+    """The samples at ``path`` as float ``(N, K, C, H, W)`` in [-1, 1], and their SHA-256."""
+    path = Path(path)
+    if path.is_dir():
+        raw = _read_png_folder(path)
+        digest = hashlib.sha256()
+        for f in sorted(path.glob("*.png")):
+            digest.update(f.name.encode() + f.read_bytes())
+        sha = digest.hexdigest()
+    elif path.suffix in (".npz", ".pt") and path.is_file():
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        if path.suffix == ".pt":
+            raw = torch.load(path, weights_only=True)
+            raw = raw["samples"] if isinstance(raw, dict) else raw
+        else:
+            with np.load(path) as arrays:
+                if "samples" not in arrays:
+                    raise SamplesError(f"{path}: no array named 'samples' (found {list(arrays)})")
+                raw = torch.from_numpy(arrays["samples"])
+    else:
+        raise SamplesError(f"--samples {path}: expected a .npz or .pt file or a folder of PNGs")
+    if not isinstance(raw, torch.Tensor) or raw.dim() != 5:
+        shape = tuple(raw.shape) if isinstance(raw, torch.Tensor) else type(raw).__name__
+        raise SamplesError(f"{path}: samples of shape {shape}; expected (N, K, C, H, W)")
+    if raw.dtype == torch.uint8:
+        return raw.float() / 127.5 - 1, sha
+    if not raw.is_floating_point():
+        raise SamplesError(f"{path}: dtype {raw.dtype}; expected float in [-1, 1] or uint8")
+    raw = raw.float()
+    if not torch.isfinite(raw).all():
+        bad = int((~torch.isfinite(raw)).sum())
+        raise SamplesError(f"{path}: {bad} NaN or infinite values; expected float in [-1, 1]")
+    low, high = float(raw.min()), float(raw.max())
+    if low < -1 - 1e-3 or high > 1 + 1e-3:
+        hint = " (looks like [0, 255]: divide by 127.5 and subtract 1)" if high > 2 else ""
+        raise SamplesError(f"{path}: values in [{low:.3g}, {high:.3g}]; expected [-1, 1]{hint}")
+    return raw.clamp(-1, 1), sha
+
+
+def check_samples(samples: torch.Tensor, n: int, k: int, x_shape, where: str) -> None:
+    """Refuse samples whose count, K, channels or size differ from the task's."""
+    got_n, got_k, *image = samples.shape
+    if got_n != n:
+        raise SamplesError(
+            f"{where}: {got_n} conditions; the task scores {n} (the rows of `cgbench "
+            "conditions` under the same --profile and --set)"
+        )
+    if got_k != k:
+        raise SamplesError(
+            f"{where}: {got_k} samples per condition; the task draws eval.k_samples={k} "
+            f"(generate {k}, or score with --set eval.k_samples={got_k})"
+        )
+    if tuple(image) != tuple(x_shape):
+        raise SamplesError(
+            f"{where}: images of shape (C, H, W) = {tuple(image)}; expected {tuple(x_shape)}"
+        )
+
+
+class ReplayGenerator(ConditionalGenerator):
+    """Serves external samples to the shared scoring loops in the order those visit the test set.
+
+    Each batch the loops call `generate` K times for the same conditions: call ``j`` returns
+    sample ``j`` of those rows. Every call checks that the conditions it is asked for are the
+    ones the samples were made for, so a change in visiting order fails loudly.
+
+    Args:
+        samples: ``(N, K, C, H, W)`` in [-1, 1], row ``i`` for test row ``rows[i]``.
+        conditions: ``(N, *y_shape)``, the conditions of those rows.
+        rows: Test-split row of each sample row.
+        order: Test-split rows in visiting order (`cgbench.evaluate.evaluation_order`).
+    """
+
+    cond_kinds = frozenset({"label", "attributes", "image"})
+
+    def __init__(self, samples, conditions, rows: list[int], order: list[int]):
+        super().__init__(samples.shape[2:], conditions.shape[1:])
+        self.samples, self.conditions = samples, conditions
+        position = {row: i for i, row in enumerate(rows)}
+        self.order = [position[row] for row in order]
+        self.cursor, self.draw = 0, 0
+
+    def generate(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sample ``self.draw`` of the next ``len(y)`` rows in visiting order."""
+        picked = self.order[self.cursor : self.cursor + len(y)]
+        if len(picked) != len(y) or not torch.equal(self.conditions[picked], y.cpu()):
+            raise RuntimeError("scoring visited conditions out of the exported order")
+        out = self.samples[picked, self.draw]
+        self.draw += 1
+        if self.draw == self.samples.shape[1]:  # the K draws of this batch are done
+            self.cursor, self.draw = self.cursor + len(y), 0
+        return out.to(self.device)
+
+
+def _grid(samples, x, y, n_rows: int = 10) -> torch.Tensor:
+    """The record's sample grid: the first rows' samples (image tasks: condition, real first)."""
+    rows = samples[:n_rows]  # (R, K, C, H, W)
+    if y.dim() == 4:
+        shown = y[:n_rows, : x.shape[1]].expand(-1, x.shape[1], -1, -1)
+        rows = torch.cat([shown[:, None], x[:n_rows, None], rows], 1)
+    return make_grid(rows.flatten(0, 1), nrow=rows.shape[1], normalize=True,
+                     value_range=(-1, 1), pad_value=1)  # fmt: skip
+
+
+def score_samples(
+    task_name: str,
+    samples_path: Path,
+    name: str,
+    profile: str = "quick",
+    seed: int = 0,
+    overrides=(),
+    results_dir: Path = Path("results"),
+) -> dict:
+    """Score external samples on a task and write their run record; return the record.
+
+    Raises:
+        SamplesError: samples that do not fit the task (count, K, shape, range, NaN).
+        ConfigError: an invalid ``name`` (not a key, or a built-in model's).
+    """
+    if not KEY.match(name) or name in MODELS:
+        raise C.ConfigError(
+            f"--name {name!r}: use lower case letters, digits and _ (starting with a letter), "
+            f"not a built-in model ({', '.join(MODELS)})"
+        )
+    run_dir = run_path(results_dir, task_name, name, profile, seed)
+    previous = read_record(run_dir / "metrics.json")
+    if previous and not previous.get("external"):
+        raise C.ConfigError(f"{run_dir} holds a trained run's record; choose another --name")
+    samples, sha = load_samples(samples_path)
+    cfg = _config(task_name, name, seed, profile, overrides) | {"samples_sha256": sha}
+    task, dm = make_datamodule(task_name, cfg)
+    rows = test_rows(dm, cfg["eval"]["max_batches"])
+    check_samples(samples, len(rows), cfg["eval"]["k_samples"], dm.x_shape, str(samples_path))
+    classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
+    x, y = (torch.stack(t) for t in zip(*(dm.test_set[i] for i in rows), strict=True))
+    model = ReplayGenerator(samples, y, rows, evaluation_order(dm, cfg["eval"]["max_batches"]))
+    result = score(model, task, dm, classifier, cfg)
+    sha_cfg = C.config_sha(cfg)
+    record = provenance(task, cfg | {"overrides": tuple(overrides)}, dm, classifier_info, sha_cfg)
+    record |= result | {"status": "ok", "external": True, "samples_sha256": sha,
+                        "samples_path": Path(samples_path).name}  # fmt: skip
+    write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record,
+              {"samples": _grid(samples, x, y)})  # fmt: skip
+    return record
