@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from cgbench import claims, external, leaderboard, plugins, readme
+from cgbench import claims, external, leaderboard, migrate, plugins, readme
 from cgbench import config as C
 from cgbench.config import UnknownNameError, lookup
 from cgbench.datamodules import DataNotFoundError
 from cgbench.evaluators import load_or_train, table_path, write_table
 from cgbench.models import MODELS
-from cgbench.run import build, log_leaderboard_to_wandb, matrix, run_one
+from cgbench.run import build, log_leaderboard_to_wandb, matrix, require_extra, run_one
 from cgbench.tasks import TASKS
 
 
@@ -76,6 +76,8 @@ def cmd_run(args) -> int:
         print("no valid (task, model) pair: no model supports these tasks' condition kinds")
         return 2
     C.check_data_dir()
+    if args.logger == "wandb":
+        require_extra("wandb", "wandb", "--logger wandb")
     for task, model, seed in runs:  # fail before any work, not mid-matrix
         C.run_config(task, model, seed, args.profile, tuple(args.set))
     for task in dict.fromkeys(t for t, _, _ in runs):
@@ -146,9 +148,18 @@ def cmd_claims(args) -> int:
 
 def cmd_report(args) -> int:
     """Build the static HTML report from the run records."""
+    require_extra("matplotlib", "report", "cgbench report")
     from cgbench import report  # matplotlib only when asked for
 
     print(f"report written to {report.write(args.results_dir, C.load_records(args.results_dir))}")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    """Rename old metric keys in the records (`cgbench.migrate`), then rebuild everything."""
+    changed = migrate.migrate(args.results_dir)
+    print(f"{len(changed)} file(s) under {args.results_dir} migrated to today's metric keys")
+    rebuild(args.results_dir, args.include_synthetic)
     return 0
 
 
@@ -241,13 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("claims", help="check the papers' claims: results/claims.md").set_defaults(
         fn=cmd_claims
     )
+    mig = sub.add_parser("migrate", help="rename old metric keys in the records (idempotent)")
+    mig.set_defaults(fn=cmd_migrate)
     rep = sub.add_parser("report", help="build results/report.html from the run records")
     rep.set_defaults(fn=cmd_report)
     clf = sub.add_parser("classifiers", help="train (or verify) the evaluator classifiers")
     clf.add_argument("--tasks", nargs="*", default=[])
     clf.add_argument("--profile", default="quick", choices=C.PROFILES)
     clf.set_defaults(fn=cmd_classifiers)
-    for p in (run, board, rep, clf, cond, scr, sub.choices["claims"]):
+    for p in (run, board, rep, clf, cond, scr, mig, sub.choices["claims"]):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)

@@ -128,10 +128,13 @@ def acgan_diverse(ev: Evidence) -> Finding:
     runs = ev.runs("mnist", "acgan")
     if not runs:
         return Finding("not measured", ["no MNIST AC-GAN record"])
-    div, real, acc = (ev.mean(runs, m) for m in ("diversity", "diversity_real", "attr_acc"))
+    div, real, acc = (
+        ev.mean(runs, m) for m in ("pairwise_ms_ssim", "pairwise_ms_ssim_real", "attr_acc")
+    )
     holds = div <= real + 0.05 and acc >= 0.95
     verdict = ("holds" if holds else "does not hold") + _seeds(runs)
-    numbers = [f"{_label(runs)} within-class MS-SSIM {ev.stat(runs, 'diversity')} (real test "
+    pairwise = ev.stat(runs, "pairwise_ms_ssim")
+    numbers = [f"{_label(runs)} within-class MS-SSIM {pairwise} (real test "
                f"digits {real:.4f}); attr_acc {ev.stat(runs, 'attr_acc')}"]  # fmt: skip
     return Finding(verdict, numbers, ev.paths(runs))
 

@@ -177,7 +177,7 @@ def check_config(cfg: dict, task: str, where: str) -> None:
                 f"{', '.join(spec.metrics)}"
             )
     k = (cfg.get("eval") or {}).get("k_samples", 5)
-    pairs = [m for m in spec.metrics if m in ("diversity", "diversity_lpips")]
+    pairs = [m for m in spec.metrics if m in ("pairwise_ms_ssim", "pairwise_lpips")]
     if pairs and (not isinstance(k, int) or k < 2):
         raise ConfigError(
             f"{where}: eval.k_samples={k!r}, but {', '.join(pairs)} compare samples of one "

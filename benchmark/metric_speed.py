@@ -3,7 +3,7 @@
 ``python -m cgbench.metric_speed [--pairs 10000] [--threads 2]`` writes
 ``results/metric_speed.csv``. Pairs are real CelebA faces (the first 500 under ``DATA_DIR``,
 centre-cropped, resized to 64 px and tiled) against a noisy copy; without CelebA it stops.
-Fidelity metrics score one sample per pair; the diversity metrics score the two images of a
+Fidelity metrics score one sample per pair; the pairwise metrics score the two images of a
 pair as the K = 2 samples of one input.
 """
 
@@ -23,7 +23,7 @@ from cgbench.datamodules import DataNotFoundError
 from cgbench.evaluate import build_metrics
 from cgbench.metrics import load_lpips
 
-NAMES = ("psnr", "ssim", "ms_ssim", "lpips", "diversity", "diversity_lpips")
+NAMES = ("psnr", "ssim", "ms_ssim", "lpips", "pairwise_ms_ssim", "pairwise_lpips")
 
 
 def celeba_pairs(n_pairs: int, n_real: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,7 +54,7 @@ def measure(n_pairs: int, batch_size: int) -> list[dict]:
         start = time.perf_counter()
         for i in range(0, n_pairs, batch_size):
             a, b = x_noisy[i : i + batch_size], x[i : i + batch_size]
-            x_hat = torch.stack([a, b]) if name.startswith("diversity") else a[None]
+            x_hat = torch.stack([a, b]) if name.startswith("pairwise") else a[None]
             metric.update(x_hat, b, None)
         value = float(metric.compute())
         seconds = time.perf_counter() - start

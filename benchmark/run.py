@@ -73,6 +73,7 @@ def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg:
     if kind == "csv":
         return pl.loggers.CSVLogger(run_dir, name="logs", version="")
     if kind == "wandb":
+        require_extra("wandb", "wandb", "LOGGER=wandb")
         logger = pl.loggers.WandbLogger(
             project="cgbench",
             group=task,
@@ -84,6 +85,16 @@ def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg:
         logger.log_hyperparams(cfg)
         return logger
     raise C.ConfigError(f"unknown logger {kind!r}; choose csv, wandb or none")
+
+
+def require_extra(module: str, extra: str, feature: str) -> None:
+    """Stop with the install command when an optional dependency of ``feature`` is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise C.ConfigError(
+            f"{feature} needs {module}, an optional dependency: pip install 'cgbench[{extra}]'"
+        )
 
 
 def log_leaderboard_to_wandb(table, results_dir: Path) -> None:

@@ -45,13 +45,13 @@ class Task:
     version: int = 1
 
 
-LABEL_METRICS = ("attr_acc", "diversity", "diversity_real")
-ATTRIBUTE_METRICS = ("attr_acc", "attr_recall", "diversity", "diversity_real")
+LABEL_METRICS = ("attr_acc", "pairwise_ms_ssim", "pairwise_ms_ssim_real")
+ATTRIBUTE_METRICS = ("attr_acc", "attr_recall", "pairwise_ms_ssim", "pairwise_ms_ssim_real")
 LABEL_EDITS = ("edit_success", "ssim")  # LPIPS needs >= 32 px, so not at 28 px
 ATTRIBUTE_EDITS = ("edit_success", "edit_preservation", "lpips", "ssim")
 FIDELITY = ("psnr", "psnr_best", "ssim", "ssim_best", "ms_ssim", "ms_ssim_best")
-IMAGE_METRICS = (*FIDELITY, "lpips", "lpips_best", "diversity", "diversity_lpips")
-SMALL_IMAGE_METRICS = (*FIDELITY, "diversity")  # 28 px: no LPIPS
+IMAGE_METRICS = (*FIDELITY, "lpips", "lpips_best", "pairwise_ms_ssim", "pairwise_lpips")
+SMALL_IMAGE_METRICS = (*FIDELITY, "pairwise_ms_ssim")  # 28 px: no LPIPS
 
 TASKS: dict[str, Task] = {
     "mnist": Task("mnist", MNISTDataModule, "label", LABEL_METRICS, "attr_acc", LABEL_EDITS),
@@ -95,7 +95,7 @@ TASKS: dict[str, Task] = {
         "synthetic_attributes",
         partial(SyntheticDataModule, cond_kind="attributes"),
         "attributes",
-        ("attr_acc", "attr_recall", "diversity"),
+        ("attr_acc", "attr_recall", "pairwise_ms_ssim"),
         "attr_acc",
         ("edit_success", "edit_preservation", "ssim"),
         synthetic=True,

@@ -138,31 +138,31 @@ class PairwiseDiversity(FidelityMetric):
         return torch.stack([self.pair_scores(x01[i], x01[j]) for i, j in pairs]).mean(0)
 
 
-class Diversity(PairwiseDiversity, MSSSIM):
+class PairwiseMSSSIM(PairwiseDiversity, MSSSIM):
     """Mean pairwise MS-SSIM among the K samples of a condition; lower is more diverse.
 
     For a class label this is AC-GAN's within-class MS-SSIM.
     """
 
-    name = "diversity"
+    name = "pairwise_ms_ssim"
     higher_is_better = False
 
 
-class DiversityLPIPS(PairwiseDiversity, LPIPS):
+class PairwiseLPIPS(PairwiseDiversity, LPIPS):
     """Mean pairwise LPIPS among the K samples of an input; higher is more diverse."""
 
-    name = "diversity_lpips"
+    name = "pairwise_lpips"
     higher_is_better = True
 
 
-class DiversityReal(MSSSIM):
-    """Reference for ``diversity``: mean MS-SSIM of pairs of real images sharing a condition.
+class PairwiseMSSSIMReal(MSSSIM):
+    """Reference for ``pairwise_ms_ssim``: mean MS-SSIM of pairs of real images sharing a condition.
 
     Within each batch, real images with identical conditions are paired in order (1st with 2nd,
     3rd with 4th, ...); each pair is one score. The generated samples are not used.
     """
 
-    name = "diversity_real"
+    name = "pairwise_ms_ssim_real"
     higher_is_better = False
 
     def scores(self, x_hat, x, y):

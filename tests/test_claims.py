@@ -28,14 +28,14 @@ def test_every_claim_has_a_row_and_missing_runs_say_not_measured(tmp_path):
 
 
 def test_acgan_rule_is_applied_per_profile_to_the_records_it_lists(tmp_path):
-    write(tmp_path, *[record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, "diversity": 0.46,
-                                                "diversity_real": 0.44}, seed=s)
+    pairwise = {"pairwise_ms_ssim": 0.46, "pairwise_ms_ssim_real": 0.44}
+    write(tmp_path, *[record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise}, seed=s)
                       for s in range(3)])  # fmt: skip
     text = claims.render(tmp_path)
     assert "accuracy. | not measured | holds | not measured |" in text  # 3 seeds: no flag
     assert "`runs/mnist/acgan/standard/seed0`, `runs/mnist/acgan/standard/seed1`" in text
     assert "attr_acc 0.9800 ± 0.0100" in text  # mean ± sample sd over the seeds
-    collapsed = {"attr_acc": 0.97, "diversity": 0.60, "diversity_real": 0.44}
+    collapsed = {"attr_acc": 0.97, "pairwise_ms_ssim": 0.60, "pairwise_ms_ssim_real": 0.44}
     write(tmp_path, record("mnist", "acgan", collapsed, seed=0, profile="full"))
     text = claims.render(tmp_path)  # each profile keeps its own verdict; one seed is flagged
     assert "accuracy. | does not hold (1 seed) | holds | not measured |" in text

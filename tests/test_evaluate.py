@@ -5,7 +5,7 @@ from torch import nn
 
 from cgbench.evaluate import edit_targets, evaluate, evaluate_edits, sample_grid
 from cgbench.metrics.attribute import AttributeAccuracy, EditSuccess
-from cgbench.metrics.image import PSNR, Diversity
+from cgbench.metrics.image import PSNR, PairwiseMSSSIM
 
 
 class StubGenerator(nn.Module):
@@ -38,14 +38,17 @@ def loader(n=40, batch=16):
 
 
 def test_evaluate_scores_a_perfect_conditional_generator():
-    metrics = {"attr_acc": AttributeAccuracy(RowClassifier()), "diversity": Diversity(28)}
+    metrics = {
+        "attr_acc": AttributeAccuracy(RowClassifier()),
+        "pairwise_ms_ssim": PairwiseMSSSIM(28),
+    }
     scores, per_second = evaluate(StubGenerator(), loader(), metrics, k_samples=3, seed=0)
     assert scores["attr_acc"] == 1.0
-    assert 0 < scores["diversity"] < 1 and per_second > 0
+    assert 0 < scores["pairwise_ms_ssim"] < 1 and per_second > 0
     again, _ = evaluate(StubGenerator(), loader(), metrics, k_samples=3, seed=0)
     assert again == scores  # metrics are reset and sampling is seeded
     other, _ = evaluate(StubGenerator(), loader(), metrics, k_samples=3, seed=1)
-    assert other["diversity"] != scores["diversity"]
+    assert other["pairwise_ms_ssim"] != scores["pairwise_ms_ssim"]
 
 
 def test_max_batches_limits_the_work():

@@ -41,7 +41,9 @@ def test_rank_follows_the_primary_metrics_direction(results, monkeypatch):
     records = C.load_records(results)
     table = leaderboard.leaderboard_table(records).dropna(subset=["rank"])
     assert table.set_index("model")["rank"].to_dict() == {"toy": 1, "cvae": 2, "worse": 3}
-    lower_first = Task("mnist", TASKS["mnist"].datamodule, "label", ("diversity",), "diversity")
+    lower_first = Task(
+        "mnist", TASKS["mnist"].datamodule, "label", ("pairwise_ms_ssim",), "pairwise_ms_ssim"
+    )
     monkeypatch.setitem(TASKS, "mnist", lower_first)  # diversity: lower is better
     table = leaderboard.leaderboard_table(records).dropna(subset=["rank"])
     assert table.set_index("model")["rank"].to_dict() == {"worse": 1, "cvae": 2, "toy": 3}

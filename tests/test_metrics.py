@@ -5,7 +5,7 @@ from torch import nn
 from cgbench.metrics import METRICS, ms_ssim_settings
 from cgbench.metrics.attribute import AttributeAccuracy, AttributeRecall
 from cgbench.metrics.base import BenchMetric, ms_ssim_per_image, to_unit_range
-from cgbench.metrics.image import Diversity, DiversityReal
+from cgbench.metrics.image import PairwiseMSSSIM, PairwiseMSSSIMReal
 
 
 class OracleLabel(nn.Module):
@@ -85,11 +85,11 @@ def test_attribute_recall_counts_only_requested_attributes():
 def test_diversity_identical_samples_is_one_and_noise_is_lower():
     x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     y = torch.eye(4)
-    same = Diversity(image_size=28)
+    same = PairwiseMSSSIM(image_size=28)
     same.update(torch.stack([x, x, x]), x, y)
     assert same.compute().item() == pytest.approx(1.0, abs=1e-5)
     other = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    diverse = Diversity(image_size=28)
+    diverse = PairwiseMSSSIM(image_size=28)
     diverse.update(torch.stack([x, other]), x, y)
     assert diverse.compute().item() < 0.5
 
@@ -98,7 +98,7 @@ def test_diversity_real_pairs_images_sharing_a_condition():
     x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     x[1] = x[0]  # class 0 pair identical
     y = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 2, 2, 2]), 3).float()
-    metric = DiversityReal(image_size=28)
+    metric = PairwiseMSSSIMReal(image_size=28)
     metric.update(x[None], x, y)
     # pairs: (0, 1) -> 1.0 and (3, 4) -> random; class 1 has no pair, image 5 is left over
     assert metric.count.item() == 2
@@ -108,7 +108,7 @@ def test_diversity_real_pairs_images_sharing_a_condition():
     assert metric.compute().item() == pytest.approx(expected.item(), abs=1e-5)
 
 
-@pytest.mark.parametrize("key", ["attr_acc", "diversity"])
+@pytest.mark.parametrize("key", ["attr_acc", "pairwise_ms_ssim"])
 def test_scores_do_not_depend_on_batch_size(key):
     gen = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 10, (32,), generator=gen)
@@ -116,7 +116,7 @@ def test_scores_do_not_depend_on_batch_size(key):
     x_hat = torch.stack([label_images(labels), torch.rand(32, 1, 28, 28, generator=gen) * 2 - 1])
     results = []
     for batch in (4, 32):
-        metric = AttributeAccuracy(OracleLabel()) if key == "attr_acc" else Diversity(28)
+        metric = AttributeAccuracy(OracleLabel()) if key == "attr_acc" else PairwiseMSSSIM(28)
         for i in range(0, 32, batch):
             metric.update(x_hat[:, i : i + batch], x_hat[0, i : i + batch], y[i : i + batch])
         results.append(metric.compute().item())
@@ -124,4 +124,4 @@ def test_scores_do_not_depend_on_batch_size(key):
 
 
 def test_empty_metric_is_nan_not_zero():
-    assert torch.isnan(Diversity(28).compute())
+    assert torch.isnan(PairwiseMSSSIM(28).compute())
