@@ -1,13 +1,14 @@
 """The source papers' claims, checked against the run records: ``results/claims.md``.
 
-``cgbench claims`` (also run by ``make leaderboard``). Every claim names its
-measurement and a verdict rule fixed in this file, applied once per profile (``full``,
+``cgbench claims`` (also run by ``make leaderboard``). Every claim is data (`Claim`: source,
+text, verdict rule, check) in `CLAIMS`, and its rule is applied once per profile (``full``,
 ``standard``, ``quick``) to the mean over that profile's seeds; the numbers give mean ± standard
 deviation over seeds, and the records used are listed, so each verdict traces back to its runs.
 Verdicts from fewer than 3 seeds say so.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,23 @@ from cgbench import records as R
 from cgbench.tables import markdown_table
 
 PROFILES = tuple(p for p in reversed(R.PROFILES) if p != "smoke")  # most thorough first
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A source paper's claim as data: who claims it, what, the verdict rule and its check.
+
+    Attributes:
+        source: The paper (or replication) that makes the claim.
+        text: The claim, one sentence.
+        rule: The verdict rule, printed in claims.md; ``check`` applies it.
+        check: ``Evidence -> Finding`` for one profile's records.
+    """
+
+    source: str
+    text: str
+    rule: str
+    check: Callable[["Evidence"], "Finding"]
 
 
 @dataclass
@@ -80,10 +98,7 @@ def _label(runs: list[dict]) -> str:
 
 
 def lc_close_to_real(ev: Evidence) -> Finding:
-    """Check the claim; the verdict rule below is printed in claims.md.
-
-    Rule: holds if LC's attr_acc on CelebA is within 0.05 of the evaluator's on real faces.
-    """
+    """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
     lc, prior = ev.runs("celeba", "lc"), ev.runs("celeba", "lc[prior]")
     if not lc:
         return Finding("not measured", ["no CelebA LC record"])
@@ -98,11 +113,7 @@ def lc_close_to_real(ev: Evidence) -> Finding:
 
 
 def lc_new_attribute(ev: Evidence) -> Finding:
-    """Check the claim; the verdict rule below is printed in claims.md.
-
-    Rule: holds if the new-attribute run reused the cached VAE (no stage 1 trained) and its
-    actor's attr_acc beats the same VAE's prior samples by at least 0.05.
-    """
+    """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
     runs = ev.runs("celeba_new_attributes", "lc")
     prior = ev.runs("celeba_new_attributes", "lc[prior]")
     if not runs:
@@ -120,11 +131,7 @@ def lc_new_attribute(ev: Evidence) -> Finding:
 
 
 def acgan_diverse(ev: Evidence) -> Finding:
-    """Check the claim; the verdict rule below is printed in claims.md.
-
-    Rule: holds if AC-GAN's within-class MS-SSIM on MNIST is at most the real data's + 0.05
-    (lower is more diverse) and its attr_acc is at least 0.95.
-    """
+    """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
     runs = ev.runs("mnist", "acgan")
     if not runs:
         return Finding("not measured", ["no MNIST AC-GAN record"])
@@ -140,11 +147,7 @@ def acgan_diverse(ev: Evidence) -> Finding:
 
 
 def cgml_modes(ev: Evidence) -> Finding:
-    """Check the claim; the verdict rule below is printed in claims.md.
-
-    Rule: holds if cGML covers both completions for at least half the test inputs and no
-    less often than CVAE and CGAN; does not hold if it covers fewer than half.
-    """
+    """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
     task = "completion_mnist_multimodal"
     groups = {m: ev.runs(task, m) for m in ("cgml", "cgml[no_rho]", "cvae", "cgan")}
     if not groups["cgml"]:
@@ -158,11 +161,7 @@ def cgml_modes(ev: Evidence) -> Finding:
 
 
 def cgml_quality(ev: Evidence) -> Finding:
-    """Check the claim; the verdict rule below is printed in claims.md.
-
-    Rule: holds if cGML's best-of-K LPIPS is no worse than the better of CVAE and CGAN on
-    both completion and colorization (tolerance 0.005).
-    """
+    """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
     numbers, holds, paths = [], [], []
     for task in ("completion", "colorization"):
         groups = {m: ev.runs(task, m) for m in ("cgml", "cvae", "cgan")}
@@ -181,14 +180,7 @@ MIN_EVALUATIONS = 5  # a convergence curve needs this many validation points to 
 
 
 def cgml_convergence(ev: Evidence) -> Finding:
-    """Check the claim; the verdict rule below is printed in claims.md.
-
-    Rule, on completion's validation L1 of one sample (``val_curves.csv``, the first seed's):
-    *faster* = fewer batches to reach the level every model ends at (the worst final value);
-    *more stable* = no more rises between evaluations than the baselines. Holds if both, does
-    not hold if cGML is slower; otherwise inconclusive. Not measured on curves with fewer than
-    5 evaluations (the quick profile validates once).
-    """
+    """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
     curves = {}
     for model in ("cgml", "cvae", "cgan"):
         runs = ev.runs("completion", model)
@@ -226,11 +218,7 @@ def cgml_convergence(ev: Evidence) -> Finding:
 
 
 def csvae_no_leak(ev: Evidence) -> Finding:
-    """Check the claim; the verdict rule below is printed in claims.md.
-
-    Rule: holds if no attribute is readable from CSVAE's z on CelebA: probe accuracy within
-    0.05 of the majority rate for every attribute (``leakage_max`` <= 0.05).
-    """
+    """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
     csvae, cvae = ev.runs("celeba", "csvae"), ev.runs("celeba", "cvae")
     if not csvae:
         return Finding("not measured", ["no CelebA CSVAE record"])
@@ -242,10 +230,7 @@ def csvae_no_leak(ev: Evidence) -> Finding:
 
 
 def cvae_more_accurate(ev: Evidence) -> Finding:
-    """Check the claim; the verdict rule below is printed in claims.md.
-
-    Rule: holds if CVAE's attr_acc on CelebA exceeds CSVAE's (same profile).
-    """
+    """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
     csvae, cvae = ev.runs("celeba", "csvae"), ev.runs("celeba", "cvae")
     if not (csvae and cvae):
         return Finding("not measured", ["a CelebA CVAE or CSVAE record is missing"])
@@ -258,35 +243,100 @@ def cvae_more_accurate(ev: Evidence) -> Finding:
 
 
 CLAIMS = [
-    ("Latent Constraints", "Conditional samples from an unconditional VAE reach attribute "
-     "accuracy close to real data.", lc_close_to_real),
-    ("Latent Constraints", "A new attribute costs only the latent stage.", lc_new_attribute),
-    ("AC-GAN", "Samples as diverse as real data within a class (MS-SSIM) at high class "
-     "accuracy.", acgan_diverse),
-    ("cGML", "Reaches several modes on multimodal MNIST.", cgml_modes),
-    ("cGML", "Completion and colorization at least as good as CVAE/CGAN.", cgml_quality),
-    ("cGML", "Faster and more stable convergence.", cgml_convergence),
-    ("CSVAE", "z carries no label information.", csvae_no_leak),
-    ("CSVAE replication", "CVAE generates attributes more accurately than CSVAE.",
-     cvae_more_accurate),
-]  # fmt: skip
+    Claim(
+        "Latent Constraints",
+        (
+            "Conditional samples from an unconditional VAE reach attribute accuracy close to real "
+            "data."
+        ),
+        "Rule: holds if LC's attr_acc on CelebA is within 0.05 of the evaluator's on real faces.",
+        lc_close_to_real,
+    ),
+    Claim(
+        "Latent Constraints",
+        "A new attribute costs only the latent stage.",
+        (
+            "Rule: holds if the new-attribute run reused the cached VAE (no stage 1 trained) "
+            "and its "
+            "actor's attr_acc beats the same VAE's prior samples by at least 0.05."
+        ),
+        lc_new_attribute,
+    ),
+    Claim(
+        "AC-GAN",
+        "Samples as diverse as real data within a class (MS-SSIM) at high class accuracy.",
+        (
+            "Rule: holds if AC-GAN's within-class MS-SSIM on MNIST is at most the real data's "
+            "+ 0.05 "
+            "(lower is more diverse) and its attr_acc is at least 0.95."
+        ),
+        acgan_diverse,
+    ),
+    Claim(
+        "cGML",
+        "Reaches several modes on multimodal MNIST.",
+        (
+            "Rule: holds if cGML covers both completions for at least half the test inputs and no "
+            "less often than CVAE and CGAN; does not hold if it covers fewer than half."
+        ),
+        cgml_modes,
+    ),
+    Claim(
+        "cGML",
+        "Completion and colorization at least as good as CVAE/CGAN.",
+        (
+            "Rule: holds if cGML's best-of-K LPIPS is no worse than the better of CVAE and CGAN on "
+            "both completion and colorization (tolerance 0.005)."
+        ),
+        cgml_quality,
+    ),
+    Claim(
+        "cGML",
+        "Faster and more stable convergence.",
+        (
+            "Rule, on completion's validation L1 of one sample (``val_curves.csv``, the first "
+            "seed's): *faster* = fewer batches to reach the level every model ends at (the worst "
+            "final value); *more stable* = no more rises between evaluations than the baselines. "
+            "Holds if both, does not hold if cGML is slower; otherwise inconclusive. Not "
+            "measured on "
+            "curves with fewer than 5 evaluations (the quick profile validates once)."
+        ),
+        cgml_convergence,
+    ),
+    Claim(
+        "CSVAE",
+        "z carries no label information.",
+        (
+            "Rule: holds if no attribute is readable from CSVAE's z on CelebA: probe accuracy "
+            "within "
+            "0.05 of the majority rate for every attribute (``leakage_max`` <= 0.05)."
+        ),
+        csvae_no_leak,
+    ),
+    Claim(
+        "CSVAE replication",
+        "CVAE generates attributes more accurately than CSVAE.",
+        "Rule: holds if CVAE's attr_acc on CelebA exceeds CSVAE's (same profile).",
+        cvae_more_accurate,
+    ),
+]
 
 
 def findings(
     results_dir: Path = Path("results"), records: list[dict] | None = None
 ) -> tuple[list[Evidence], list[tuple]]:
-    """Each profile's evidence and, per claim, ``(source, claim, check, [finding per profile])``.
+    """Each profile's evidence and, per claim, ``(claim, [finding per profile])``.
 
     ``records`` (default: read from ``results_dir``) lets a caller that has them skip a re-read.
     """
     records = R.collect(Path(results_dir)) if records is None else records
     views = [Evidence(records, profile, results_dir) for profile in PROFILES]
-    return views, [(s, c, check, [check(ev) for ev in views]) for s, c, check in CLAIMS]
+    return views, [(claim, [claim.check(ev) for ev in views]) for claim in CLAIMS]
 
 
 def verdict_table(rows: list[tuple]) -> list[str]:
     """The markdown table of verdicts: a row per claim, a column per profile."""
-    cells = [[s, c, *(f.verdict for f in fs)] for s, c, _, fs in rows]
+    cells = [[claim.source, claim.text, *(f.verdict for f in fs)] for claim, fs in rows]
     return markdown_table(["source", "claim", *PROFILES], cells)
 
 
@@ -304,9 +354,8 @@ def render(results_dir: Path = Path("results"), records: list[dict] | None = Non
              "`results/`. `quick` is the 3-seed matrix of `make benchmark` (minutes of",
              "training: a first look); `standard` and `full` train far longer on fewer seeds.",
              "", *verdict_table(rows)]  # fmt: skip
-    for source, claim, check, found in rows:
-        rule = " ".join(check.__doc__.split("\n\n", 1)[1].split())
-        lines += ["", f"## {source}: {claim}", "", rule]
+    for claim, found in rows:
+        lines += ["", f"## {claim.source}: {claim.text}", "", claim.rule]
         for ev, finding in zip(views, found, strict=True):
             if finding.verdict == "not measured" and not finding.records:
                 continue
