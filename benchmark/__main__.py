@@ -15,7 +15,14 @@ from cgbench.config import UnknownNameError, lookup
 from cgbench.datamodules import DataNotFoundError
 from cgbench.evaluators import load_or_train, table_path, write_table
 from cgbench.models import MODELS
-from cgbench.run import build, log_leaderboard_to_wandb, matrix, require_extra, run_one
+from cgbench.run import (
+    build,
+    log_leaderboard_to_wandb,
+    make_datamodule,
+    matrix,
+    require_extra,
+    run_one,
+)
 from cgbench.tasks import TASKS
 
 
@@ -78,18 +85,18 @@ def cmd_run(args) -> int:
     C.check_data_dir()
     if args.logger == "wandb":
         require_extra("wandb", "wandb", "--logger wandb")
-    for task, model, seed in runs:  # fail before any work, not mid-matrix
-        C.run_config(task, model, seed, args.profile, tuple(args.set))
-    for task in dict.fromkeys(t for t, _, _ in runs):
-        data = C.load_config(task, args.profile, tuple(args.set)).get("data") or {}
+    # Resolve every config and check every dataset's files before any work, not mid-matrix.
+    configs = {run: C.run_config(*run, args.profile, tuple(args.set)) for run in runs}
+    data_blocks = {task: cfg["data"] for (task, _, _), cfg in configs.items()}  # one per task
+    for task, data in data_blocks.items():
         dm = build(TASKS[task].datamodule, f"{task}.yaml data", data_dir=C.data_dir(),
                    cache_dir=C.cache_dir(), **data)  # fmt: skip
-        build(dm.prepare_data, f"{task}.yaml data")
+        build(dm.prepare_data, f"{task}.yaml data")  # downloads or names the missing files
     start = time.perf_counter()
     for i, (task, model, seed) in enumerate(runs, 1):
         print(f"run {i}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)
         record = run_one(task, model, seed, args.profile, tuple(args.set), args.results_dir,
-                         args.logger, args.force)  # fmt: skip
+                         args.logger, args.force, cfg=configs[task, model, seed])  # fmt: skip
         print(summary(record), flush=True)
     table = rebuild(args.results_dir, args.include_synthetic, summaries=False)
     if args.logger == "wandb":
@@ -176,19 +183,24 @@ def cmd_classifiers(args) -> int:
         if "attr_acc" not in TASKS[name].metrics:
             continue
         cfg = C.load_config(name, args.profile)
-        dm = TASKS[name].datamodule(data_dir=C.data_dir(), cache_dir=C.cache_dir(), **cfg["data"])
-        dm.setup("fit")
+        _, dm = make_datamodule(name, {"eval": {}, "data": cfg.get("data") or {}})
         _, record = load_or_train(name, dm, cfg.get("evaluator") or {}, C.cache_dir())
         write_table(record, table_path(args.results_dir, name, args.profile))
         print(f"{name}: test accuracy {record['test_acc']:.4f}, sha256 {record['sha256'][:12]}")
     return 0
 
 
-def cmd_conditions(args) -> int:
-    """Write the test conditions a task scores, for samples made elsewhere."""
+def _task(args) -> str:
+    """``--task``, checked against the registry after ``--task-config`` files are added."""
     for path in args.task_config:
         plugins.add_task_file(path)
     lookup(TASKS, args.task, "task")
+    return args.task
+
+
+def cmd_conditions(args) -> int:
+    """Write the test conditions a task scores, for samples made elsewhere."""
+    _task(args)
     n = external.export_conditions(args.task, args.out, args.profile, tuple(args.set),
                                    args.with_images)  # fmt: skip
     print(f"{n} test conditions of {args.task} ({args.profile}) written to {args.out}")
@@ -197,9 +209,7 @@ def cmd_conditions(args) -> int:
 
 def cmd_score(args) -> int:
     """Score samples made elsewhere; write their record and rebuild the tables."""
-    for path in args.task_config:
-        plugins.add_task_file(path)
-    lookup(TASKS, args.task, "task")
+    _task(args)
     C.check_data_dir()
     record = external.score_samples(args.task, args.samples, args.name, args.profile, args.seed,
                                     tuple(args.set), args.results_dir)  # fmt: skip

@@ -185,7 +185,7 @@ def check_config(cfg: dict, task: str, where: str) -> None:
         )
 
 
-RUNNER_OWNED = {"stage_cache_dir"}  # passed by the runner, not hyperparameters
+RUNNER_OWNED = {"stage_cache"}  # passed by the runner, not hyperparameters
 
 
 def model_defaults(model: str) -> dict:

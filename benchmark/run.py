@@ -10,7 +10,9 @@ epoch start). The checkpoints are deleted once the record is written.
 
 import dataclasses
 import datetime as dt
+import hashlib
 import inspect
+import json
 import os
 import platform
 import shutil
@@ -130,16 +132,37 @@ def evaluator_summary(info: dict) -> dict:
     return summary
 
 
+def stage_cache_file(model_cls, model_args: dict, dm, seed: int, cache_dir: Path) -> str | None:
+    """Where a staged model's first stage is cached: a hash of everything that shapes it.
+
+    The model names its own settings that matter (``stage_one_key``); the runner adds what it
+    owns: the images (not the conditions, so another attribute set reuses stage 1), the split,
+    the batch size and the seed. None for models without stages.
+    """
+    if not hasattr(model_cls, "stage_one_key"):
+        return None
+    key = model_cls.stage_one_key(model_args, dm.x_shape) | {
+        "images": dm.image_checksum or dm.data_checksum,
+        "split": dict(getattr(dm, "split_info", {})),
+        "batch_size": dm.batch_size,
+        "seed": seed,
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return str(Path(cache_dir) / "stages" / f"{model_cls.__name__.lower()}-stage1-{digest}.pt")
+
+
 def make_model(cfg: dict, dm, stage_cache: bool = True):
     """The run's model, built from ``cfg["model_args"]`` for ``dm``'s shapes.
 
-    ``stage_cache`` passes the runner-owned stage cache folder (outside the config hash) to
-    models that take one (LC's stage-1 VAE).
+    ``stage_cache`` passes the runner-owned stage-1 cache file (outside the config hash) to
+    models that take one (LC's VAE).
     """
     model_cls = MODELS[cfg["model"]]
     extra = {}
-    if stage_cache and "stage_cache_dir" in inspect.signature(model_cls).parameters:
-        extra["stage_cache_dir"] = str(C.cache_dir() / "stages")
+    if stage_cache and "stage_cache" in inspect.signature(model_cls).parameters:
+        extra["stage_cache"] = stage_cache_file(
+            model_cls, cfg["model_args"], dm, cfg["seed"], C.cache_dir()
+        )
     return build(model_cls, f"{cfg['task']}.yaml models.{cfg['model']}", x_shape=dm.x_shape,
                  y_shape=dm.y_shape, **cfg["model_args"], **extra)  # fmt: skip
 
@@ -248,6 +271,7 @@ def run_one(
     results_dir: Path = Path("results"),
     logger: str = "csv",
     force: bool = False,
+    cfg: dict | None = None,
 ) -> dict:
     """Train and score one model on one task with one seed; return its ``metrics.json`` record.
 
@@ -260,10 +284,12 @@ def run_one(
         results_dir: Root of ``runs/``.
         logger: ``csv``, ``wandb`` or ``none``.
         force: Rerun even when a record with the same config exists.
+        cfg: The run's resolved config when the caller has it (`cgbench run` resolves every
+            run's before starting); resolved here otherwise.
     """
     C.lookup(TASKS, task_name, "task")
     C.lookup(MODELS, model_name, "model")
-    cfg = C.run_config(task_name, model_name, seed, profile, overrides)
+    cfg = cfg or C.run_config(task_name, model_name, seed, profile, overrides)
     config_text, sha = yaml.safe_dump(cfg, sort_keys=True), C.config_sha(cfg)
     run_dir = run_path(results_dir, task_name, model_name, profile, seed)
     record = read_record(run_dir / "metrics.json")
@@ -280,7 +306,8 @@ def run_one(
     for stale in (run_dir / "checkpoints").glob("*"):  # another config's: never resumed
         if stale != ckpt_dir:
             shutil.rmtree(stale, ignore_errors=True)
-    trainer = make_trainer(cfg, run_dir, run_logger, dm.cond_kind, ckpt_dir)
+    planned = {"max_epochs": model.planned_epochs()} if model.planned_epochs() else {}
+    trainer = make_trainer(cfg, run_dir, run_logger, dm.cond_kind, ckpt_dir, **planned)
     base_record = provenance(task, cfg | {"overrides": overrides}, dm, classifier_info, sha) | {
         "n_params": sum(p.numel() for p in model.parameters()),
         "model_class": f"{type(model).__module__}:{type(model).__qualname__}",

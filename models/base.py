@@ -67,6 +67,10 @@ class ConditionalGenerator(pl.LightningModule):
         The runner's shared convergence measure (``val/sample_l1``) hooks into its end.
         """
 
+    def planned_epochs(self) -> int | None:
+        """Epochs the model's own schedule needs (e.g. LC's two stages); None: the trainer's."""
+        return None
+
     def run_info(self) -> dict:
         """Extra fields for the run record, e.g. per-stage training seconds."""
         return {}

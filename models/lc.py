@@ -17,23 +17,23 @@ prior samples (no actor), so the actor's effect is visible. Editing: gradient st
 the encoding of a real image towards D and D_attr's verdict for the target, held near the start
 by ``L_dist``.
 
-Stage 1 depends on the images only, so its weights are cached (``stage_cache_dir``) under a key
-of the images, the VAE's settings and the seed: a new attribute set trains only stage 2.
-``run_info()`` reports both stages' seconds.
+Stage 1 depends on the images only, so its weights are cached in ``stage_cache``, a file the
+runner names from `stage_one_key` (the VAE's settings), the images, the split and the seed: a
+new attribute set trains only stage 2. ``run_info()`` reports both stages' seconds.
 
 Differences from the paper: the shared conv backbones of ``models/nets.py`` (not the 4-conv
 1024-latent reference); smaller MLPs; G is updated once per ``n_critic`` D steps on the sum of
 its prior-latent and real-latent losses (one step instead of two); mismatched pairs whose labels
 happen to agree are left out of D's loss; edits run a fixed number of steps (no per-example
 thresholds); Adam 1e-3 and one D step per G step (the reference: 1e-4 and ten, over 200k
-steps). Epochs: ``vae_epochs`` then ``latent_epochs``; the trainer's ``max_epochs`` is set
-to their sum (only ``latent_epochs`` when stage 1 comes from the cache).
+steps). Epochs: ``vae_epochs`` then ``latent_epochs``; the runner gives the trainer their sum
+(`planned_epochs`) and the model stops training after ``latent_epochs`` of stage 2, so a
+cached stage 1 shortens the run without the model rewriting the trainer's loop.
 """
 
-import hashlib
-import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -100,7 +100,8 @@ class LC(ConditionalGenerator):
         edit_realism: Weight of D's realism term in the edit objective.
         edit_dist: Weight of ``L_dist`` to the source encoding in the edit objective (1e-3
             kept MNIST edits within reach of only 45% of their target classes).
-        stage_cache_dir: Folder of cached stage-1 weights (the runner passes it); None disables.
+        stage_cache: File of this run's cached stage-1 weights, named by the runner from
+            `stage_one_key`, the data and the seed; None disables the cache.
     """
 
     cond_kinds = frozenset({"label", "attributes"})
@@ -129,13 +130,12 @@ class LC(ConditionalGenerator):
         edit_lr: float = 0.05,
         edit_realism: float = 0.1,
         edit_dist: float = 1e-4,
-        stage_cache_dir: str | None = None,
+        stage_cache: str | None = None,
     ):
         super().__init__(x_shape, y_shape)
-        self.save_hyperparameters(ignore=["stage_cache_dir"])
+        self.save_hyperparameters(ignore=["stage_cache"])
         self.automatic_optimization = False
-        self.stage_cache_dir = stage_cache_dir
-        self.seed = torch.initial_seed()  # the run's seed (set just before the model is built)
+        self.stage_cache = Path(stage_cache) if stage_cache else None
         n_attr = y_shape[0]
         # Stage 1: a CVAE without a condition is a plain VAE (condition width 0).
         self.vae = CVAE(x_shape, (0,), latent_dim, width, beta, lr=lr, likelihood="gaussian",
@@ -147,6 +147,7 @@ class LC(ConditionalGenerator):
         self.register_buffer("sigma_sum", torch.zeros(latent_dim))
         self.register_buffer("sigma_batches", torch.zeros(()))
         self.register_buffer("vae_done", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("latent_epochs_done", torch.zeros((), dtype=torch.long))
         self.stage_seconds = {"stage1_vae": 0.0, "stage2_latent": 0.0}
         self.vae_from_cache = False
 
@@ -187,41 +188,29 @@ class LC(ConditionalGenerator):
     def in_stage_one(self) -> bool:
         return not bool(self.vae_done)
 
-    def stage_cache_path(self) -> Path | None:
-        """Where this run's stage-1 weights are cached: a hash of everything that shapes them."""
-        dm = getattr(self.trainer, "datamodule", None)
-        if self.stage_cache_dir is None or dm is None:
-            return None
+    @staticmethod
+    def stage_one_key(hparams: Mapping, x_shape) -> dict:
+        """What shapes stage 1 besides the data and the seed; the runner hashes it into a path."""
         vae_keys = ("latent_dim", "width", "sigma_x", "beta", "lr", "vae_epochs")
-        key = {k: self.hparams[k] for k in vae_keys} | {
-            "version": VAE_VERSION,
-            "x_shape": self.x_shape,
-            "images": dm.image_checksum or dm.data_checksum,
-            "split": {k: v for k, v in getattr(dm, "split_info", {}).items()},
-            "batch_size": dm.batch_size,
-            "seed": self.seed,
-        }
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-        return Path(self.stage_cache_dir) / f"lc-vae-{digest}.pt"
+        return {k: hparams[k] for k in vae_keys} | {"version": VAE_VERSION, "x_shape": x_shape}
+
+    def planned_epochs(self) -> int:
+        """Both stages' epochs; with a cached stage 1 training stops ``vae_epochs`` sooner."""
+        return self.hparams.vae_epochs + self.hparams.latent_epochs
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["lc"] = {"max_epochs": self.trainer.fit_loop.max_epochs,
-                            "stage_seconds": self.stage_seconds,
+        checkpoint["lc"] = {"stage_seconds": self.stage_seconds,
                             "vae_from_cache": self.vae_from_cache}  # fmt: skip
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        saved = checkpoint.get("lc") or {}  # a resumed run keeps its stage plan and timings
-        self.stage_seconds = dict(saved.get("stage_seconds", self.stage_seconds))
+        saved = checkpoint.get("lc") or {}  # a resumed run keeps its timings; the stage plan
+        self.stage_seconds = dict(saved.get("stage_seconds", self.stage_seconds))  # is buffers
         self.vae_from_cache = saved.get("vae_from_cache", False)
-        self.resumed_max_epochs = saved.get("max_epochs")
 
     def on_fit_start(self):
-        if getattr(self, "resumed_max_epochs", None):  # stage 1 is in the checkpoint already
-            self.trainer.fit_loop.max_epochs = self.resumed_max_epochs
-            return
         if self.hparams.vae_epochs == 0:  # an untrained VAE: only for tests of stage 2
             self.vae_done.fill_(True)
-        path = self.stage_cache_path()
+        path = self.stage_cache
         if not bool(self.vae_done) and path is not None and path.exists():
             try:
                 saved = torch.load(path, map_location=self.device, weights_only=True)
@@ -234,9 +223,6 @@ class LC(ConditionalGenerator):
             self.vae_done.fill_(True)
             self.stage_seconds["stage1_vae"] = float(saved["seconds"])
             self.vae_from_cache = True
-        epochs = (0 if self.vae_done else self.hparams.vae_epochs) + self.hparams.latent_epochs
-        if not self.trainer.fast_dev_run:
-            self.trainer.fit_loop.max_epochs = self.current_epoch + epochs
 
     def on_train_epoch_start(self):
         if not self.in_stage_one():
@@ -250,9 +236,13 @@ class LC(ConditionalGenerator):
         if stage_one and self.current_epoch + 1 >= self.hparams.vae_epochs:
             self.vae_done.fill_(True)
             self.save_stage_one()
+        elif not stage_one:
+            self.latent_epochs_done += 1
+        if bool(self.vae_done) and int(self.latent_epochs_done) >= self.hparams.latent_epochs:
+            self.trainer.should_stop = True  # Lightning's own early stop: the plan is done
 
     def save_stage_one(self) -> None:
-        path = self.stage_cache_path()
+        path = self.stage_cache
         if path is None or self.trainer.fast_dev_run:
             return
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -139,3 +139,23 @@ def test_no_traceback_unless_debug(tmp_path):
     quiet = stderr()
     assert "Traceback" not in quiet and "unknown model" in quiet
     assert "Traceback" in stderr("--debug")
+
+
+@pytest.mark.parametrize(
+    ("argv", "extra"),
+    [
+        (["report"], "report"),
+        (["run", "--tasks", "synthetic_label", *SMOKE, "--logger", "wandb"], "wandb"),
+    ],  # fmt: skip
+)
+def test_a_missing_optional_dependency_names_its_extra(tmp_path, capsys, monkeypatch, argv, extra):
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args):  # as if the extras were not installed
+        return None if name in ("wandb", "matplotlib") else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert main([*argv, "--results-dir", str(tmp_path)]) == 2
+    assert f"pip install 'cgbench[{extra}]'" in capsys.readouterr().err

@@ -3,13 +3,17 @@
 import pytorch_lightning as pl
 import torch
 
+from cgbench.config import model_defaults
 from cgbench.models import LC
+from cgbench.run import stage_cache_file
 
 
 def fit(dm, cache, **kwargs) -> LC:
     pl.seed_everything(0, verbose=False)
     args = dict(latent_dim=4, width=8, hidden=16, n_layers=2, vae_epochs=1, latent_epochs=1)
-    model = LC(dm.x_shape, dm.y_shape, stage_cache_dir=str(cache), **(args | kwargs))
+    args |= kwargs
+    path = stage_cache_file(LC, model_defaults("lc") | args, dm, seed=0, cache_dir=cache)
+    model = LC(dm.x_shape, dm.y_shape, stage_cache=path, **args)
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
     trainer.fit(model, dm)
@@ -36,7 +40,7 @@ def test_stage_two_leaves_the_vae_frozen(synthetic_dm, tmp_path):
 def test_new_attribute_set_reuses_the_cached_vae(synthetic_dm, tmp_path):
     first = fit(synthetic_dm("attributes"), tmp_path)
     assert not first.run_info()["vae_from_cache"]
-    assert len(list(tmp_path.glob("lc-vae-*.pt"))) == 1
+    assert len(list(tmp_path.glob("stages/lc-stage1-*.pt"))) == 1
     # Same images, another condition set: only stage 2 trains, stage 1's seconds carry over.
     other = synthetic_dm("attributes")
     other.train_set.tensors[1].copy_(1 - other.train_set.tensors[1])
