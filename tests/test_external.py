@@ -68,6 +68,25 @@ def test_a_copy_of_the_masked_input_scores_as_such(tmp_path):
     )
 
 
+@pytest.mark.skipif(
+    not (DATA_DIR / "mnist" / "t10k-images-idx3-ubyte.gz").exists(), reason="no real MNIST"
+)
+def test_copying_the_masked_input_on_real_mnist_completion_scores_as_such(tmp_path):
+    # Real digits, real frozen masks: the copy sampler's pooled PSNR and SSIM are exactly those
+    # of the masked inputs against their targets, and each mask size gets its own cell.
+    exported = export(tmp_path, "completion_mnist", "--profile", "smoke")
+    masked = torch.from_numpy(exported["conditions"][:, :1])  # (N, 1, 28, 28); channel 1: mask
+    k = int(exported["k_samples"])
+    torch.save(masked[:, None].repeat(1, k, 1, 1, 1), tmp_path / "copy.pt")
+    assert score(tmp_path, "completion_mnist", tmp_path / "copy.pt", "--profile", "smoke") == 0
+    scores = record(tmp_path, "completion_mnist")["scores"]
+    direct = build_metrics(["psnr", "ssim"], {"image_size": 28}, {})
+    for name, metric in direct.items():
+        metric.update(masked[None], torch.from_numpy(exported["images"]), None)
+        assert scores[name] == pytest.approx(float(metric.compute()), abs=1e-5), name
+    assert {"ssim@mask10", "ssim@mask25", "ssim@mask40"} <= set(scores)
+
+
 @pytest.mark.slow  # trains the MNIST evaluator (about 2 minutes on 2 cores)
 @pytest.mark.skipif(
     not (DATA_DIR / "mnist" / "t10k-images-idx3-ubyte.gz").exists(), reason="no real MNIST"
