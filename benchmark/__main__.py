@@ -62,7 +62,8 @@ def summary(record: dict) -> str:
     ceiling = (
         f" (evaluator {record['evaluator']['test_acc']:.4f})" if record.get("evaluator") else ""
     )
-    state = "skipped, record exists" if record.get("skipped") else f"{record['train_seconds']:.0f}s"
+    state = ("skipped, record exists" if record.get("skipped") else "from samples"
+             if record.get("external") else f"{record['train_seconds']:.0f}s")  # fmt: skip
     if record.get("rank"):
         return f"  trained as rank {record['rank']}; rank 0 scores and writes the record"
     if record.get("status") == "diverged":
@@ -213,7 +214,7 @@ def cmd_score(args) -> int:
     C.check_data_dir()
     record = external.score_samples(args.task, args.samples, args.name, args.profile, args.seed,
                                     tuple(args.set), args.results_dir)  # fmt: skip
-    print(summary(record | {"train_seconds": 0}).replace("done [0s]", "scored"), flush=True)
+    print(summary(record), flush=True)
     rebuild(args.results_dir, TASKS[args.task].synthetic, summaries=False)
     print("`cgbench leaderboard` refreshes claims.md and the README's results block")
     return 0

@@ -201,14 +201,23 @@ def model_defaults(model: str) -> dict:
     }
 
 
+EVAL_DEFAULTS = {"k_samples": 5, "max_batches": None}  # what an unset eval key means
+
+
+def checked_config(task: str, profile: str, overrides=()) -> dict:
+    """`load_config` refused early by `check_config` when a key or value cannot be used."""
+    cfg = load_config(task, profile, tuple(overrides))
+    check_config(cfg, task, f"{task}.yaml ({profile}{' + --set' if overrides else ''})")
+    return cfg
+
+
 def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:
     """The resolved config of one run, exactly as written to its ``config.yaml``.
 
     A model block may carry its own ``trainer`` overlay (e.g. fewer epochs for a slower model
     in the quick profile); it is merged into the task's ``trainer`` block.
     """
-    cfg = load_config(task, profile, tuple(overrides))
-    check_config(cfg, task, f"{task}.yaml ({profile}{' + --set' if overrides else ''})")
+    cfg = checked_config(task, profile, overrides)
     model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})
     trainer = merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
     return {

@@ -34,21 +34,27 @@ class SamplesError(C.ConfigError):
     """External samples that do not fit the task; the message says what was expected."""
 
 
-def test_rows(dm, max_batches) -> list[int]:
-    """The test-split rows scoring visits, once each, in ascending order."""
-    return sorted(set(evaluation_order(dm, max_batches)))
+def scored_rows(dm, max_batches) -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
+    """What scoring visits: ``(order, rows, x, y)``.
+
+    ``order``: test-split rows in visiting order; ``rows``: each once, ascending; ``x``, ``y``:
+    those rows' images ``(N, C, H, W)`` and conditions ``(N, *y_shape)``.
+    """
+    order = evaluation_order(dm, max_batches)
+    rows = sorted(set(order))
+    x, y = (torch.stack(t) for t in zip(*(dm.test_set[i] for i in rows), strict=True))
+    return order, rows, x, y
 
 
 def _config(task: str, name: str, seed: int, profile: str, overrides) -> dict:
-    cfg = C.load_config(task, profile, tuple(overrides))
-    C.check_config(cfg, task, f"{task}.yaml ({profile}{' + --set' if overrides else ''})")
+    cfg = C.checked_config(task, profile, overrides)
     return {
         "task": task,
         "model": name,
         "seed": seed,
         "profile": profile,
         "data": cfg.get("data") or {},
-        "eval": {"k_samples": 5, "max_batches": None} | (cfg.get("eval") or {}),
+        "eval": C.EVAL_DEFAULTS | (cfg.get("eval") or {}),
         "evaluator": cfg.get("evaluator") or {},
     }
 
@@ -59,8 +65,7 @@ def export_conditions(
     """Write the task's scored test conditions to ``out`` (``.npz`` or ``.pt``); return N."""
     cfg = _config(task, "conditions", 0, profile, overrides)
     _, dm = make_datamodule(task, cfg)
-    rows = test_rows(dm, cfg["eval"]["max_batches"])
-    x, y = (torch.stack(t) for t in zip(*(dm.test_set[i] for i in rows), strict=True))
+    _, rows, x, y = scored_rows(dm, cfg["eval"]["max_batches"])
     content = {"conditions": y, "index": torch.tensor(rows), "x_shape": torch.tensor(dm.x_shape),
                "k_samples": torch.tensor(cfg["eval"]["k_samples"])}  # fmt: skip
     if with_images:
@@ -76,8 +81,8 @@ def export_conditions(
     return len(rows)
 
 
-def _read_png_folder(folder: Path) -> torch.Tensor:
-    """``<row>_<k>.png`` files -> ``(N, K, C, H, W)`` uint8."""
+def _read_png_folder(folder: Path) -> tuple[torch.Tensor, str]:
+    """``<row>_<k>.png`` files -> ``(N, K, C, H, W)`` uint8 and the SHA-256 of names and bytes."""
     from torchvision.io import ImageReadMode, decode_image
 
     files = {}
@@ -92,23 +97,25 @@ def _read_png_folder(folder: Path) -> torch.Tensor:
     missing = [f"{r}_{j}.png" for r in range(n) for j in range(k) if (r, j) not in files]
     if missing:
         raise SamplesError(f"{folder}: {len(missing)} of {n * k} files missing, e.g. {missing[0]}")
-    images = [[decode_image(str(files[r, j]), ImageReadMode.UNCHANGED) for j in range(k)]
-              for r in range(n)]  # fmt: skip
+    digest, images = hashlib.sha256(), []
+    for r in range(n):
+        images.append([])
+        for j in range(k):  # each file read once, for the checksum and the decoder
+            data = files[r, j].read_bytes()
+            digest.update(files[r, j].name.encode() + data)
+            encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+            images[-1].append(decode_image(encoded, ImageReadMode.UNCHANGED))
     shapes = {tuple(im.shape) for row in images for im in row}
     if len(shapes) > 1:
         raise SamplesError(f"{folder}: PNGs of different shapes {sorted(shapes)}; expected one")
-    return torch.stack([torch.stack(row) for row in images])
+    return torch.stack([torch.stack(row) for row in images]), digest.hexdigest()
 
 
 def load_samples(path: Path) -> tuple[torch.Tensor, str]:
     """The samples at ``path`` as float ``(N, K, C, H, W)`` in [-1, 1], and their SHA-256."""
     path = Path(path)
     if path.is_dir():
-        raw = _read_png_folder(path)
-        digest = hashlib.sha256()
-        for f in sorted(path.glob("*.png")):
-            digest.update(f.name.encode() + f.read_bytes())
-        sha = digest.hexdigest()
+        raw, sha = _read_png_folder(path)
     elif path.suffix in (".npz", ".pt") and path.is_file():
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         if path.suffix == ".pt":
@@ -230,14 +237,12 @@ def score_samples(
     samples, sha = load_samples(samples_path)
     cfg = _config(task_name, name, seed, profile, overrides) | {"samples_sha256": sha}
     task, dm = make_datamodule(task_name, cfg)
-    rows = test_rows(dm, cfg["eval"]["max_batches"])
+    order, rows, x, y = scored_rows(dm, cfg["eval"]["max_batches"])
     check_samples(samples, len(rows), cfg["eval"]["k_samples"], dm.x_shape, str(samples_path))
     classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
-    x, y = (torch.stack(t) for t in zip(*(dm.test_set[i] for i in rows), strict=True))
-    model = ReplayGenerator(samples, y, rows, evaluation_order(dm, cfg["eval"]["max_batches"]))
-    result = score(model, task, dm, classifier, cfg)
+    result = score(ReplayGenerator(samples, y, rows, order), task, dm, classifier, cfg)
     sha_cfg = C.config_sha(cfg)
-    record = provenance(task, cfg | {"overrides": tuple(overrides)}, dm, classifier_info, sha_cfg)
+    record = provenance(task, cfg, dm, classifier_info, sha_cfg, overrides)
     record |= result | {"status": "ok", "external": True, "samples_sha256": sha,
                         "samples_path": Path(samples_path).name}  # fmt: skip
     write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record,

@@ -237,12 +237,12 @@ def score(model, task, dm, classifier, cfg: dict) -> dict:
     context = {"image_size": dm.x_shape[1], "classifier": classifier, "cond_kind": dm.cond_kind,
                "attribute_names": getattr(dm, "attributes", None), "net": lpips_net,
                "info": lpips_info}  # fmt: skip
-    eval_cfg = {"k_samples": 5, "max_batches": None} | cfg["eval"]
-    eval_cfg.pop("metrics", None)  # already applied to task.metrics
-    return score_model(model, dm, task, context, seed=cfg["seed"], **eval_cfg)
+    settings = C.EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
+    return score_model(model, dm, task, context, k_samples=settings["k_samples"],
+                       seed=cfg["seed"], max_batches=settings["max_batches"])  # fmt: skip
 
 
-def provenance(task, cfg: dict, dm, classifier_info, sha: str) -> dict:
+def provenance(task, cfg: dict, dm, classifier_info, sha: str, overrides=()) -> dict:
     """The record fields every run has, trained here or scored from external samples."""
     return {
         "task": cfg["task"],
@@ -255,7 +255,7 @@ def provenance(task, cfg: dict, dm, classifier_info, sha: str) -> dict:
         "data_checksum": dm.data_checksum,
         "git_sha": git_sha(),
         "config_sha": sha,
-        "overrides": list(cfg.get("overrides", ())),
+        "overrides": list(overrides),
         "torch": torch.__version__,
         "device": device_name(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -306,9 +306,10 @@ def run_one(
     for stale in (run_dir / "checkpoints").glob("*"):  # another config's: never resumed
         if stale != ckpt_dir:
             shutil.rmtree(stale, ignore_errors=True)
-    planned = {"max_epochs": model.planned_epochs()} if model.planned_epochs() else {}
-    trainer = make_trainer(cfg, run_dir, run_logger, dm.cond_kind, ckpt_dir, **planned)
-    base_record = provenance(task, cfg | {"overrides": overrides}, dm, classifier_info, sha) | {
+    planned = model.planned_epochs()  # a model with its own schedule (LC's two stages)
+    trainer = make_trainer(cfg, run_dir, run_logger, dm.cond_kind, ckpt_dir,
+                           **({"max_epochs": planned} if planned else {}))  # fmt: skip
+    base_record = provenance(task, cfg, dm, classifier_info, sha, overrides) | {
         "n_params": sum(p.numel() for p in model.parameters()),
         "model_class": f"{type(model).__module__}:{type(model).__qualname__}",
     }

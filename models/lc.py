@@ -31,7 +31,7 @@ steps). Epochs: ``vae_epochs`` then ``latent_epochs``; the runner gives the trai
 cached stage 1 shortens the run without the model rewriting the trainer's loop.
 """
 
-import os
+import io
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +42,7 @@ from torch import nn
 
 from cgbench.models.base import ConditionalGenerator
 from cgbench.models.cvae import CVAE
+from cgbench.records import atomic_write
 
 VAE_VERSION = 1  # bump when stage 1's code changes, so cached weights are not reused
 
@@ -245,12 +246,10 @@ class LC(ConditionalGenerator):
         path = self.stage_cache
         if path is None or self.trainer.fast_dev_run:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(
-            {"state_dict": self.vae.state_dict(), "seconds": self.stage_seconds["stage1_vae"]}, tmp
-        )
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        torch.save({"state_dict": self.vae.state_dict(),
+                    "seconds": self.stage_seconds["stage1_vae"]}, buffer)  # fmt: skip
+        atomic_write(path, buffer.getvalue())
 
     def training_step(self, batch, batch_idx):
         x, y = batch
