@@ -9,9 +9,10 @@ SEEDS   ?= 0
 PROFILE ?= quick
 LOGGER  ?= csv
 FORCE   ?=
+TRAIN   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot classifiers metric-speed speed clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore metric-speed speed clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -58,8 +59,15 @@ report-screenshot: report ## Render results/report.html in headless Chromium -> 
 leaderboard-check: $(STAMP) ## Fail when a committed table differs from a rebuild from the records
 	$(CGBENCH) leaderboard --check
 
-classifiers: $(STAMP) ## Train (or verify) the evaluator classifiers behind attr_acc
-	$(CGBENCH) classifiers --tasks $(TASKS)
+evaluators: $(STAMP) ## Verify the frozen evaluators (TRAIN=1 trains missing ones; FORCE=1 replaces)
+	$(CGBENCH) evaluators --tasks $(TASKS) $(if $(TRAIN),--train) $(if $(FORCE),--force)
+
+references: $(STAMP) ## Score the floor and ceiling reference rows of TASKS under PROFILE
+	$(CGBENCH) references --tasks $(TASKS) --profile $(PROFILE) $(if $(FORCE),--force)
+
+rescore: $(STAMP) ## Score the kept weights of existing runs with today's metrics (no training)
+	$(CGBENCH) rescore $(if $(filter-out all,$(TASKS)),--tasks $(TASKS)) \
+		$(if $(filter-out all,$(MODELS)),--models $(MODELS))
 
 metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m cgbench.metric_speed

@@ -9,17 +9,18 @@ import sys
 import time
 from pathlib import Path
 
-from cgbench import claims, external, leaderboard, migrate, plugins, readme
+from cgbench import claims, external, leaderboard, migrate, plugins, readme, references
 from cgbench import config as C
+from cgbench import evaluators as E
 from cgbench.config import UnknownNameError, lookup
 from cgbench.datamodules import DataNotFoundError
-from cgbench.evaluators import load_or_train, table_path, write_table
 from cgbench.models import MODELS
 from cgbench.run import (
     build,
     log_leaderboard_to_wandb,
     make_datamodule,
     matrix,
+    needs_evaluator,
     require_extra,
     run_one,
 )
@@ -63,7 +64,8 @@ def summary(record: dict) -> str:
         f" (evaluator {record['evaluator']['test_acc']:.4f})" if record.get("evaluator") else ""
     )
     state = ("skipped, record exists" if record.get("skipped") else "from samples"
-             if record.get("external") else f"{record['train_seconds']:.0f}s")  # fmt: skip
+             if record.get("external") else f"{record['reference']} {record['model']}"
+             if record.get("reference") else f"{record['train_seconds']:.0f}s")  # fmt: skip
     if record.get("rank"):
         return f"  trained as rank {record['rank']}; rank 0 scores and writes the record"
     if record.get("status") == "diverged":
@@ -99,12 +101,45 @@ def cmd_run(args) -> int:
         record = run_one(task, model, seed, args.profile, tuple(args.set), args.results_dir,
                          args.logger, args.force, cfg=configs[task, model, seed])  # fmt: skip
         print(summary(record), flush=True)
+    for task in dict.fromkeys(t for t, _, _ in runs):  # floors and ceilings under this profile
+        _references(task, args)
     table = rebuild(args.results_dir, args.include_synthetic, summaries=False)
     if args.logger == "wandb":
         log_leaderboard_to_wandb(table, args.results_dir)
     print(f"{len(runs)} run(s) in {time.perf_counter() - start:.0f}s; "
           f"leaderboard in {args.results_dir}/leaderboard.md; `cgbench leaderboard` refreshes "
           "claims.md and the README's results block")  # fmt: skip
+    return 0
+
+
+def _references(task: str, args) -> None:
+    for record in references.score_references(task, args.profile, tuple(args.set),
+                                              args.results_dir, args.force):  # fmt: skip
+        if not record.get("skipped"):
+            print(summary(record), flush=True)
+
+
+def cmd_rescore(args) -> int:
+    """Rescore kept weights with today's metrics (`cgbench.rescore`), then the tables."""
+    from cgbench import rescore
+
+    tasks = _names(args.tasks, TASKS, published_tasks()) if args.tasks else None
+    models = _names(args.models, MODELS, list(MODELS)) if args.models else None
+    C.check_data_dir()
+    outcomes = rescore.rescore(args.results_dir, tasks, models, args.profile)
+    done = sum(o == "rescored" for o in outcomes.values())
+    print(f"{done} of {len(outcomes)} run(s) rescored")
+    rebuild(args.results_dir, args.include_synthetic, summaries=False)
+    return 0
+
+
+def cmd_references(args) -> int:
+    """Score the floor and ceiling references of tasks under a profile, then the tables."""
+    tasks = _names(args.tasks, TASKS, published_tasks())
+    C.check_data_dir()
+    for task in tasks:
+        _references(task, args)
+    rebuild(args.results_dir, args.include_synthetic, summaries=False)
     return 0
 
 
@@ -178,15 +213,22 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_classifiers(args) -> int:
-    """Train or load each task's evaluator classifier, print and tabulate its accuracy."""
+def cmd_evaluators(args) -> int:
+    """Verify (or, with ``--train``, train) each task's frozen evaluator; tabulate its figures."""
     for name in _names(args.tasks, TASKS, published_tasks()):
-        if "attr_acc" not in TASKS[name].metrics:
+        if not needs_evaluator(TASKS[name]):
             continue
-        cfg = C.load_config(name, args.profile)
+        cfg = C.load_config(name, "standard")  # the recipe: the task's evaluator block
         _, dm = make_datamodule(name, {"eval": {}, "data": cfg.get("data") or {}})
-        _, record = load_or_train(name, dm, cfg.get("evaluator") or {}, C.cache_dir())
-        write_table(record, table_path(args.results_dir, name, args.profile))
+        if args.train:
+            record = E.train_frozen(name, dm, cfg.get("evaluator") or {}, args.force)
+        else:
+            loaded = E.load_frozen(name, dm)
+            if loaded is None:
+                raise C.ConfigError(f"{name} has no frozen evaluator; train it with `cgbench "
+                                    f"evaluators --train --tasks {name}`")  # fmt: skip
+            record = loaded[1]
+        E.write_table(record, E.table_path(args.results_dir, name))
         print(f"{name}: test accuracy {record['test_acc']:.4f}, sha256 {record['sha256'][:12]}")
     return 0
 
@@ -257,6 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     for p in (cond, scr):
         p.add_argument("--profile", default="quick", choices=C.PROFILES)
         p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
+    resc = sub.add_parser("rescore", help="score kept weights with today's metrics, no training")
+    resc.add_argument("--tasks", nargs="*", default=[])
+    resc.add_argument("--models", nargs="*", default=[])
+    resc.add_argument("--profile", default=None, choices=C.PROFILES)
+    resc.set_defaults(fn=cmd_rescore)
+    refs = sub.add_parser("references", help="score the floor and ceiling rows of tasks")
+    refs.add_argument("--tasks", nargs="*", default=[])
+    refs.add_argument("--profile", default="quick", choices=C.PROFILES)
+    refs.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
+    refs.add_argument("--force", action="store_true", help="rescore even if a record exists")
+    refs.set_defaults(fn=cmd_references)
     board = sub.add_parser("leaderboard", help="rebuild results/*.csv and .md from the records")
     board.add_argument("--check", action="store_true", help="exit 1 if the tables are stale")
     board.set_defaults(fn=cmd_leaderboard)
@@ -267,11 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     mig.set_defaults(fn=cmd_migrate)
     rep = sub.add_parser("report", help="build results/report.html from the run records")
     rep.set_defaults(fn=cmd_report)
-    clf = sub.add_parser("classifiers", help="train (or verify) the evaluator classifiers")
+    clf = sub.add_parser("evaluators", help="verify (or --train) the frozen evaluators")
     clf.add_argument("--tasks", nargs="*", default=[])
-    clf.add_argument("--profile", default="quick", choices=C.PROFILES)
-    clf.set_defaults(fn=cmd_classifiers)
-    for p in (run, board, rep, clf, cond, scr, mig, sub.choices["claims"]):
+    clf.add_argument("--train", action="store_true", help="train them (benchmark/frozen/)")
+    clf.add_argument("--force", action="store_true", help="with --train: replace existing ones")
+    clf.set_defaults(fn=cmd_evaluators)
+    for p in (run, board, rep, clf, cond, scr, mig, refs, resc, sub.choices["claims"]):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)

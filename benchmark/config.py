@@ -177,7 +177,8 @@ def check_config(cfg: dict, task: str, where: str) -> None:
                 f"{', '.join(spec.metrics)}"
             )
     k = (cfg.get("eval") or {}).get("k_samples", 5)
-    pairs = [m for m in spec.metrics if m in ("pairwise_ms_ssim", "pairwise_lpips")]
+    scored = (cfg.get("eval") or {}).get("metrics") or spec.metrics
+    pairs = [m for m in scored if m in ("pairwise_ms_ssim", "pairwise_lpips")]
     if pairs and (not isinstance(k, int) or k < 2):
         raise ConfigError(
             f"{where}: eval.k_samples={k!r}, but {', '.join(pairs)} compare samples of one "
@@ -219,6 +220,7 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     """
     cfg = checked_config(task, profile, overrides)
     model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})
+    cfg["evaluator"] = evaluator_block(task, cfg)
     trainer = merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
     return {
         "task": task,
@@ -233,33 +235,94 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     }
 
 
+def evaluator_block(task: str, cfg: dict) -> dict:
+    """A run's ``evaluator`` entry: the frozen evaluator's checksum when the task has one.
+
+    The YAML block is then only the recipe `cgbench evaluators --train` used, so profiles and
+    ``--set`` cannot change the metric; a retrained evaluator changes every config hash.
+    """
+    from cgbench.evaluators import frozen_record  # evaluators imports this module
+
+    frozen = frozen_record(task)
+    return {"frozen_sha256": frozen["sha256"][:16]} if frozen else cfg.get("evaluator") or {}
+
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+def _digest(paths) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(set(paths)):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def code_fingerprint(task: str, model: str) -> dict[str, str]:
+    """Digests of the code behind a record, by part, so a code change marks records stale.
+
+    ``model``: the model's module with the shared bases and nets; ``data``: the DataModules;
+    ``scoring``: the metrics, the evaluation loops and the frozen evaluator files. Models that
+    are not registered (external samples) have no ``model`` part.
+    """
+    from cgbench import datamodules, metrics
+
+    parts = {}
+    if model in MODELS:
+        source = Path(inspect.getsourcefile(MODELS[model]))
+        shared = Path(inspect.getsourcefile(MODELS["cvae"])).parent  # models/
+        parts["model"] = _digest([source, shared / "base.py", shared / "nets.py"])
+    parts["data"] = _digest(Path(datamodules.__file__).parent.glob("*.py"))
+    frozen = PACKAGE_ROOT / "frozen"
+    scoring = [*Path(metrics.__file__).parent.glob("*.py"), PACKAGE_ROOT / "evaluate.py"]
+    parts["scoring"] = _digest([*scoring, *frozen.glob(f"{task}.*")])
+    return parts
+
+
 def config_sha(cfg: dict) -> str:
     """The 12-hex-digit hash of a resolved config: a run's identity for skipping and resuming."""
     return hashlib.sha256(yaml.safe_dump(cfg, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def is_stale(record: dict) -> bool:
-    """Whether today's YAML and code defaults resolve another config: `make benchmark` reruns it.
+def staleness(record: dict) -> str:
+    """Why a record no longer matches today's code, or ``""``: ``config``, ``task``, ``code``.
 
-    Records of unknown tasks or models (plugins not loaded, test fixtures) and records of
-    external samples (`cgbench score`, no training config) are never called stale.
+    ``config``: today's YAML and code defaults resolve another config (`make benchmark`
+    reruns it); ``task``: the task's version moved; ``code``: a part of `code_fingerprint`
+    changed (``code (scoring)`` alone: `cgbench rescore` refreshes it without retraining).
+    Records of unknown tasks (plugins not loaded, test fixtures) are never called stale;
+    external and reference records are judged by task and scoring code only.
     """
-    if record["task"] not in TASKS or record["model"] not in MODELS or record.get("external"):
-        return False
-    overrides = tuple(record.get("overrides") or ())
-    try:
-        cfg = run_config(record["task"], record["model"], record["seed"], record["profile"],
-                         overrides)  # fmt: skip
-    except ValueError:  # a profile or key this version no longer knows
-        return True
-    return config_sha(cfg) != record.get("config_sha")
+    if record["task"] not in TASKS:
+        return ""
+    if record.get("task_version", 1) != TASKS[record["task"]].version:
+        return "task"
+    trained = not (record.get("external") or record.get("reference"))
+    if trained and record["model"] in MODELS:
+        overrides = tuple(record.get("overrides") or ())
+        try:
+            cfg = run_config(record["task"], record["model"], record["seed"], record["profile"],
+                             overrides)  # fmt: skip
+        except ValueError:  # a profile or key this version no longer knows
+            return "config"
+        if config_sha(cfg) != record.get("config_sha"):
+            return "config"
+    elif trained:
+        return ""
+    old, now = record.get("code") or {}, code_fingerprint(record["task"], record["model"])
+    changed = [part for part in now if old.get(part) != now[part]]
+    return f"code ({', '.join(changed)})" if changed else ""
+
+
+def is_stale(record: dict) -> bool:
+    """Whether `make benchmark` would rerun the record (see `staleness`)."""
+    return bool(staleness(record))
 
 
 def annotate(record: dict) -> dict:
     """Fields the tables need that depend on today's code, not on the record itself."""
     cls, spec = MODELS.get(record["model"]), TASKS.get(record["task"])
     return {
-        "stale": is_stale(record),
+        "stale": staleness(record),
         "adapted": bool(cls and spec and spec.cond_kind in cls.adapted_kinds),
     }
 

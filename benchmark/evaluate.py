@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from torchvision.utils import make_grid
 
 from cgbench.config import lookup
@@ -13,11 +13,37 @@ from cgbench.metrics import METRICS, BenchMetric
 from cgbench.metrics.leakage import label_leakage
 from cgbench.metrics.multimodal import mode_coverage
 
+EVAL_SUBSET_SEED = 0  # one fixed subset for every model, run and profile of a task
+
+
+def eval_rows(n: int, limit: int | None) -> list[int]:
+    """The rows of an ``n``-item test set that a profile scores: all, or a fixed random sample.
+
+    A sample rather than the first rows, so a short profile scores the same distribution of
+    conditions as a long one (test files are often sorted). Ascending, so batches are stable.
+    """
+    if limit is None or limit >= n:
+        return list(range(n))
+    generator = torch.Generator().manual_seed(EVAL_SUBSET_SEED)
+    return sorted(torch.randperm(n, generator=generator)[:limit].tolist())
+
+
+def paste_back(samples: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Completion: keep the visible pixels, ``m * x_hat + (1 - m) * x``.
+
+    ``samples`` ``(K, B, C, H, W)``; ``y = cat(x * (1 - m), m)`` ``(B, C + 1, H, W)``.
+    """
+    mask = y[:, -1:]
+    return samples * mask + y[:, :-1]
+
 
 @torch.no_grad()
-def draw(model, y: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """K samples for every condition: ``(B, ...)`` -> ``(K, B, C, H, W)``."""
-    return torch.stack([model.generate(y, generator=generator) for _ in range(k)])
+def draw(
+    model, y: torch.Tensor, k: int, generator: torch.Generator, composite: bool = False
+) -> torch.Tensor:
+    """K samples for every condition: ``(B, ...)`` -> ``(K, B, C, H, W)``, pasted back if asked."""
+    samples = torch.stack([model.generate(y, generator=generator) for _ in range(k)])
+    return paste_back(samples, y) if composite else samples
 
 
 def edit_targets(y: torch.Tensor, cond_kind: str, generator: torch.Generator) -> torch.Tensor:
@@ -39,7 +65,10 @@ def _score(
     seed: int,
     max_batches: int | None,
 ) -> tuple[dict[str, float], float]:
-    """Update ``metrics`` with ``produce(x, y, generator) -> (x_hat, y_metric)`` per batch."""
+    """Update ``metrics`` with ``produce(x, y, generator) -> (x_hat, y_metric)`` per batch.
+
+    ``max_batches`` cuts the loader (smoke tests); profiles pass a `eval_rows` subset instead.
+    """
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     for metric in metrics.values():
@@ -67,6 +96,7 @@ def evaluate(
     k_samples: int = 2,
     seed: int = 0,
     max_batches: int | None = None,
+    composite: bool = False,
 ) -> tuple[dict[str, float], float]:
     """Score ``model.generate`` on ``loader`` with every metric.
 
@@ -77,13 +107,14 @@ def evaluate(
         k_samples: Samples drawn per condition.
         seed: Seed of the sampling generator, so a checkpoint always gets the same scores.
         max_batches: Stop after this many batches (smoke runs); None scores the whole loader.
+        composite: Paste the visible pixels back before scoring (completion, `paste_back`).
 
     Returns:
         ``({metric: value}, samples per second of generate)``.
     """
 
     def produce(x, y, generator):
-        return draw(model, y, k_samples, generator), y
+        return draw(model, y, k_samples, generator, composite), y
 
     return _score(model, loader, metrics, produce, seed, max_batches)
 
@@ -113,12 +144,15 @@ def evaluate_edits(
 
 
 @torch.no_grad()
-def sample_grid(model, x: torch.Tensor, y: torch.Tensor, n_rows: int = 10, n_cols: int = 8, seed=0):
+def sample_grid(
+    model, x: torch.Tensor, y: torch.Tensor, n_rows: int = 10, n_cols: int = 8, seed=0,
+    composite: bool = False,
+):  # fmt: skip
     """Sample grid, one row per condition, the same conditions for every model.
 
     Vector conditions: the first ``n_rows`` distinct conditions of ``y``, ``n_cols`` samples
     each. Image conditions: the first ``n_rows`` inputs, each row showing the condition, the
-    real image, then the samples.
+    real image, then the samples (pasted back when ``composite``: what is scored is shown).
 
     Returns:
         A ``(3, H', W')`` tensor in [0, 1] ready for ``torchvision.utils.save_image``.
@@ -130,11 +164,18 @@ def sample_grid(model, x: torch.Tensor, y: torch.Tensor, n_rows: int = 10, n_col
         lead = [shown.expand(-1, x.shape[1], -1, -1), reals]  # (rows, C, H, W) each
     else:  # distinct conditions, largest first: for one-hot labels class 0, 1, 2, ...
         conds, lead = torch.unique(y, dim=0).flip(0)[:n_rows].to(model.device), []
-    samples = draw(model, conds, n_cols, torch.Generator().manual_seed(seed))  # (cols, rows, ...)
+    samples = draw(model, conds, n_cols, torch.Generator().manual_seed(seed), composite)
     columns = torch.cat([torch.stack(lead), samples]) if lead else samples
     tiles = columns.transpose(0, 1).flatten(0, 1)  # row-major: (rows * columns, C, H, W)
     nrow = columns.shape[0]
     return make_grid(tiles.cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1)
+
+
+DERIVED = {  # scores computed from others or outside the metric classes: higher is better?
+    "pairwise_ms_ssim_gap": False,  # |samples' within-condition MS-SSIM - real data's|
+    "mode_coverage": True,
+    "mode_share_gap": False,
+}
 
 
 def build_metrics(names, context: dict, unavailable: dict) -> dict[str, BenchMetric]:
@@ -166,45 +207,56 @@ def evaluation_order(dm, max_batches: int | None) -> list[int]:
     order = []
     for dataset in groups.values():
         rows = range(len(dataset)) if dataset is dm.test_set else dataset.indices  # a Subset
-        order += list(rows[:limit])
-    if hasattr(dm, "mode_targets"):  # mode_coverage: the first rows of the test split
-        order += list(range(len(dm.mode_targets)))[:limit]
+        order += [rows[i] for i in eval_rows(len(dataset), limit)]
+    if hasattr(dm, "mode_targets"):  # mode_coverage: a fixed sample of the test split
+        order += eval_rows(len(dm.mode_targets), limit)
     return order
 
 
-def generation_scores(model, dm, metrics: dict, k_samples: int, seed: int, max_batches):
+def generation_scores(
+    model, dm, metrics: dict, k_samples: int, seed: int, max_batches, composite: bool = False
+):
     """Scores of ``model.generate`` on the test split or each of ``dm.test_groups()``.
 
-    Multimodal completion adds ``mode_coverage`` (see `metrics.multimodal`).
+    Each group is scored on its `eval_rows` (all rows, or the profile's fixed random sample of
+    ``max_batches * batch_size``). Multimodal completion adds the mode metrics of
+    `metrics.multimodal`. Metrics that keep items (the ranking metric) pool them over groups.
 
     Returns:
         ``({metric or metric@group: value}, {metric: details}, samples per second)``; pooled
         values over groups under the plain metric key.
     """
     groups = dm.test_groups() if hasattr(dm, "test_groups") else {"": dm.test_set}
+    limit = None if max_batches is None else max_batches * dm.batch_size
     totals = {name: [0.0, 0] for name in metrics}  # pooled sum and count over groups
+    for metric in metrics.values():
+        metric.items = []
     scores, seconds, n_samples = {}, 0.0, 0
     for group, dataset in groups.items():
-        loader = DataLoader(dataset, batch_size=dm.batch_size)
-        group_scores, per_second = evaluate(model, loader, metrics, k_samples, seed, max_batches)
+        rows = eval_rows(len(dataset), limit)
+        loader = DataLoader(Subset(dataset, rows), batch_size=dm.batch_size)
+        group_scores, per_second = evaluate(model, loader, metrics, k_samples, seed,
+                                            composite=composite)  # fmt: skip
         for name, metric in metrics.items():
             totals[name][0] += float(metric.total)
             totals[name][1] += int(metric.count)
             if group:
                 scores[f"{name}@{group}"] = group_scores[name]
-        limit = len(dataset) if max_batches is None else max_batches * dm.batch_size
-        n = k_samples * min(len(dataset), limit)  # images generated for this group
+        n = k_samples * len(rows)  # images generated for this group
         seconds, n_samples = seconds + n / per_second, n_samples + n
     for name, (total, count) in totals.items():
         scores[name] = total / count if count else float("nan")
-    details = {name: m.details() for name, m in metrics.items() if m.details()}
-    if hasattr(dm, "mode_targets"):  # multimodal completion: do the K samples reach both?
-        limit = None if max_batches is None else max_batches * dm.batch_size
-        coverage = mode_coverage(model, dm, k_samples, seed, limit)
-        scores["mode_coverage"], details["mode_coverage"] = (
-            coverage["mode_coverage"],
-            coverage["details"],
+        if not metrics[name].mean_of_items:  # per-attribute rates: the one group's value
+            scores[name] = group_scores[name] if len(groups) == 1 else float("nan")
+    if {"pairwise_ms_ssim", "pairwise_ms_ssim_real"} <= set(scores):  # two-sided diversity
+        scores["pairwise_ms_ssim_gap"] = abs(
+            scores["pairwise_ms_ssim"] - scores["pairwise_ms_ssim_real"]
         )
+    details = {name: m.details() for name, m in metrics.items() if m.details()}
+    if hasattr(dm, "mode_targets"):  # multimodal completion: which modes do the samples take?
+        modes = mode_coverage(model, dm, k_samples, seed, eval_rows(len(dm.mode_targets), limit))
+        details["modes"] = modes.pop("details")
+        scores |= modes
     return scores, details, n_samples / max(seconds, 1e-9)
 
 
@@ -217,44 +269,55 @@ def score_model(
     sizes) with keys ``<metric>@<group>`` plus the pooled value under ``<metric>``. Models with
     ``edit`` are also scored on the task's edit metrics (keys ``edit_<metric>``); each of a
     model's ``variants`` gets the generation metrics under ``variants.<name>``; models with a
-    ``label_free_latent`` get the label-leakage probe (``leakage``, ``leakage_max``).
+    ``label_free_latent`` get the label-information probe (``leakage``, ``leakage_max``,
+    ``latent_auroc``). The ranking metric gets a bootstrap interval over the scored test items
+    (``scores_ci95``).
 
     Returns:
-        ``{"scores", "higher_is_better", "metric_settings", "details", "unavailable",
-        "samples_per_second", "variants"}``.
+        ``{"scores", "scores_ci95", "higher_is_better", "metric_settings", "details",
+        "unavailable", "samples_per_second", "variants"}``.
     """
     unavailable: dict[str, str] = {}
     metrics = build_metrics(task.metrics, context, unavailable)
-    sampling = (model, dm, metrics, k_samples, seed, max_batches)
-    scores, details, per_second = generation_scores(*sampling)
-    directions = {k: k == "mode_coverage" or metrics[k.split("@")[0]].higher_is_better
-                  for k in scores}  # fmt: skip
+    if task.primary in metrics:
+        metrics[task.primary].keep_items = True
+    sampling = (model, dm, metrics, k_samples, seed, max_batches, task.paste_back)
+
+    def sample_scores():
+        scores, details, per_second = generation_scores(*sampling)
+        ci = metrics[task.primary].bootstrap_ci(seed=seed) if task.primary in metrics else None
+        return scores, details, per_second, {task.primary: list(ci)} if ci else {}
+
+    scores, details, per_second, ci95 = sample_scores()
+    directions = {k: DERIVED[k] if k in DERIVED
+                  else metrics[k.split("@")[0]].higher_is_better for k in scores}  # fmt: skip
     settings = {name: m.settings for name, m in metrics.items() if m.settings}
     variants = {}
     for variant in getattr(model, "variants", ()):
         model.variant = variant
         try:
-            v_scores, v_details, v_speed = generation_scores(*sampling)
+            v_scores, v_details, v_speed, v_ci = sample_scores()
         finally:
             model.variant = None
         variants[variant] = {
             "scores": v_scores,
+            "scores_ci95": v_ci,
             "details": v_details,
             "samples_per_second": round(v_speed, 1),
         }
+    limit = None if max_batches is None else max_batches * dm.batch_size
     if hasattr(model, "label_free_latent") and dm.cond_kind != "image":
-        limit = None if max_batches is None else max_batches * dm.batch_size
         leak = label_leakage(model, dm, dm.cond_kind, context.get("attribute_names"),
-                             max_train=limit or 20000, max_test=limit, seed=seed)  # fmt: skip
-        for key in ("leakage", "leakage_max"):
+                             max_train=limit or 20000, test_rows=eval_rows(len(dm.test_set), limit),
+                             seed=seed)  # fmt: skip
+        for key in ("leakage", "leakage_max", "latent_auroc"):
             scores[key], directions[key] = leak[key], False
         details["leakage"], settings["leakage"] = leak["details"], leak["settings"]
     if hasattr(model, "edit") and task.edit_metrics:
         edit_metrics = build_metrics(task.edit_metrics, context, unavailable)
-        loader = DataLoader(dm.test_set, batch_size=dm.batch_size)
-        edit_scores, _ = evaluate_edits(
-            model, loader, edit_metrics, dm.cond_kind, seed, max_batches
-        )
+        subset = Subset(dm.test_set, eval_rows(len(dm.test_set), limit))
+        loader = DataLoader(subset, batch_size=dm.batch_size)
+        edit_scores, _ = evaluate_edits(model, loader, edit_metrics, dm.cond_kind, seed)
         for name, metric in edit_metrics.items():
             key = name if name.startswith("edit_") else f"edit_{name}"
             scores[key], directions[key] = edit_scores[name], metric.higher_is_better
@@ -262,6 +325,7 @@ def score_model(
                 settings[key] = metric.settings
     return {
         "scores": scores,
+        "scores_ci95": ci95,
         "higher_is_better": directions,
         "metric_settings": settings,
         "details": details,

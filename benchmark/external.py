@@ -55,7 +55,7 @@ def _config(task: str, name: str, seed: int, profile: str, overrides) -> dict:
         "profile": profile,
         "data": cfg.get("data") or {},
         "eval": C.EVAL_DEFAULTS | (cfg.get("eval") or {}),
-        "evaluator": cfg.get("evaluator") or {},
+        "evaluator": C.evaluator_block(task, cfg),
     }
 
 

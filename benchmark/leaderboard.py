@@ -14,11 +14,12 @@ import fcntl
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
 from cgbench import records as R
-from cgbench.tables import integer, interval, markdown_table, mean_pm, num
+from cgbench.tables import integer, markdown_table, mean_pm, missing, num
 from cgbench.tasks import TASKS
 
 SCORE_COLUMNS = [
@@ -65,8 +66,71 @@ def _ci95(std: float, n: int) -> float:
     return float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
 
 
+def sample(runs: list[dict], metric: str) -> dict:
+    """What a significance test needs of a group of seeds' runs on one metric.
+
+    ``{"_values": per-seed values, "_mean", "_low", "_high", "ci_over"}``: the 95% interval is
+    Student's t over seeds with two or more, else the one run's bootstrap over test items
+    (recorded for the ranking metric), else the value itself (``ci_over`` empty).
+    """
+    values = [r["scores"][metric] for r in runs if not missing(r["scores"].get(metric))]
+    mean = float(np.mean(values)) if values else math.nan
+    if len(values) >= 2:
+        half = _ci95(float(np.std(values, ddof=1)), len(values))
+        return {"_values": values, "_mean": mean, "_low": mean - half, "_high": mean + half,
+                "ci_over": "seeds"}  # fmt: skip
+    ci = runs[0].get("scores_ci95") if len(runs) == 1 else None
+    boot = ci.get(metric) if isinstance(ci, dict) else None
+    if boot:
+        return {"_values": values, "_mean": mean, "_low": boot[0], "_high": boot[1],
+                "ci_over": "items"}  # fmt: skip
+    return {"_values": values, "_mean": mean, "_low": mean, "_high": mean, "ci_over": ""}
+
+
+def significantly_better(a: dict, b: dict, higher: bool) -> bool:
+    """Whether row ``a`` beats row ``b`` on the primary metric at the 5% level.
+
+    Two or more seeds each: Welch's one-sided t-test over the seeds' values. Otherwise the
+    rows' 95% intervals (over seeds or over test items) must not overlap.
+    """
+    va, vb = a["_values"], b["_values"]
+    if len(va) >= 2 and len(vb) >= 2:
+        if np.std(va) == 0 and np.std(vb) == 0:
+            return (np.mean(va) > np.mean(vb)) == higher and np.mean(va) != np.mean(vb)
+        test = stats.ttest_ind(va, vb, equal_var=False,
+                               alternative="greater" if higher else "less")  # fmt: skip
+        return bool(test.pvalue < 0.05)
+    return a["_low"] > b["_high"] if higher else a["_high"] < b["_low"]
+
+
+def _rank_budget(table: pd.DataFrame, idx, higher: bool) -> None:
+    """Floor test and rank groups of one task's rows under one budget, in place.
+
+    A model is ``above floor`` when it beats the best floor reference significantly; only
+    those are ranked. Models tie (share the leader's rank) until one is significantly worse
+    than the leader of the current group.
+    """
+    rows = table.loc[idx]
+    floors = rows[rows["reference"] == "floor"]
+    models = rows[rows["reference"].isna()]
+    if not floors.empty:
+        best = floors.sort_values("_mean", ascending=not higher).iloc[0]
+        for i, row in models.iterrows():
+            table.at[i, "vs_floor"] = ("above floor" if significantly_better(row, best, higher)
+                                       else "not above floor")  # fmt: skip
+    ranked = models[models["variant_of"].isna() & models["_mean"].notna()]
+    if not floors.empty:
+        ranked = ranked[table.loc[ranked.index, "vs_floor"] == "above floor"]
+    ranked = ranked.sort_values("_mean", ascending=not higher)
+    leader, rank = None, 0
+    for position, (i, row) in enumerate(ranked.iterrows(), 1):
+        if leader is None or significantly_better(leader, row, higher):
+            leader, rank = row, position
+        table.at[i, "rank"] = rank
+
+
 def leaderboard_table(records: list[dict]) -> pd.DataFrame:
-    """Wide table: mean/std over seeds per metric, cost columns and rank within each task."""
+    """Wide table: mean/std over seeds per metric, references, floor test, rank groups, costs."""
     if not records:
         return pd.DataFrame()
     runs = pd.DataFrame(records)
@@ -74,42 +138,43 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     for (task, model, profile), group in runs.groupby(["task", "model", "profile"], sort=True):
         row = {"task": task, "model": model, "profile": profile, "n_seeds": len(group)}
         diverged = [r for r in group.to_dict("records") if r.get("status") == "diverged"]
-        stale = [r for r in group.to_dict("records") if r.get("stale")]
+        stale = [r["stale"] for r in group.to_dict("records") if r.get("stale")]
         status = [f"{name} {len(rs)}/{len(group)}" for name, rs in
-                  (("diverged", diverged), ("stale", stale)) if rs]  # fmt: skip
+                  (("diverged", diverged), (f"stale: {', '.join(sorted(set(map(str, stale))))}",
+                                            stale)) if rs]  # fmt: skip
         row["status"] = ", ".join(status) or "ok"
         row["adapted"] = "adapted" in group and bool(group["adapted"].fillna(False).any())
+        row["reference"] = group["reference"].iloc[0] if "reference" in group else None
+        row["reference"] = row["reference"] if isinstance(row["reference"], str) else None
         scores = pd.DataFrame(list(group["scores"]))
         for metric in sorted(scores.columns):
             row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(scores[metric])
             row[f"{metric}_ci95"] = _ci95(row[f"{metric}_std"], int(scores[metric].notna().sum()))
-            if metric == "attr_acc":
-                evaluators = [e["test_acc"] for e in group["evaluator"] if e]
-                row["evaluator_acc"] = evaluators[0] if evaluators else math.nan
+        primary = TASKS[task].primary if task in TASKS else None
+        row |= sample(group.to_dict("records"), primary)
         for cost in ("n_params", "train_seconds", "samples_per_second", "inference_iterations"):
             row[cost] = float(group[cost].mean()) if cost in group else math.nan
         row["train_stages"] = _stages(group)
         row["variant_of"] = group["variant_of"].iloc[0] if "variant_of" in group else None
         rows.append(row)
     table = pd.DataFrame(rows)
-    table["rank"] = pd.NA
+    table["rank"], table["vs_floor"] = pd.NA, ""
     # Ranks compare models under one budget: within a task and a profile (overrides included).
     table["budget"] = table["profile"].str.rstrip("*")
-    ranked = table[table["variant_of"].isna()]
-    for (task, _), idx in ranked.groupby(["task", "budget"]).groups.items():
+    for (task, _), idx in table.groupby(["task", "budget"]).groups.items():
         primary = TASKS[task].primary if task in TASKS else None
-        column = f"{primary}_mean"
-        if primary is None or column not in table:
+        if primary is None or table.loc[idx, "_mean"].isna().all():
             continue
-        if table.loc[idx, column].isna().all():
-            continue
-        higher = direction(records, task, primary)
-        table.loc[idx, "rank"] = table.loc[idx, column].rank(ascending=not higher, method="min")
+        _rank_budget(table, idx, direction(records, task, primary))
     table["rank"] = table["rank"].astype("Int64")
     order = {name: i for i, name in enumerate(reversed(R.PROFILES))}  # most thorough first
     table["budget"] = table["budget"].map(lambda b: order.get(b, len(order)))
-    table = table.sort_values(["task", "budget", "rank", "model", "profile"], na_position="last")
-    return table.drop(columns="budget")
+    table["kind"] = table["reference"].map({"ceiling": 0, "floor": 2}).fillna(1)
+    table = table.sort_values(["task", "budget", "kind", "rank", "_mean", "model"],
+                              ascending=[True, True, True, True, False, True],
+                              na_position="last")  # fmt: skip
+    table["primary_low"], table["primary_high"] = table["_low"], table["_high"]
+    return table.drop(columns=["budget", "kind", "_values", "_mean", "_low", "_high"])
 
 
 def direction(records: list[dict], task: str, metric: str) -> bool:
@@ -121,36 +186,57 @@ def direction(records: list[dict], task: str, metric: str) -> bool:
     )
 
 
+TWO_SIDED = {"pairwise_ms_ssim", "pairwise_ms_ssim_real", "pairwise_lpips"}  # no better side
+
+
+def arrow(records: list[dict], task: str, metric: str) -> str:
+    """``↑``/``↓`` for a metric's better direction; ``·`` for diversity, read against real data."""
+    if metric in TWO_SIDED:
+        return "·"
+    return "↑" if direction(records, task, metric) else "↓"
+
+
+INTRO = """# cgbench leaderboard
+
+Rebuilt from `results/runs/*/*/*/*/metrics.json` by `cgbench leaderboard`; cells are
+mean ± std over seeds. Every table holds its task's **reference rows** (`ref_*`, never
+ranked), scored by the same code on the same test rows as the models: *floors* (a
+generator that learnt nothing: one constant image, real images paired with shuffled
+conditions, the masked input, the grey lightness) and the *ceiling* (`ref_real`: real test
+images with their true conditions). A model is **ranked only when it beats the best floor
+significantly** (Welch's one-sided t-test over seeds at 5% with two or more seeds each,
+otherwise non-overlapping 95% intervals over test items); ranks are groups: a model shares
+the rank of the group's leader until it is significantly worse. `95% CI` is over seeds
+(Student's t) or, for one run, a bootstrap over the scored test items. Ranks compare models
+within one profile (full, then standard, then quick). `model[variant]` rows score another
+sampling mode of the same runs and are not ranked. † marks a model adapted to the task's
+condition kind; a profile ending in `*` ran with `--set` overrides. `·` marks diversity
+columns, read against the real data's value (`pairwise_ms_ssim_real`; the ranked form is
+`pairwise_ms_ssim_gap`, the distance to it). Status `stale: config|task|code (...)`: the
+record no longer matches today's config, task version or code.
+"""
+
+
 def markdown(table: pd.DataFrame, records: list[dict]) -> str:
     """One section per task: main table, then per-group and per-attribute tables when present.
 
     The main table has ``mean ± std`` cells and ``↑``/``↓`` headers; the group table shows the
-    primary metric per evaluation group (e.g. mask size); the attribute table puts the
-    per-attribute ``attr_acc`` beside the evaluator's held-out accuracy (its ceiling).
+    primary metric per evaluation group (e.g. mask size); the attribute tables (one per
+    profile) put each model's per-attribute TPR / TNR beside the references' and the frozen
+    evaluator's own on real test faces.
     """
-    lines = ["# cgbench leaderboard", "", "Rebuilt from `results/runs/*/*/*/*/metrics.json` by",
-             "`cgbench leaderboard`; mean ± std over seeds and the 95% confidence",
-             "interval (Student's t) of the ranking metric. Ranks compare models within one",
-             "profile (full, then standard, then quick). A row `model[variant]` scores another",
-             "sampling mode of the same runs (`lc[prior]`: LC's VAE sampled without its actor)",
-             "and is not ranked. † marks a model adapted to the task's condition kind; a",
-             "profile ending in `*` ran with `--set` overrides, listed in its record. Status",
-             "`stale k/n`: today's YAML or code defaults resolve another config for k of the n",
-             "runs, which `make benchmark` would rerun.",
-             ""]  # fmt: skip
+    lines = [INTRO]
     for task, group in table.groupby("task", sort=True) if not table.empty else []:
         runs = [r for r in records if r["task"] == task]
         metrics = sorted({m for r in runs for m in r["scores"]})
         primary = TASKS[task].primary if task in TASKS else ""
         main = [m for m in metrics if "@" not in m]
         lines += [f"## {task}", "", f"Ranked by `{primary}`.", ""]
-        header = ["rank", "model", "profile", "seeds"]
+        header = ["rank", "model", "profile", "seeds", "vs floor"]
         for metric in main:
-            header.append(f"{metric} {'↑' if direction(records, task, metric) else '↓'}")
+            header.append(f"{metric} {arrow(records, task, metric)}")
             if metric == primary:
                 header.append(f"{metric} 95% CI")
-            if metric == "attr_acc":
-                header.append("evaluator acc (ceiling)")
         stages = group["train_stages"].astype(bool).any()
         iters = group["inference_iterations"].notna().any()
         header += ["params", "train s", *(["stages s"] if stages else []), "samples/s",
@@ -158,14 +244,15 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
         rows = []
         for _, row in group.iterrows():
             name = row["model"] + (" †" if row["adapted"] else "")
-            cells = [integer(row["rank"]), name, row["profile"], str(row["n_seeds"])]
+            if isinstance(row["reference"], str):
+                name = f"*{row['model']} ({row['reference']})*"
+            cells = [integer(row["rank"]), name, row["profile"], str(row["n_seeds"]),
+                     row["vs_floor"]]  # fmt: skip
             for metric in main:
                 mean, std = row.get(f"{metric}_mean"), row.get(f"{metric}_std")
                 cells.append(mean_pm(mean, std))
                 if metric == primary:
-                    cells.append(interval(mean, row.get(f"{metric}_ci95")))
-                if metric == "attr_acc":
-                    cells.append(num(row.get("evaluator_acc")))
+                    cells.append(_ci_cell(row))
             cells += [integer(row["n_params"]), integer(row["train_seconds"]),
                       *([row["train_stages"]] if stages else []),
                       integer(row["samples_per_second"]),
@@ -180,27 +267,67 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                                                   for m in by_group)]
                     for _, r in group.iterrows()]  # fmt: skip
             lines += [*markdown_table(["model", "profile", *by_group], rows), ""]
-        lines += _per_attribute(runs, "attr_acc", "`attr_acc` per attribute or class:")
-        recall = "`attr_recall` per attribute (share of requested-on samples seen):"
-        lines += _per_attribute(runs, "attr_recall", recall)
+        lines += _per_attribute(runs)
     return "\n".join(lines)
 
 
-def _per_attribute(runs: list[dict], metric: str, title: str) -> list[str]:
-    """Per-attribute ``metric`` (mean over seeds) with the evaluator's held-out accuracy."""
-    per_run = [(r["model"], r.get("details", {}).get(metric)) for r in runs]
-    per_run = [(model, d) for model, d in per_run if d]
-    if not per_run:
+def _ci_cell(row) -> str:
+    low, high, over = row.get("primary_low"), row.get("primary_high"), row.get("ci_over")
+    if not over or missing(low):
+        return ""
+    return f"[{low:.4f}, {high:.4f}]" + (" items" if over == "items" else "")
+
+
+def _per_attribute(runs: list[dict]) -> list[str]:
+    """Per profile: each row's per-attribute TPR / TNR (label tasks: per-class ``attr_acc``).
+
+    Means over seeds; the last row is the frozen evaluator's own on all real test images.
+    """
+    rates = [r for r in runs if r.get("details", {}).get("attr_tpr")]
+    if not rates:
+        per_class = [r for r in runs if r.get("details", {}).get("attr_acc")]
+        return _per_column(per_class, lambda d: num(d.get("attr_acc")),
+                           "`attr_acc` per class (share of samples of the class read as it)",
+                           "test_acc")  # fmt: skip
+    return _per_column(rates, lambda d: _pair(d.get("attr_tpr"), d.get("attr_tnr")),
+                       "TPR / TNR per attribute (requested-on seen / requested-off absent)",
+                       "attr_tpr", "attr_tnr")  # fmt: skip
+
+
+def _pair(a, b) -> str:
+    return "" if missing(a) or missing(b) else f"{a:.2f} / {b:.2f}"
+
+
+def _per_column(runs: list[dict], cell, title: str, *evaluator_keys: str) -> list[str]:
+    """One table per profile: a row per model or reference, a column per attribute or class."""
+    if not runs:
         return []
-    columns = list(per_run[0][1])
-    rows = []
-    for model in sorted({m for m, _ in per_run}):
-        details = pd.DataFrame([d for m, d in per_run if m == model])
-        rows.append([model, *(num(details[c].mean()) for c in columns)])
-    ceiling = next((r["evaluator"].get("per_column") for r in runs if r.get("evaluator")), None)
-    if ceiling:
-        rows.append(["evaluator (ceiling)", *(num(ceiling.get(c)) for c in columns)])
-    return [title, "", *markdown_table(["model", *columns], rows), ""]
+    keys = [{"test_acc": "attr_acc"}.get(k, k) for k in evaluator_keys]
+    columns = list(runs[0]["details"][keys[0]])
+    lines = []
+    for profile in sorted({r["profile"] for r in runs}, key=_profile_order):
+        rows = []
+        for model in sorted({r["model"] for r in runs if r["profile"] == profile}):
+            group = [r for r in runs if r["profile"] == profile and r["model"] == model]
+            means = {metric: pd.DataFrame([r["details"][metric] for r in group]).mean()
+                     for metric in keys if metric in group[0]["details"]}  # fmt: skip
+            rows.append([model, *(cell({m: v.get(c) for m, v in means.items()}) for c in columns)])
+        evaluator = next((r["evaluator"] for r in runs if r.get("evaluator")), None)
+        if evaluator and all(k == "test_acc" or f"{k}_per_column" in evaluator
+                             for k in evaluator_keys):  # fmt: skip
+            own = {k: evaluator["per_column"] if k == "test_acc" else evaluator[f"{k}_per_column"]
+                   for k in evaluator_keys}  # fmt: skip
+            rename = {"test_acc": "attr_acc"}
+            rows.append(["evaluator on real test images",
+                         *(cell({rename.get(k, k): v.get(c) for k, v in own.items()})
+                           for c in columns)])  # fmt: skip
+        lines += [f"{title}, {profile}:", "", *markdown_table(["model", *columns], rows), ""]
+    return lines
+
+
+def _profile_order(profile: str) -> int:
+    order = {name: i for i, name in enumerate(reversed(R.PROFILES))}
+    return order.get(profile.rstrip("*"), len(order))
 
 
 TABLES = ("scores.csv", "leaderboard.csv", "leaderboard.md")

@@ -28,14 +28,18 @@ def headline(table: pd.DataFrame, records: list[dict]) -> list[str]:
         cells = ["; ".join(_cell(row, primary) for _, row in group[budgets == p].iterrows()
                            if not pd.isna(row.get(f"{primary}_mean"))) or "–"
                  for p in claims.PROFILES]  # fmt: skip
-        rows.append([task, f"`{primary}` {arrow}", model, *cells])
+        role = group["reference"].dropna()
+        name = f"*{model} ({role.iloc[0]})*" if len(role) else model
+        rows.append([task, f"`{primary}` {arrow}", name, *cells])
     return markdown_table(["task", "ranked by", "model", *claims.PROFILES], rows)
 
 
 def _cell(row: pd.Series, metric: str) -> str:
-    """``mean ± std (seeds[*][, status])`` of one leaderboard row."""
-    flags = "*" * row["profile"].endswith("*") + (
-        "" if row["status"] == "ok" else f", {row['status']}"
+    """``mean ± std (seeds[*][, not above floor][, status])`` of one leaderboard row."""
+    flags = (
+        "*" * row["profile"].endswith("*")
+        + (", not above floor" if row.get("vs_floor") == "not above floor" else "")
+        + ("" if row["status"] == "ok" else f", {row['status']}")
     )
     value = mean_pm(row[f"{metric}_mean"], row[f"{metric}_std"])
     return f"{value} ({row['n_seeds']}{flags})"

@@ -28,6 +28,9 @@ figure{margin:0}figcaption{font-weight:bold;text-align:center}img.grid{width:320
 img.chart{max-width:100%}"""
 
 
+REFERENCE_COLORS = {"floor": "#999999", "ceiling": "#c44e52"}
+
+
 def _save(fig, path: Path) -> Path:
     """Lay out, write and close a figure; return its path."""
     fig.tight_layout()
@@ -45,11 +48,9 @@ def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> 
     for ax, metric in zip(axes, metrics, strict=False):
         means, stds = rows[f"{metric}_mean"], rows[f"{metric}_std"].fillna(0)
         labels = rows["model"] + "\n" + rows["profile"]
-        ax.bar(labels, means, yerr=stds, capsize=4, color="#4c72b0")
-        if metric == "attr_acc" and rows["evaluator_acc"].notna().any():
-            ax.axhline(rows["evaluator_acc"].dropna().iloc[0], color="#c44e52", ls="--",
-                       label="evaluator (ceiling)")  # fmt: skip
-            ax.legend(fontsize=8)
+        # floors grey, the real-data ceiling red, models blue: every bar beside its bounds
+        colors = rows["reference"].map(REFERENCE_COLORS).fillna("#4c72b0")
+        ax.bar(labels, means, yerr=stds, capsize=4, color=list(colors))
         ax.set_title(metric)
         ax.tick_params(axis="x", labelsize=8)
     for ax in axes[n:]:
@@ -133,12 +134,13 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
     parts = [f"<!doctype html><meta charset=utf-8><title>cgbench report</title>"
              f"<style>{STYLE}</style><h1>cgbench report</h1>"
              "<p>Built from <code>results/runs/*/*/*/*/metrics.json</code> by "
-             "<code>make report</code>. Tables as in <code>leaderboard.md</code>.</p>"]  # fmt: skip
+             "<code>make report</code>. Tables as in <code>leaderboard.md</code>; in the "
+             "charts floors are grey, the real-data ceiling red, models blue.</p>"]  # fmt: skip
     for task, rows in table.groupby("task", sort=True):
         primary = TASKS[task].primary if task in TASKS else ""
         metrics = sorted(c[: -len("_mean")] for c in rows if c.endswith("_mean")
                          and "@" not in c and rows[c].notna().any())  # fmt: skip
-        shown = ["rank", "model", "profile", "n_seeds", "status",
+        shown = ["rank", "model", "profile", "n_seeds", "reference", "vs_floor", "status",
                  *(f"{m}_mean" for m in metrics), "train_seconds"]  # fmt: skip
         chart = bar_charts(task, rows, metrics, out)
         parts += [

@@ -28,10 +28,10 @@ import yaml
 from cgbench import config as C
 from cgbench.callbacks import DivergedError, DivergenceGuard, EpochSeed, ValidationSampleL1
 from cgbench.evaluate import sample_grid, score_model
-from cgbench.evaluators import load_or_train, table_path, write_table
-from cgbench.metrics import load_lpips
+from cgbench.evaluators import load_frozen, load_or_train
+from cgbench.metrics import METRICS, load_lpips
 from cgbench.models import MODELS
-from cgbench.records import read_record, run_path, write_run
+from cgbench.records import atomic_write, read_record, run_path, write_run
 from cgbench.tasks import TASKS
 
 
@@ -125,10 +125,16 @@ def build(factory, where: str, **kwargs):
 
 
 def evaluator_summary(info: dict) -> dict:
-    """The evaluator fields of a run record: checksum, held-out accuracy overall and per column."""
-    summary = {k: info.get(k) for k in ("sha256", "test_acc", "epochs", "train_seconds")}
+    """The evaluator fields of a run record: checksum, held-out figures overall and per column."""
+    keys = ("sha256", "frozen", "test_acc", "attr_balanced", "attr_tpr", "attr_tnr", "epochs",
+            "train_seconds")  # fmt: skip
+    summary = {k: info[k] for k in keys if k in info}
     columns = info.get("columns") or []
     summary["per_column"] = dict(zip(columns, info.get("test_acc_per_column", []), strict=False))
+    for rate in ("attr_balanced", "attr_tpr", "attr_tnr"):
+        if f"{rate}_per_column" in info:
+            summary[f"{rate}_per_column"] = dict(zip(columns, info[f"{rate}_per_column"],
+                                                     strict=True))  # fmt: skip
     return summary
 
 
@@ -216,17 +222,24 @@ def make_datamodule(task_name: str, cfg: dict):
     return task, dm
 
 
-def load_evaluator(task, dm, cfg: dict, results_dir: Path):
+def needs_evaluator(task) -> bool:
+    """Whether any of the task's metrics reads images with the evaluator classifier."""
+    names = task.metrics + task.edit_metrics
+    return any("classifier" in inspect.signature(C.lookup(METRICS, n, "metric")).parameters
+               for n in names)  # fmt: skip
+
+
+def load_evaluator(task, dm, cfg: dict, results_dir: Path = Path("results")):
     """The task's evaluator classifier and its record (None, None when no metric needs one).
 
-    Its held-out table goes to ``results/evaluators/<task>.<profile>.csv``.
+    The committed, frozen one (`cgbench.evaluators`) when the task has it; otherwise one trained
+    from the config's ``evaluator`` block into the cache (synthetic and plugin tasks).
     """
-    if "attr_acc" not in task.metrics:
+    if not needs_evaluator(task):
         return None, None
-    classifier, info = load_or_train(task.name, dm, cfg["evaluator"], C.cache_dir())
-    if not task.synthetic:
-        write_table(info, table_path(results_dir, task.name, cfg["profile"]))
-    return classifier, info
+    return load_frozen(task.name, dm) or load_or_train(
+        task.name, dm, cfg["evaluator"], C.cache_dir()
+    )
 
 
 def score(model, task, dm, classifier, cfg: dict) -> dict:
@@ -255,6 +268,7 @@ def provenance(task, cfg: dict, dm, classifier_info, sha: str, overrides=()) -> 
         "data_checksum": dm.data_checksum,
         "git_sha": git_sha(),
         "config_sha": sha,
+        "code": C.code_fingerprint(cfg["task"], cfg["model"]),
         "overrides": list(overrides),
         "torch": torch.__version__,
         "device": device_name(),
@@ -338,19 +352,16 @@ def run_one(
     if not trainer.is_global_zero:  # one process per rank (torchrun, SLURM): rank 0 scores
         return base_record | {"rank": trainer.global_rank, "scores": {}, "status": "ok"}
 
+    save_weights(model, cfg, sha)
     result = score(model, task, dm, classifier, cfg)
-    first_batch = next(iter(dm.test_dataloader()))
-    grids = {"samples": sample_grid(model, *first_batch, seed=seed)}
-    for variant in model.variants:  # the same conditions and noise, e.g. LC without its actor
-        model.variant = variant
-        grids[f"samples_{variant}"] = sample_grid(model, *first_batch, seed=seed)
-        model.variant = None
+    grids = sample_grids(model, task, dm, seed)
 
     record = (
         base_record
         | result
         | {
             "status": "ok",
+            "weights_sha": sha,  # the kept weights' key (`rescore` may move config_sha on)
             "epochs": trainer.current_epoch,
             "global_steps": trainer.global_step,
             "train_seconds": round(train_seconds, 1),
@@ -361,6 +372,33 @@ def run_one(
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     finish_logger(run_logger, logger, result, grids)
     return record
+
+
+def weights_path(cfg: dict, sha: str) -> Path:
+    """Where a run's final weights are kept (outside git), keyed by its config hash."""
+    name = f"{cfg['task']}-{cfg['model']}-{cfg['profile']}-seed{cfg['seed']}-{sha}.pt"
+    return C.cache_dir() / "weights" / name
+
+
+def save_weights(model, cfg: dict, sha: str) -> None:
+    """Keep the trained weights so `cgbench rescore` can score them with later metrics."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    atomic_write(weights_path(cfg, sha), buffer.getvalue())
+
+
+def sample_grids(model, task, dm, seed: int) -> dict:
+    """The record's sample grids: the model's, and each variant's on the same conditions."""
+    first_batch = next(iter(dm.test_dataloader()))
+    grids = {"samples": sample_grid(model, *first_batch, seed=seed, composite=task.paste_back)}
+    for variant in model.variants:  # the same conditions and noise, e.g. LC without its actor
+        model.variant = variant
+        grids[f"samples_{variant}"] = sample_grid(model, *first_batch, seed=seed,
+                                                  composite=task.paste_back)  # fmt: skip
+        model.variant = None
+    return grids
 
 
 def finish_logger(run_logger, kind: str, result: dict, grids: dict) -> None:

@@ -1,6 +1,8 @@
 """Metrics read by the frozen evaluator classifier (AC-GAN's "Inception accuracy" analogue).
 
 - ``attr_acc``: does the evaluator see the requested condition in each sample?
+- ``attr_tpr`` / ``attr_tnr`` / ``attr_balanced``: per attribute, are requested-on attributes
+  present and requested-off ones absent (macro means: a condition-ignoring generator gets 0.5)?
 - ``edit_success`` / ``edit_preservation``: after an edit of a real image, does it see the target
   condition, and are the other attributes left as they were?
 """
@@ -72,6 +74,8 @@ class AttributeAccuracy(EvaluatorMetric):
         items, hits, counts = self.judge(logits, target)
         self.total += items.sum()
         self.count += items.numel()
+        if self.keep_items:
+            self.items.append(items.cpu())
         if self.column_hits.numel() == 0:
             self.column_hits = torch.zeros_like(hits[0])
             self.column_count = torch.zeros_like(hits[0])
@@ -85,24 +89,92 @@ class AttributeAccuracy(EvaluatorMetric):
         return {name: round(float(a), 6) for name, a in zip(names, accuracy, strict=True)}
 
 
-class AttributeRecall(AttributeAccuracy):
-    """Attribute conditions: the share of requested-on attributes the evaluator sees.
+class AttributeRates(EvaluatorMetric):
+    """Per attribute: is a requested-on attribute seen, and a requested-off one absent?
 
-    The protocol of the CSVAE replication's table (samples asked for an attribute, fraction
-    classified positive), where ``attr_acc`` also rewards absent attributes left absent.
-    Pooled over every requested-on (sample, attribute) pair; ``details()`` per attribute.
+    For attribute ``a``, ``TPR_a`` is the share of samples asked for ``a`` that the evaluator sees
+    with ``a``, ``TNR_a`` the share of samples asked for not-``a`` that it sees without it, and
+    the balanced accuracy is their mean. The value is the macro mean over attributes (those with
+    both requested values among the scored conditions), so a rare attribute weighs as much as a
+    common one and a generator that ignores its condition scores 0.5 whatever it draws; pooled
+    ``attr_acc`` instead rewards drawing the typical face. ``details()`` gives every attribute's
+    value. The subclasses pick the rate: ``attr_tpr``, ``attr_tnr``, ``attr_balanced``.
+
+    Args:
+        classifier: Frozen evaluator mapping ``(N, C, H, W)`` in [-1, 1] to ``(N, A)`` logits.
+        cond_kind: Must be ``"attributes"``.
+        attribute_names: Names of the A columns, for ``details()``.
     """
 
-    name = "attr_recall"
+    rate: str  # "tpr", "tnr" or "balanced"
+    mean_of_items = False
 
     def __init__(self, classifier: nn.Module, cond_kind: str = "attributes", attribute_names=None):
         if cond_kind != "attributes":
-            raise ValueError("attr_recall needs attribute conditions")
-        super().__init__(classifier, cond_kind, attribute_names)
+            raise ValueError(f"{self.name} needs attribute conditions")
+        super().__init__(classifier, cond_kind)
+        self.attribute_names = list(attribute_names or [])
+        for state in ("true_pos", "pos", "true_neg", "neg"):  # (A,) counts over K*B samples
+            self.add_state(state, torch.zeros(0, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def judge(self, logits, target):
-        seen = (logits > 0).double() * target  # (K*B, A): requested and seen
-        return seen[target.bool()], seen, target
+    def update(self, x_hat, x, y):
+        k = x_hat.shape[0]
+        seen = (self.classifier(x_hat.flatten(0, 1)) > 0).double()  # (K*B, A)
+        target = y.repeat(k, 1).double()  # (K*B, A), sample-major like flatten(0, 1)
+        counts = {"true_pos": seen * target, "pos": target,
+                  "true_neg": (1 - seen) * (1 - target), "neg": 1 - target}  # fmt: skip
+        for state, value in counts.items():
+            total = getattr(self, state)
+            setattr(self, state, value.sum(0) + (total if total.numel() else 0))
+        self.count += seen.shape[0]
+        if self.keep_items:  # (K*B, 2A): what was seen, what was asked
+            self.items.append(torch.cat([seen, target], 1).cpu())
+
+    def rates(self, true_pos, pos, true_neg, neg) -> torch.Tensor:
+        """``(A,)`` rates from counts; NaN where an attribute never had the needed request."""
+        nan = torch.tensor(float("nan"), dtype=torch.float64)
+        tpr = torch.where(pos > 0, true_pos / pos.clamp(min=1), nan)
+        tnr = torch.where(neg > 0, true_neg / neg.clamp(min=1), nan)
+        return {"tpr": tpr, "tnr": tnr, "balanced": (tpr + tnr) / 2}[self.rate]
+
+    def per_attribute(self) -> torch.Tensor:
+        """``(A,)`` rates over everything scored so far."""
+        return self.rates(self.true_pos, self.pos, self.true_neg, self.neg)
+
+    def value_of(self, items: torch.Tensor) -> float:
+        seen, target = items.double().chunk(2, dim=1)  # (N, A) each
+        counts = ((seen * target).sum(0), target.sum(0),
+                  ((1 - seen) * (1 - target)).sum(0), (1 - target).sum(0))  # fmt: skip
+        return float(self.rates(*counts).nanmean())
+
+    def compute(self) -> torch.Tensor:
+        if self.count == 0:
+            return torch.tensor(float("nan"))
+        return self.per_attribute().nanmean().float()
+
+    def details(self) -> dict[str, float]:
+        rates = self.per_attribute() if self.count else torch.zeros(0)
+        n = rates.numel()
+        names = self.attribute_names if len(self.attribute_names) == n else map(str, range(n))
+        return {name: round(float(r), 6) for name, r in zip(names, rates, strict=True)}
+
+
+class AttributeTPR(AttributeRates):
+    """Macro mean over attributes of the share of requested-on attributes the evaluator sees."""
+
+    name, rate = "attr_tpr", "tpr"
+
+
+class AttributeTNR(AttributeRates):
+    """Macro mean over attributes of the share of requested-off attributes left absent."""
+
+    name, rate = "attr_tnr", "tnr"
+
+
+class AttributeBalanced(AttributeRates):
+    """Macro balanced accuracy ((TPR + TNR) / 2 per attribute): CelebA's ranking metric."""
+
+    name, rate = "attr_balanced", "balanced"
 
 
 class EditSuccess(EvaluatorMetric):

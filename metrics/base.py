@@ -89,12 +89,35 @@ class BenchMetric(Metric):
 
     name: ClassVar[str]
     higher_is_better: ClassVar[bool]
+    mean_of_items: ClassVar[bool] = True  # the value is total / count, so groups pool by sums
     full_state_update = False
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        # Per-item values for `bootstrap_ci`, kept across `reset` (groups pool into one value)
+        # only when the caller asks: the ranking metric of a run.
+        self.keep_items, self.items = False, []
+
+    def value_of(self, items: torch.Tensor) -> float:
+        """The metric's value over a set of kept items (rows of ``cat(self.items)``)."""
+        return float(items.double().mean())
+
+    def bootstrap_ci(self, n_boot: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+        """95% percentile interval of the value over ``n_boot`` resamples of the kept items.
+
+        The items are the test conditions (or samples) scored, so the interval says how much
+        the value depends on which test items were drawn: the within-run uncertainty.
+        """
+        if not self.items:
+            return None
+        items = torch.cat(self.items)
+        generator = torch.Generator().manual_seed(seed)
+        picks = torch.randint(0, len(items), (n_boot, len(items)), generator=generator)
+        values = torch.tensor([self.value_of(items[p]) for p in picks])
+        low, high = torch.quantile(values, torch.tensor([0.025, 0.975], dtype=values.dtype))
+        return round(float(low), 6), round(float(high), 6)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -120,6 +143,8 @@ class BenchMetric(Metric):
         s = self.scores(x_hat, x, y).detach().double()
         self.total += s.sum()
         self.count += s.numel()
+        if self.keep_items:
+            self.items.append(s.flatten().cpu())
 
     def compute(self) -> torch.Tensor:
         """Mean of all per-item scores seen so far (NaN when nothing was seen)."""

@@ -127,15 +127,46 @@ class LPIPS(FidelityMetric):
         return self.net(a, b, normalize=True).flatten()  # normalize: [0, 1] -> [-1, 1]
 
 
-class PairwiseDiversity(FidelityMetric):
-    """Mean of ``pair_scores`` over the K*(K-1)/2 pairs of samples of each input (K >= 2)."""
+class PerClass:
+    """Mixin: with one-hot label conditions, ``details()`` gives the value per class."""
+
+    def add_per_class(self, s: torch.Tensor, y: torch.Tensor) -> None:
+        """Add per-item scores ``s`` ``(M,)`` of items whose conditions are ``y`` ``(M, n)``."""
+        if y.dim() != 2 or not bool(((y == 0) | (y == 1)).all() and (y.sum(1) == 1).all()):
+            return  # not one-hot labels
+        sums = getattr(self, "class_sums", None)
+        if sums is None:
+            self.class_sums = torch.zeros(2, y.shape[1], dtype=torch.float64)
+        y = y.double().cpu()
+        self.class_sums[0] += (y * s.double().cpu()[:, None]).sum(0)  # (n,) sum per class
+        self.class_sums[1] += y.sum(0)
+
+    def reset(self) -> None:
+        super().reset()
+        self.class_sums = None
+
+    def details(self) -> dict[str, float]:
+        sums = getattr(self, "class_sums", None)
+        if sums is None:
+            return {}
+        means = sums[0] / sums[1].clamp(min=1)
+        return {str(c): round(float(m), 6) for c, m in enumerate(means) if sums[1, c] > 0}
+
+
+class PairwiseDiversity(PerClass, FidelityMetric):
+    """Mean of ``pair_scores`` over the K*(K-1)/2 pairs of samples of each input (K >= 2).
+
+    With label conditions ``details()`` holds the value per class (AC-GAN reports it so).
+    """
 
     def scores(self, x_hat, x, y):
         if x_hat.shape[0] < 2:
             raise ValueError(f"{self.name} needs at least 2 samples per condition (eval.k_samples)")
         x01 = to_unit_range(x_hat)
         pairs = combinations(range(x_hat.shape[0]), 2)
-        return torch.stack([self.pair_scores(x01[i], x01[j]) for i, j in pairs]).mean(0)
+        s = torch.stack([self.pair_scores(x01[i], x01[j]) for i, j in pairs]).mean(0)
+        self.add_per_class(s, y)
+        return s
 
 
 class PairwiseMSSSIM(PairwiseDiversity, MSSSIM):
@@ -155,7 +186,7 @@ class PairwiseLPIPS(PairwiseDiversity, LPIPS):
     higher_is_better = True
 
 
-class PairwiseMSSSIMReal(MSSSIM):
+class PairwiseMSSSIMReal(PerClass, MSSSIM):
     """Reference for ``pairwise_ms_ssim``: mean MS-SSIM of pairs of real images sharing a condition.
 
     Within each batch, real images with identical conditions are paired in order (1st with 2nd,
@@ -177,7 +208,73 @@ class PairwiseMSSSIMReal(MSSSIM):
         if len(a) == 0:
             return x.new_zeros(0)
         x01 = to_unit_range(x)
-        return self.pair_scores(x01[a], x01[b])
+        s = self.pair_scores(x01[a], x01[b])
+        self.add_per_class(s, y[a])
+        return s
+
+
+class HoleMetric(BenchMetric):
+    """Completion: error over the hidden pixels only, mean over the K samples of each input.
+
+    The mask is the condition's last channel (``y = cat(x * (1 - m), m)``, 1 in the hole); the
+    visible pixels are pasted back before scoring anyway, so this is where models differ.
+    """
+
+    higher_is_better = False
+
+    def hole_error(self, abs_err: torch.Tensor, sq_err: torch.Tensor, area: torch.Tensor):
+        """Per-sample score from hole sums of ``|e|`` and ``e^2`` and the hole's pixel count."""
+        raise NotImplementedError
+
+    def scores(self, x_hat, x, y):
+        if y.dim() != 4:
+            raise ValueError(f"{self.name} needs completion conditions (masked image + mask)")
+        hole = y[:, -1:]  # (B, 1, H, W)
+        err = to_unit_range(x_hat) - to_unit_range(x)[None]  # (K, B, C, H, W)
+        area = hole.sum((1, 2, 3)).clamp(min=1) * x.shape[1]  # (B,) hidden values per image
+        abs_err = (err.abs() * hole).sum((2, 3, 4))  # (K, B)
+        sq_err = (err.square() * hole).sum((2, 3, 4))
+        return self.hole_error(abs_err, sq_err, area).mean(0)
+
+
+class HoleL1(HoleMetric):
+    """Mean absolute error over the hidden pixels, on [0, 1] images."""
+
+    name = "l1_hole"
+
+    def hole_error(self, abs_err, sq_err, area):
+        return abs_err / area
+
+
+class HolePSNR(HoleMetric):
+    """PSNR in dB over the hidden pixels, on [0, 1] images, capped at 100 dB."""
+
+    name = "psnr_hole"
+    higher_is_better = True
+
+    def hole_error(self, abs_err, sq_err, area):
+        mse = (sq_err / area).clamp(min=10 ** (-PSNR_CAP_DB / 10))
+        return -10 * torch.log10(mse)
+
+
+class LightnessL1(BenchMetric):
+    """Colorization: does a sample keep the lightness it was given? Mean ``|L(x_hat) - L(y)|``.
+
+    In CIELAB L units (0 to 100); 0 when the model only adds colour. Lower is better.
+    """
+
+    name = "lightness_l1"
+    higher_is_better = False
+
+    def scores(self, x_hat, x, y):
+        if y.dim() != 4 or y.shape[1] != 1:
+            raise ValueError("lightness_l1 needs colorization conditions (lightness images)")
+        from cgbench.color import rgb_to_lab
+
+        given = (y + 1) * 50  # (B, 1, H, W), the condition is L / 50 - 1
+        drawn = rgb_to_lab(to_unit_range(x_hat.flatten(0, 1)))[:, :1]  # (K*B, 1, H, W)
+        err = (drawn.view(x_hat.shape[0], *given.shape) - given[None]).abs()
+        return err.mean((2, 3, 4)).mean(0)
 
 
 def best_of_k(cls: type[FidelityMetric]) -> type[FidelityMetric]:

@@ -1,15 +1,20 @@
-"""Label leakage: how much of the condition a model's label-free latent still carries.
+"""Label information in a latent: how much of the condition a model's label-free latent carries.
 
 A fresh probe (an MLP) is trained to predict y from ``model.label_free_latent(x, y)`` on
-training images and scored on test images, per attribute (or over the classes) against the
-majority-class rate: the accuracy of always answering the training split's most common value.
-A gap of 0 means the probe learnt nothing beyond the base rate (CSVAE's claim for its z).
+training images and scored on test images, per attribute (or over the classes):
+
+- ``latent_auroc``: the probe's AUROC, macro mean over attributes (one-vs-rest over classes).
+  0.5 means no readable label information whatever the attribute's base rate, 1 a perfect
+  read-out; unlike an accuracy gap it is not near 0 by construction for rare attributes, so
+  the latents of different models (CSVAE's z, CVAE's z, LC's unconditional VAE) compare.
+- ``leakage`` / ``leakage_max``: probe accuracy minus the majority-class rate, mean and max.
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
+from torchmetrics.functional.classification import binary_auroc, multiclass_auroc
 
 
 @torch.no_grad()
@@ -32,7 +37,7 @@ def label_leakage(
     cond_kind: str,
     names: list[str] | None = None,
     max_train: int = 20000,
-    max_test: int | None = None,
+    test_rows: list[int] | None = None,
     epochs: int = 30,
     hidden: int = 256,
     seed: int = 0,
@@ -46,20 +51,21 @@ def label_leakage(
             (one sigmoid per attribute).
         names: Attribute names for the per-attribute details (default ``a0, a1, ...``).
         max_train: Training images read (the first ones of the unshuffled train split).
-        max_test: Test images read (None: all).
+        test_rows: Test rows scored (None: all), the profile's fixed evaluation sample.
         epochs: Probe training epochs (Adam 1e-3, batch 256).
         hidden: Width of the probe's two hidden layers.
         seed: Seed of the probe's initialisation and shuffling.
 
     Returns:
-        ``{"leakage": mean gap, "leakage_max": largest gap, "details": {name: {"probe",
-        "majority", "gap"}}, "settings": {...}}``, gaps being probe accuracy minus majority rate.
+        ``{"leakage": mean gap, "leakage_max": largest gap, "latent_auroc": macro AUROC,
+        "details": {name: {"probe", "majority", "gap", "auroc"}}, "settings": {...}}``, gaps
+        being probe accuracy minus majority rate.
     """
     model.eval()
     train_loader = DataLoader(dm.train_set, batch_size=256)
-    test_loader = DataLoader(dm.test_set, batch_size=256)
+    test_set = dm.test_set if test_rows is None else Subset(dm.test_set, test_rows)
     z_train, y_train = _latents(model, train_loader, max_train)
-    z_test, y_test = _latents(model, test_loader, max_test or len(dm.test_set))
+    z_test, y_test = _latents(model, DataLoader(test_set, batch_size=256), len(test_set))
     mean, std = z_train.mean(0), z_train.std(0) + 1e-6
     z_train, z_test = (z_train - mean) / std, (z_test - mean) / std
 
@@ -88,19 +94,25 @@ def label_leakage(
         majority_class = y_train.argmax(1).bincount(minlength=n_out).argmax()
         probe_acc = (logits.argmax(1) == y_test.argmax(1)).float().mean()[None]
         majority = (y_test.argmax(1) == majority_class).float().mean()[None]
+        auroc = multiclass_auroc(logits, y_test.argmax(1), n_out, average="macro")[None]
         names = ["class"]
     else:
         majority_value = (y_train.mean(0) >= 0.5).float()  # (A,)
         probe_acc = ((logits > 0).float() == y_test).float().mean(0)
         majority = (y_test == majority_value).float().mean(0)
+        auroc = torch.stack([  # NaN where the test rows hold one value only
+            binary_auroc(logits[:, a], y_test[:, a].long()) if 0 < y_test[:, a].mean() < 1
+            else torch.tensor(float("nan")) for a in range(n_out)
+        ])  # fmt: skip
         names = list(names or [f"a{i}" for i in range(n_out)])
     gap = probe_acc - majority
     return {
         "leakage": float(gap.mean()),
         "leakage_max": float(gap.max()),
+        "latent_auroc": float(auroc.nanmean()),
         "details": {
-            n: {"probe": float(p), "majority": float(m), "gap": float(g)}
-            for n, p, m, g in zip(names, probe_acc, majority, gap, strict=True)
+            n: {"probe": float(p), "majority": float(m), "gap": float(g), "auroc": float(u)}
+            for n, p, m, g, u in zip(names, probe_acc, majority, gap, auroc, strict=True)
         },
         "settings": {
             "probe": f"MLP {hidden}x2, Adam 1e-3, {epochs} epochs",

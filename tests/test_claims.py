@@ -27,19 +27,39 @@ def test_every_claim_has_a_row_and_missing_runs_say_not_measured(tmp_path):
     assert all(row.endswith("| not measured | not measured | not measured |") for row in rows[1:])
 
 
+def floor(task, scores, profile="standard"):
+    return record(task, "ref_constant", scores, profile=profile, reference="floor")
+
+
 def test_acgan_rule_is_applied_per_profile_to_the_records_it_lists(tmp_path):
     pairwise = {"pairwise_ms_ssim": 0.46, "pairwise_ms_ssim_real": 0.44}
-    write(tmp_path, *[record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise}, seed=s)
-                      for s in range(3)])  # fmt: skip
+    runs = [record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise,
+                                      "pairwise_ms_ssim_gap": 0.02 + s / 1000}, seed=s)
+            for s in range(3)]  # fmt: skip
+    write(tmp_path, *runs, floor("mnist", {"attr_acc": 0.11}))
     text = claims.render(tmp_path)
-    assert "accuracy. | not measured | holds | not measured |" in text  # 3 seeds: no flag
+    assert "accuracy. | not measured | holds | not measured |" in text
     assert "`runs/mnist/acgan/standard/seed0`, `runs/mnist/acgan/standard/seed1`" in text
     assert "attr_acc 0.9800 ± 0.0100" in text  # mean ± sample sd over the seeds
-    collapsed = {"attr_acc": 0.97, "pairwise_ms_ssim": 0.60, "pairwise_ms_ssim_real": 0.44}
-    write(tmp_path, record("mnist", "acgan", collapsed, seed=0, profile="full"))
-    text = claims.render(tmp_path)  # each profile keeps its own verdict; one seed is flagged
-    assert "accuracy. | does not hold (1 seed) | holds | not measured |" in text
-    assert "**full: does not hold (1 seed).**" in text and "acgan (full, 1 seed)" in text
+    collapsed = {"attr_acc": 0.97, "pairwise_ms_ssim": 0.60, "pairwise_ms_ssim_real": 0.44,
+                 "pairwise_ms_ssim_gap": 0.16}  # fmt: skip
+    write(tmp_path, record("mnist", "acgan", collapsed, seed=0, profile="full"),
+          floor("mnist", {"attr_acc": 0.11}, profile="full"))  # fmt: skip
+    text = claims.render(tmp_path)  # each profile keeps its own verdict; one seed makes none
+    assert "accuracy. | inconclusive (1 seed) | holds | not measured |" in text
+    assert "**full: inconclusive (1 seed).**" in text
+
+
+def test_runs_that_never_learned_make_no_verdict(tmp_path):
+    # Three seeds at the floor's attr_acc: not above it, so no verdict either way.
+    pairwise = {"pairwise_ms_ssim": 0.9, "pairwise_ms_ssim_real": 0.44,
+                "pairwise_ms_ssim_gap": 0.46}  # fmt: skip
+    write(tmp_path, *[record("mnist", "acgan", {"attr_acc": 0.11 + s / 1000, **pairwise},
+                             seed=s, profile="quick") for s in range(3)],
+          floor("mnist", {"attr_acc": 0.112}, profile="quick"))  # fmt: skip
+    text = claims.render(tmp_path)
+    reason = "inconclusive (under-trained: acgan not above the ref_constant floor on attr_acc)"
+    assert reason in text
 
 
 def test_convergence_needs_curves_with_several_evaluations(tmp_path):
@@ -57,9 +77,9 @@ def test_convergence_needs_curves_with_several_evaluations(tmp_path):
 
 
 def test_a_lone_record_never_breaks_the_rebuild(tmp_path):
-    # e.g. a sweep's results folder: CSVAE without the CVAE contrast
-    scores = {"leakage": 0.06, "leakage_max": 0.2, "attr_acc": 0.8}
+    # e.g. a sweep's results folder: CSVAE without the CVAE and LC contrasts
+    scores = {"leakage": 0.06, "leakage_max": 0.2, "latent_auroc": 0.7, "attr_balanced": 0.6}
     write(tmp_path, record("celeba", "csvae", scores, evaluator={"test_acc": 0.93}))
     text = claims.render(tmp_path)
-    assert "z carries no label information. | not measured | does not hold (1 seed) |" in text
-    assert "csvae (standard, 1 seed) leakage mean 0.0600, max 0.2000" in text
+    assert "latents. | not measured | inconclusive (no cvae record; no lc record) |" in text
+    assert "latent_auroc: csvae (standard, 1 seed) 0.7000" in text

@@ -204,6 +204,11 @@ def test_multimodal_mnist_records_both_modes(isolated_cache):
             self.calls += 1
             return dm.mode_targets[rows, mode]
 
-    same = mode_coverage(Oracle(False), dm, k_samples=4, max_items=64)
+    rows = list(range(64))
+    same = mode_coverage(Oracle(False), dm, k_samples=4, rows=rows)
     assert same["mode_coverage"] == 0 and same["details"]["plain_hit"] == 1
-    assert mode_coverage(Oracle(True), dm, k_samples=2, max_items=64)["mode_coverage"] == 1
+    # always plain: the overlaid share of samples is 0, so the gap is the data's share
+    true = float(dm.test_modes[:64, 2].float().mean())
+    assert same["details"]["overlaid_share"] == 0 and same["mode_share_gap"] == pytest.approx(true)
+    both = mode_coverage(Oracle(True), dm, k_samples=2, rows=rows)
+    assert both["mode_coverage"] == 1 and both["details"]["overlaid_share"] == 0.5

@@ -3,7 +3,12 @@ import torch
 from torch import nn
 
 from cgbench.metrics import METRICS, ms_ssim_settings
-from cgbench.metrics.attribute import AttributeAccuracy, AttributeRecall
+from cgbench.metrics.attribute import (
+    AttributeAccuracy,
+    AttributeBalanced,
+    AttributeTNR,
+    AttributeTPR,
+)
 from cgbench.metrics.base import BenchMetric, ms_ssim_per_image, to_unit_range
 from cgbench.metrics.image import PairwiseMSSSIM, PairwiseMSSSIMReal
 
@@ -67,19 +72,42 @@ def test_attribute_accuracy_attributes_counts_each_attribute():
     assert metric.compute().item() == pytest.approx(0.75)
 
 
-def test_attribute_recall_counts_only_requested_attributes():
+def test_attribute_rates_are_per_attribute_and_blind_to_collapse():
     class Identity(nn.Module):
         def forward(self, x):
-            return x.flatten(1)[:, :4]
+            return x.flatten(1)[:, :3]
 
-    y = torch.tensor([[1.0, 0, 1, 0]])
-    x_hat = torch.tensor([[1.0, -1, -1, -1]]).view(1, 1, 1, 1, 4)  # 1 of the 2 requested seen
-    metric = AttributeRecall(Identity(), "attributes", ["a", "b", "c", "d"])
-    metric.update(x_hat, x_hat[0], y)
-    assert metric.compute().item() == pytest.approx(0.5)
-    assert metric.details() == {"a": 1.0, "b": 0.0, "c": 0.0, "d": 0.0}  # b, d never requested
+    # Two conditions, three attributes; the samples' logits are their "seen" decisions.
+    y = torch.tensor([[1.0, 0, 1], [0.0, 0, 1]])
+    seen = torch.tensor([[1.0, -1, -1], [1.0, 1, 1]]).view(1, 2, 1, 1, 3)
+    rates = {cls.name: cls(Identity(), "attributes", ["a", "b", "c"])
+             for cls in (AttributeTPR, AttributeTNR, AttributeBalanced)}  # fmt: skip
+    for metric in rates.values():
+        metric.update(seen, seen[0], y)
+    # a: on asked once, seen (TPR 1); off asked once, seen (TNR 0). b: never on (TPR NaN);
+    # off twice, seen once (TNR 0.5). c: on twice, seen once (TPR 0.5); never off.
+    assert rates["attr_tpr"].details() == pytest.approx({"a": 1.0, "b": float("nan"), "c": 0.5},
+                                                        nan_ok=True)  # fmt: skip
+    assert rates["attr_tnr"].compute().item() == pytest.approx((0 + 0.5) / 2)
+    assert rates["attr_balanced"].compute().item() == pytest.approx(0.5)  # only a has both
+    # a constant output scores exactly 0.5 balanced, whatever it draws
+    constant = AttributeBalanced(Identity(), "attributes")
+    constant.update(torch.ones(1, 2, 1, 1, 3), seen[0], torch.tensor([[1.0, 0, 1], [0.0, 1, 0]]))
+    assert constant.compute().item() == pytest.approx(0.5)
     with pytest.raises(ValueError, match="attribute conditions"):
-        AttributeRecall(Identity(), "label")
+        AttributeTPR(Identity(), "label")
+
+
+def test_bootstrap_interval_brackets_the_value_and_matches_a_resample():
+    metric = AttributeBalanced(nn.Flatten(), "attributes")
+    metric.keep_items = True
+    gen = torch.Generator().manual_seed(0)
+    y = (torch.rand(200, 2, generator=gen) > 0.5).float()
+    logits = torch.where(torch.rand(200, 2, generator=gen) < 0.8, y, 1 - y) * 2 - 1
+    metric.update(logits.view(1, 200, 1, 1, 2), logits, y)
+    low, high = metric.bootstrap_ci()
+    assert low < metric.compute().item() < high and high - low < 0.15
+    assert metric.value_of(torch.cat(metric.items)) == pytest.approx(metric.compute().item())
 
 
 def test_diversity_identical_samples_is_one_and_noise_is_lower():

@@ -9,17 +9,21 @@ def test_block_is_rebuilt_between_the_markers_and_drift_is_caught(tmp_path):
     results = tmp_path / "results"
     path = tmp_path / "README.md"
     path.write_text(f"# intro\n\n{readme.BEGIN}\nold\n{readme.END}\n\n## after\n")
-    pairwise = {"pairwise_ms_ssim": 0.46, "pairwise_ms_ssim_real": 0.44}
+    pairwise = {"pairwise_ms_ssim": 0.46, "pairwise_ms_ssim_real": 0.44,
+                "pairwise_ms_ssim_gap": 0.02}  # fmt: skip
     write(results, *[record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise}, seed=s,
-                            profile="quick", evaluator={"test_acc": 0.99})
-                     for s in range(3)])  # fmt: skip
+                            profile="quick", evaluator={"test_acc": 0.99}, task_version=2)
+                     for s in range(3)],
+          record("mnist", "ref_constant", {"attr_acc": 0.11}, profile="quick",
+                 reference="floor", task_version=2))  # fmt: skip
     assert readme.drifted(results, load_records(results))
     assert readme.write(results, load_records(results)) == path.resolve()
     text = path.read_text()
     assert text.startswith("# intro\n\n<!-- results:begin -->") and text.endswith("\n## after\n")
     assert (
-        "| mnist | `attr_acc` ↑ | acgan | – | – | 0.9800 ± 0.0100 (3, stale 3/3) |" in text
+        "| mnist | `attr_acc` ↑ | acgan | – | – | 0.9800 ± 0.0100 (3, stale: config 3/3) |" in text
     )  # fixture hashes
+    assert "| mnist | `attr_acc` ↑ | *ref_constant (floor)* | – | – | 0.1100 (1" in text
     assert "accuracy. | not measured | not measured | holds |" in text  # the claims' verdicts
     assert not readme.drifted(results, load_records(results))
     write(

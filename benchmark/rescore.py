@@ -1,0 +1,92 @@
+"""Rescore without retraining: today's metrics on the weights a run kept.
+
+Every trained run keeps its final weights in the cache (`cgbench.run.weights_path`, keyed by
+the config hash it trained under). ``cgbench rescore`` loads them into a freshly built model and
+scores it with today's metrics, evaluator and evaluation rows, so a new metric does not cost a
+retrain. Only the scoring may differ: a record whose training config (trainer, data, model,
+seed) no longer matches today's must be rerun instead. A rescored record keeps its training
+provenance (git commit, seconds, steps) and says when and by which commit it was rescored.
+"""
+
+import datetime as dt
+from pathlib import Path
+
+import torch
+import yaml
+
+from cgbench import config as C
+from cgbench.records import read_record, write_run
+from cgbench.run import (
+    evaluator_summary,
+    git_sha,
+    load_evaluator,
+    make_datamodule,
+    make_model,
+    sample_grids,
+    score,
+    weights_path,
+)
+from cgbench.tasks import TASKS
+
+TRAINING_KEYS = ("task", "model", "seed", "profile", "trainer", "data", "model_args")
+
+
+def rescore_run(run_dir: Path, results_dir: Path) -> str:
+    """Rescore one run folder in place; return what happened, in a few words."""
+    record = read_record(run_dir / "metrics.json")
+    if not record or record.get("external") or record.get("reference"):
+        return "not a trained run"
+    if record.get("status") != "ok":
+        return f"status {record.get('status')}: nothing to score"
+    old_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    try:
+        cfg = C.run_config(record["task"], record["model"], record["seed"], record["profile"],
+                           tuple(record.get("overrides") or ()))  # fmt: skip
+    except (ValueError, KeyError) as err:
+        return f"today's config cannot be resolved ({err}): rerun it"
+    changed = [k for k in TRAINING_KEYS if old_cfg.get(k) != cfg.get(k)]
+    if changed:
+        return f"training config changed ({', '.join(changed)}): rerun it"
+    weights = weights_path(old_cfg, record.get("weights_sha", record["config_sha"]))
+    if not weights.exists():
+        return f"no kept weights at {weights}: rerun it"
+    task, dm = make_datamodule(record["task"], cfg)
+    classifier, info = load_evaluator(task, dm, cfg, results_dir)
+    torch.manual_seed(cfg["seed"])
+    model = make_model(cfg, dm)
+    model.load_state_dict(torch.load(weights, weights_only=True))
+    result = score(model, task, dm, classifier, cfg)
+    grids = sample_grids(model, task, dm, cfg["seed"])
+    sha = C.config_sha(cfg)
+    new = (
+        record
+        | result
+        | {
+            "task_version": task.version,
+            "evaluator": info and evaluator_summary(info),
+            "config_sha": sha,
+            "weights_sha": record.get("weights_sha", record["config_sha"]),
+            "code": record.get("code", {})
+            | {"scoring": C.code_fingerprint(task.name, "")["scoring"]},
+            "rescored": {
+                "git_sha": git_sha(),
+                "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            },
+        }
+    )
+    write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), new, grids)
+    return "rescored"
+
+
+def rescore(results_dir: Path, tasks=None, models=None, profile: str | None = None) -> dict:
+    """Rescore every matching run under ``results_dir``; ``{run folder: outcome}``."""
+    outcomes = {}
+    for path in sorted(Path(results_dir).glob("runs/*/*/*/seed*/metrics.json")):
+        task, model, run_profile = path.parts[-5:-2]
+        if (tasks and task not in tasks) or (models and model not in models):
+            continue
+        if (profile and run_profile != profile) or task not in TASKS:
+            continue
+        outcomes[str(path.parent)] = rescore_run(path.parent, Path(results_dir))
+        print(f"{path.parent}: {outcomes[str(path.parent)]}", flush=True)
+    return outcomes
