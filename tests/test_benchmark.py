@@ -5,6 +5,7 @@ import json
 import pytest
 
 import cgbench.datamodules.mnist as mnist_module
+from cgbench import references
 from cgbench.__main__ import main
 from cgbench.models import MODELS
 from cgbench.run import matrix
@@ -24,19 +25,27 @@ def test_matrix_pairs_only_matching_condition_kinds():
         assert TASKS[task].cond_kind in MODELS[model].cond_kinds
 
 
+def generation_keys(task: str) -> set[str]:
+    """The scores of a task's generation loop: its metrics and the ones derived from them."""
+    keys = set(TASKS[task].metrics)
+    if {"pairwise_ms_ssim", "pairwise_ms_ssim_real"} <= keys:
+        keys.add("pairwise_ms_ssim_gap")
+    return keys
+
+
 def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
     assert run(tmp_path) == 0
     pairs = matrix(SYNTHETIC, list(MODELS))
     for task, model in pairs:
         run_dir = tmp_path / "runs" / task / model / "smoke" / "seed0"
         record = json.loads((run_dir / "metrics.json").read_text())
-        expected = set(TASKS[task].metrics)
+        expected = generation_keys(task)
         if hasattr(MODELS[model], "edit"):
             expected |= {
                 m if m.startswith("edit_") else f"edit_{m}" for m in TASKS[task].edit_metrics
             }
         if hasattr(MODELS[model], "label_free_latent") and TASKS[task].cond_kind != "image":
-            expected |= {"leakage", "leakage_max"}
+            expected |= {"leakage", "leakage_max", "latent_auroc"}
         expected -= set(record["unavailable"])  # LPIPS without weights: reason, no score
         assert set(record["scores"]) == expected
         assert set(record["higher_is_better"]) == expected
@@ -46,16 +55,20 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
             assert key in record, key
         if "attr_acc" in TASKS[task].metrics:
             assert record["evaluator"]["sha256"] and 0 <= record["evaluator"]["test_acc"] <= 1
+        assert list(record["scores_ci95"]) == [TASKS[task].primary] or TASKS[task].primary in (
+            record["unavailable"]
+        )
         assert (run_dir / "config.yaml").exists() and (run_dir / "samples.png").exists()
         for variant in MODELS[model].variants:  # scored and drawn like the main mode
-            generation = set(TASKS[task].metrics) - set(record["unavailable"])
+            generation = generation_keys(task) - set(record["unavailable"])
             assert set(record["variants"][variant]["scores"]) == generation
             assert (run_dir / f"samples_{variant}.png").exists()
     out = capsys.readouterr().out
     assert f"run 1/{len(pairs)}: " in out and "done [" in out
     lines = (tmp_path / "leaderboard.csv").read_text().splitlines()
     n_variants = sum(len(MODELS[model].variants) for _, model in pairs)
-    assert len(lines) == 1 + len(pairs) + n_variants
+    n_references = sum(len(references.kinds(TASKS[task])) for task in SYNTHETIC)
+    assert len(lines) == 1 + len(pairs) + n_variants + n_references
 
     # A rerun with the same config skips; an override changes the config and reruns.
     assert run(tmp_path) == 0

@@ -9,6 +9,7 @@ from conftest import LPIPS_BACKBONE
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torchvision.transforms.v2.functional import gaussian_blur
 
+from cgbench.datamodules.completion import apply_mask, square_mask
 from cgbench.metrics import METRICS, load_lpips
 from cgbench.metrics.base import ms_ssim_settings
 from cgbench.metrics.image import LPIPS, MSSSIM, PSNR, SSIM
@@ -133,12 +134,13 @@ def test_perfect_values_and_monotonic_degradation(size, lpips_pair):
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in METRICS if n.split("_")[0] in {"psnr", "ssim", "ms", "lpips"}]
+    "name", [n for n in METRICS if n.split("_")[0] in {"psnr", "ssim", "ms", "lpips", "l1"}]
 )
 def test_batch_size_does_not_change_the_score(name, lpips_pair):
     g = torch.Generator().manual_seed(1)
     x = torch.rand(32, 3, 64, 64, generator=g) * 2 - 1
     x_hat = (x + 0.3 * torch.randn(3, *x.shape, generator=g)).clamp(-1, 1)  # K = 3
+    y = apply_mask(x, torch.stack([square_mask(64, 0.25, g) for _ in range(32)]))
     cls = METRICS[name]
     kwargs = {"image_size": 64} if "ms_ssim" in name else {}
     kwargs |= {"net": lpips_pair[0].net} if "lpips" in name else {}
@@ -146,9 +148,27 @@ def test_batch_size_does_not_change_the_score(name, lpips_pair):
     for batch in (4, 32):
         metric = cls(**kwargs)
         for i in range(0, 32, batch):
-            metric.update(x_hat[:, i : i + batch], x[i : i + batch], None)
+            metric.update(x_hat[:, i : i + batch], x[i : i + batch], y[i : i + batch])
         results.append(metric.compute().item())
     assert results[0] == pytest.approx(results[1], abs=1e-6)
+
+
+def test_hole_metrics_equal_a_numpy_computation_over_the_hidden_pixels():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(6, 3, 32, 32, generator=g) * 2 - 1
+    x_hat = (x + 0.2 * torch.randn(2, *x.shape, generator=g)).clamp(-1, 1)
+    masks = torch.stack([square_mask(32, a, g) for a in (0.1, 0.25, 0.4) * 2])
+    y = apply_mask(x, masks)
+    expected_l1, expected_psnr = [], []
+    for i in range(6):
+        hole = masks[i, 0].numpy().astype(bool)
+        per_k = [(((x_hat[k, i] + 1) / 2 - (x[i] + 1) / 2).numpy()[:, hole]) for k in range(2)]
+        expected_l1.append(np.mean([np.abs(e).mean() for e in per_k]))
+        expected_psnr.append(np.mean([10 * np.log10(1 / np.square(e).mean()) for e in per_k]))
+    for name, expected in (("l1_hole", expected_l1), ("psnr_hole", expected_psnr)):
+        metric = METRICS[name]()
+        metric.update(x_hat, x, y)
+        assert metric.compute().item() == pytest.approx(np.mean(expected), rel=1e-5), name
 
 
 def test_best_of_k_is_at_least_mean_of_k():
