@@ -55,8 +55,9 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
             assert key in record, key
         if "attr_acc" in TASKS[task].metrics:
             assert record["evaluator"]["sha256"] and 0 <= record["evaluator"]["test_acc"] <= 1
-        assert list(record["scores_ci95"]) == [TASKS[task].primary] or TASKS[task].primary in (
-            record["unavailable"]
+        assert (
+            list(record["scores_ci95"]) == [TASKS[task].primary]
+            or TASKS[task].primary in (record["unavailable"])
         )
         assert (run_dir / "config.yaml").exists() and (run_dir / "samples.png").exists()
         for variant in MODELS[model].variants:  # scored and drawn like the main mode
