@@ -312,7 +312,8 @@ def _per_column(runs: list[dict], cell, title: str, *evaluator_keys: str) -> lis
             means = {metric: pd.DataFrame([r["details"][metric] for r in group]).mean()
                      for metric in keys if metric in group[0]["details"]}  # fmt: skip
             rows.append([model, *(cell({m: v.get(c) for m, v in means.items()}) for c in columns)])
-        evaluator = next((r["evaluator"] for r in runs if r.get("evaluator")), None)
+        evaluator = next((r["evaluator"] for r in runs  # the one this profile scored with
+                          if r["profile"] == profile and r.get("evaluator")), None)  # fmt: skip
         if evaluator and all(k == "test_acc" or f"{k}_per_column" in evaluator
                              for k in evaluator_keys):  # fmt: skip
             own = {k: evaluator["per_column"] if k == "test_acc" else evaluator[f"{k}_per_column"]

@@ -76,9 +76,11 @@ def block(results_dir: Path = Path("results"), everything: list[dict] | None = N
     _, rows = claims.findings(results_dir, everything)
     lines = [BEGIN, "",
              "Generated from the run records by `make leaderboard` (do not edit between the",
-             "markers). Primary metric per task and model, `mean ± std (seeds)`, per profile;",
-             "`*`: run with `--set` overrides; `stale k/n`: today's config differs for k runs.",
-             "Full tables: `results/leaderboard.md`.", "",
+             "markers). Primary metric per task and model, `mean ± std (seeds)`, per profile,",
+             "beside each task's floor and ceiling references (`ref_*`, same scoring code);",
+             "`not above floor`: not significantly better than the best floor, so not ranked;",
+             "`*`: run with `--set` overrides; `stale: why k/n`: k runs no longer match today's",
+             "config, task version or code. Full tables: `results/leaderboard.md`.", "",
              *headline(table, records), "",
              "The papers' claims, a verdict per profile (rules and numbers: "
              "[`results/claims.md`](results/claims.md)):", "",

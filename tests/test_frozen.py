@@ -1,0 +1,47 @@
+"""Frozen evaluators and code staleness: the metric is fixed, and a code change is visible."""
+
+import json
+
+import pytest
+
+from cgbench import config as C
+from cgbench import evaluators as E
+from cgbench.__main__ import main
+from cgbench.records import run_path
+
+
+class Data:
+    """What the evaluator loader reads of a DataModule."""
+
+    data_checksum = "not the committed data"
+    x_shape, y_shape = (1, 28, 28), (10,)
+
+
+def test_a_frozen_evaluator_is_never_replaced_without_force(capsys):
+    assert E.frozen_record("mnist"), "the mnist evaluator is committed"
+    with pytest.raises(C.ConfigError, match="--force"):
+        E.train_frozen("mnist", Data(), {"epochs": 1})  # refused before any training
+
+
+def test_other_data_or_a_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypatch):
+    with pytest.raises(C.ConfigError, match="retrain with `cgbench evaluators --tasks mnist"):
+        E.load_frozen("mnist", Data())
+    weights, record = E.frozen_paths("mnist")
+    (tmp_path / "mnist.pt").write_bytes(weights.read_bytes()[:-1] + b"x")
+    (tmp_path / "mnist.json").write_text(record.read_text())
+    monkeypatch.setattr(E, "FROZEN_DIR", tmp_path)
+    with pytest.raises(C.ConfigError, match="fails its SHA-256"):
+        E.load_frozen("mnist", Data())
+
+
+def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
+    results = tmp_path / "results"
+    assert main(["run", "--tasks", "synthetic_label", "--models", "cvae", "--profile", "smoke",
+                 "--logger", "none", "--results-dir", str(results), "--include-synthetic"]) == 0
+    path = run_path(results, "synthetic_label", "cvae", "smoke", 0) / "metrics.json"
+    record = json.loads(path.read_text())
+    assert C.staleness(record) == "" and set(record["code"]) == {"model", "data", "scoring"}
+    record["code"]["scoring"] = "0" * 12  # as if the metrics had changed since
+    assert C.staleness(record) == "code (scoring)"
+    record["task_version"] = 1
+    assert C.staleness(record) == "task"
