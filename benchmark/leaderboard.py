@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from cgbench import records as R
+from cgbench.metrics import METRICS
 from cgbench.tables import integer, markdown_table, mean_pm, missing, num
 from cgbench.tasks import TASKS
 
@@ -178,12 +179,16 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
 
 
 def direction(records: list[dict], task: str, metric: str) -> bool:
-    """Whether higher ``metric`` is better on ``task``, as the records say."""
-    return next(
-        r["higher_is_better"][metric]
-        for r in records
-        if r["task"] == task and metric in r["higher_is_better"]
-    )
+    """Whether higher ``metric`` is better on ``task``: as the records say, else as the metric.
+
+    (A task's ranking metric may be newer than all its records: their rows stay unranked.)
+    """
+    recorded = (r["higher_is_better"][metric] for r in records
+                if r["task"] == task and metric in r["higher_is_better"])  # fmt: skip
+    found = next(recorded, None)
+    if found is not None:
+        return found
+    return METRICS[metric].higher_is_better if metric in METRICS else True
 
 
 TWO_SIDED = {"pairwise_ms_ssim", "pairwise_ms_ssim_real", "pairwise_lpips"}  # no better side

@@ -36,8 +36,25 @@ def test_other_data_or_a_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypa
 
 def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
     results = tmp_path / "results"
-    assert main(["run", "--tasks", "synthetic_label", "--models", "cvae", "--profile", "smoke",
-                 "--logger", "none", "--results-dir", str(results), "--include-synthetic"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--tasks",
+                "synthetic_label",
+                "--models",
+                "cvae",
+                "--profile",
+                "smoke",
+                "--logger",
+                "none",
+                "--results-dir",
+                str(results),
+                "--include-synthetic",
+            ]
+        )
+        == 0
+    )
     path = run_path(results, "synthetic_label", "cvae", "smoke", 0) / "metrics.json"
     record = json.loads(path.read_text())
     assert C.staleness(record) == "" and set(record["code"]) == {"model", "data", "scoring"}
