@@ -108,12 +108,16 @@ class Evidence:
                  higher: bool = True) -> list[str]:  # fmt: skip
         """Why a verdict resting on ``groups`` cannot be given: missing, seeds, under-trained.
 
-        Every group needs a record and at least 3 seeds, and must beat the task's best floor on
-        ``metric`` significantly (a run that never learned is no evidence either way).
+        Every group needs a record, current (not stale) and at least 3 seeds, and must beat the
+        task's best floor on ``metric`` significantly (a run that never learned is no evidence
+        either way).
         """
         reasons = [f"no {name} record" for name, runs in groups.items() if not runs]
         if reasons:
             return reasons
+        stale = sorted({str(r["stale"]) for g in groups.values() for r in g if r.get("stale")})
+        if stale:  # scored under another protocol or code: no evidence for today's rule
+            reasons.append(f"stale records ({', '.join(stale)})")
         few = min(len(runs) for runs in groups.values())
         if few < MIN_SEEDS:
             reasons.append(f"{few} seed{'s' * (few != 1)}")
