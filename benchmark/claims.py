@@ -118,14 +118,15 @@ class Evidence:
         stale = sorted({str(r["stale"]) for g in groups.values() for r in g if r.get("stale")})
         if stale:  # scored under another protocol or code: no evidence for today's rule
             reasons.append(f"stale records ({', '.join(stale)})")
-        few = min(len(runs) for runs in groups.values())
+        models = {n: g for n, g in groups.items() if not g[0].get("reference")}  # refs: 1 run
+        few = min((len(runs) for runs in models.values()), default=MIN_SEEDS)
         if few < MIN_SEEDS:
             reasons.append(f"{few} seed{'s' * (few != 1)}")
         floor = self.floor(task, metric, higher)
         if not floor:
             reasons.append("no floor reference")
         else:
-            low = [n for n, runs in groups.items() if not self.better(runs, floor, metric, higher)]
+            low = [n for n, runs in models.items() if not self.better(runs, floor, metric, higher)]
             if low:
                 reasons.append(f"under-trained: {', '.join(low)} not above the "
                                f"{floor[0]['model']} floor on {metric}")  # fmt: skip
