@@ -307,8 +307,8 @@ def run_one(
     config_text, sha = yaml.safe_dump(cfg, sort_keys=True), C.config_sha(cfg)
     run_dir = run_path(results_dir, task_name, model_name, profile, seed)
     record = read_record(run_dir / "metrics.json")
-    if record and record.get("config_sha") == sha and not force:
-        return record | {"skipped": True}
+    if record and record.get("config_sha") == sha and not force and not C.staleness(record):
+        return record | {"skipped": True}  # same config, task version and code: nothing to do
     task, dm = make_datamodule(task_name, cfg)
     # before seeding: a cache hit must not change the run's RNG
     classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)

@@ -62,3 +62,24 @@ def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
     assert C.staleness(record) == "code (scoring)"
     record["task_version"] = 1
     assert C.staleness(record) == "task"
+    path.write_text(json.dumps(record))  # a stale record is rerun, not skipped
+    assert (
+        main(
+            [
+                "run",
+                "--tasks",
+                "synthetic_label",
+                "--models",
+                "cvae",
+                "--profile",
+                "smoke",
+                "--logger",
+                "none",
+                "--results-dir",
+                str(results),
+                "--include-synthetic",
+            ]
+        )
+        == 0
+    )
+    assert C.staleness(json.loads(path.read_text())) == ""
