@@ -116,7 +116,7 @@ def _rank_budget(table: pd.DataFrame, idx, higher: bool) -> None:
     models = rows[rows["reference"].isna()]
     if not floors.empty:
         best = floors.sort_values("_mean", ascending=not higher).iloc[0]
-        for i, row in models.iterrows():
+        for i, row in models[models["_mean"].notna()].iterrows():  # unscored rows: no test
             table.at[i, "vs_floor"] = ("above floor" if significantly_better(row, best, higher)
                                        else "not above floor")  # fmt: skip
     ranked = models[models["variant_of"].isna() & models["_mean"].notna()]
