@@ -113,7 +113,7 @@ def _rank_budget(table: pd.DataFrame, idx, higher: bool) -> None:
     """
     rows = table.loc[idx]
     floors = rows[rows["reference"] == "floor"]
-    models = rows[rows["reference"].isna()]
+    models = rows[rows["reference"].isna() & ~rows["status"].str.contains("stale")]  # current
     if not floors.empty:
         best = floors.sort_values("_mean", ascending=not higher).iloc[0]
         for i, row in models[models["_mean"].notna()].iterrows():  # unscored rows: no test

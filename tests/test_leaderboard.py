@@ -40,14 +40,14 @@ def test_rebuild_is_byte_identical(results):
 def test_rank_follows_the_primary_metrics_direction(results, monkeypatch):
     records = C.load_records(results)
     table = leaderboard.leaderboard_table(records).dropna(subset=["rank"])
-    # toy and cvae (2 seeds each) do not differ significantly: one rank group
-    assert table.set_index("model")["rank"].to_dict() == {"toy": 1, "cvae": 1, "worse": 3}
+    # cvae's records are stale (made-up config hashes): shown, never ranked
+    assert table.set_index("model")["rank"].to_dict() == {"toy": 1, "worse": 2}
     lower_first = Task(
         "mnist", TASKS["mnist"].datamodule, "label", ("pairwise_ms_ssim",), "pairwise_ms_ssim"
     )
     monkeypatch.setitem(TASKS, "mnist", lower_first)  # diversity: lower is better
     table = leaderboard.leaderboard_table(records).dropna(subset=["rank"])
-    assert table.set_index("model")["rank"].to_dict() == {"worse": 1, "cvae": 2, "toy": 3}
+    assert table.set_index("model")["rank"].to_dict() == {"worse": 1, "toy": 1}  # CIs overlap
 
 
 def test_synthetic_tasks_stay_out_of_the_published_tables(results):
