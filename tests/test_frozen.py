@@ -34,27 +34,17 @@ def test_other_data_or_a_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypa
         E.load_frozen("mnist", Data())
 
 
+SMOKE_RUN = ["run", "--tasks", "synthetic_label", "--models", "cvae", "--profile", "smoke",
+             "--logger", "none", "--include-synthetic"]  # fmt: skip
+
+
+def smoke_run(results) -> int:
+    return main([*SMOKE_RUN, "--results-dir", str(results)])
+
+
 def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
     results = tmp_path / "results"
-    assert (
-        main(
-            [
-                "run",
-                "--tasks",
-                "synthetic_label",
-                "--models",
-                "cvae",
-                "--profile",
-                "smoke",
-                "--logger",
-                "none",
-                "--results-dir",
-                str(results),
-                "--include-synthetic",
-            ]
-        )
-        == 0
-    )
+    assert smoke_run(results) == 0
     path = run_path(results, "synthetic_label", "cvae", "smoke", 0) / "metrics.json"
     record = json.loads(path.read_text())
     assert C.staleness(record) == "" and set(record["code"]) == {"model", "data", "scoring"}
@@ -63,23 +53,5 @@ def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
     record["task_version"] = 1
     assert C.staleness(record) == "task"
     path.write_text(json.dumps(record))  # a stale record is rerun, not skipped
-    assert (
-        main(
-            [
-                "run",
-                "--tasks",
-                "synthetic_label",
-                "--models",
-                "cvae",
-                "--profile",
-                "smoke",
-                "--logger",
-                "none",
-                "--results-dir",
-                str(results),
-                "--include-synthetic",
-            ]
-        )
-        == 0
-    )
+    assert smoke_run(results) == 0
     assert C.staleness(json.loads(path.read_text())) == ""
