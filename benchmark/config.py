@@ -145,7 +145,7 @@ def config_keys() -> dict[str, set | None]:
     return {
         "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
         "data": None,  # the DataModule's arguments; it refuses unknown ones
-        "eval": {"k_samples", "max_batches", "metrics"},
+        "eval": {"k_samples", "max_batches", "metrics", "inception"},
         "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
         "models": set(MODELS),
     }

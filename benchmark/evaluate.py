@@ -192,6 +192,13 @@ def build_metrics(names, context: dict, unavailable: dict) -> dict[str, BenchMet
         if "net" in wanted and kwargs.get("net") is None:
             unavailable[name] = context["info"].get("unavailable", "no network weights")
             continue
+        if "features" in wanted:  # distribution metrics: their feature space must be there
+            space = (kwargs.get("features") or {}).get(cls.space_name)
+            if space is None:
+                unavailable[name] = context.get("features_unavailable", {}).get(
+                    cls.space_name, f"no {cls.space_name} feature space for this task"
+                )
+                continue
         metrics[name] = cls(**kwargs)
     return metrics
 
@@ -246,7 +253,12 @@ def generation_scores(
         seconds, n_samples = seconds + n / per_second, n_samples + n
     for name, (total, count) in totals.items():
         scores[name] = total / count if count else float("nan")
-        if not metrics[name].mean_of_items:  # per-attribute rates: the one group's value
+        if metrics[name].pools_kept_items:  # distribution metrics: over every group's samples
+            one = len(groups) == 1
+            scores[name] = (
+                group_scores[name] if one else metrics[name].value_of(metrics[name].items)
+            )
+        elif not metrics[name].mean_of_items:  # per-attribute rates: the one group's value
             scores[name] = group_scores[name] if len(groups) == 1 else float("nan")
     if {"pairwise_ms_ssim", "pairwise_ms_ssim_real"} <= set(scores):  # two-sided diversity
         scores["pairwise_ms_ssim_gap"] = abs(

@@ -38,11 +38,11 @@ def frozen_record(task: str) -> dict | None:
     return json.loads(meta.read_text()) if meta.exists() else None
 
 
-def load_frozen(task: str, dm: ConditionalDataModule) -> tuple[EvaluatorCNN, dict] | None:
-    """The task's committed evaluator, checked against its checksum and the data; None if absent.
+def frozen_network(task: str, x_shape) -> tuple[EvaluatorCNN, dict] | None:
+    """A committed evaluator checked against its SHA-256 only, for images of ``x_shape``.
 
     Raises:
-        ConfigError: weights that fail their checksum, or data other than the evaluator's.
+        ConfigError: weights that fail their checksum.
     """
     weights, _ = frozen_paths(task)
     record = frozen_record(task)
@@ -52,16 +52,27 @@ def load_frozen(task: str, dm: ConditionalDataModule) -> tuple[EvaluatorCNN, dic
     if hashlib.sha256(data).hexdigest() != record["sha256"]:
         raise ConfigError(f"{weights} fails its SHA-256; restore it from git or retrain it with "
                           f"`cgbench evaluators --tasks {task} --force`")  # fmt: skip
-    if record["data_checksum"] != dm.data_checksum:
+    n_outputs = len(record["columns"])
+    classifier = EvaluatorCNN(tuple(x_shape), n_outputs, record["settings"].get("width", 32))
+    classifier.load_state_dict(torch.load(io.BytesIO(data), weights_only=True))
+    return classifier.eval().requires_grad_(False), record | {"frozen": True}
+
+
+def load_frozen(task: str, dm: ConditionalDataModule) -> tuple[EvaluatorCNN, dict] | None:
+    """The task's committed evaluator, checked against its checksum and the data; None if absent.
+
+    Raises:
+        ConfigError: weights that fail their checksum, or data other than the evaluator's.
+    """
+    loaded = frozen_network(task, dm.x_shape)
+    if loaded is not None and loaded[1]["data_checksum"] != dm.data_checksum:
         raise ConfigError(
-            f"the frozen {task} evaluator was trained on data {record['data_checksum'][:12]}, "
+            f"the frozen {task} evaluator was trained on data {loaded[1]['data_checksum'][:12]}, "
             f"this DataModule holds {dm.data_checksum[:12]} (another DATA_DIR or split?); use "
             f"the data of ../shared/data or retrain with `cgbench evaluators --tasks {task} "
             "--force`"
         )
-    classifier = EvaluatorCNN(dm.x_shape, dm.y_shape[0], record["settings"].get("width", 32))
-    classifier.load_state_dict(torch.load(io.BytesIO(data), weights_only=True))
-    return classifier.eval().requires_grad_(False), record | {"frozen": True}
+    return loaded
 
 
 def train_frozen(task: str, dm: ConditionalDataModule, settings: dict, force: bool = False) -> dict:

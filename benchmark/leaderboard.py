@@ -20,6 +20,7 @@ from scipy import stats
 
 from cgbench import records as R
 from cgbench.metrics import METRICS
+from cgbench.metrics.distribution import DISTRIBUTION
 from cgbench.tables import integer, markdown_table, mean_pm, missing, num
 from cgbench.tasks import TASKS
 
@@ -201,24 +202,30 @@ def arrow(records: list[dict], task: str, metric: str) -> str:
     return "↑" if direction(records, task, metric) else "↓"
 
 
+DISTRIBUTION_NOTE = (
+    "Distribution metrics: every sample against the scored real test images, on Inception "
+    "features (`fid` ...) where the profile turns them on and on the frozen evaluator's last "
+    "hidden layer (`*_eval`); values compare only at equal sample counts (shown)."
+)
+
 INTRO = """# cgbench leaderboard
 
-Rebuilt from `results/runs/*/*/*/*/metrics.json` by `cgbench leaderboard`; cells are
-mean ± std over seeds. Every table holds its task's **reference rows** (`ref_*`, never
-ranked), scored by the same code on the same test rows as the models: *floors* (a
-generator that learnt nothing: one constant image, real images paired with shuffled
-conditions, the masked input, the grey lightness) and the *ceiling* (`ref_real`: real test
-images with their true conditions). A model is **ranked only when it beats the best floor
-significantly** (Welch's one-sided t-test over seeds at 5% with two or more seeds each,
-otherwise non-overlapping 95% intervals over test items); ranks are groups: a model shares
-the rank of the group's leader until it is significantly worse. `95% CI` is over seeds
+Rebuilt from `results/runs/*/*/*/*/metrics.json` by `cgbench leaderboard`; cells are mean ± std
+over seeds. Every table holds its task's **reference rows** (`ref_*`, never ranked), scored by
+the same code on the same test rows as the models: *floors* (a generator that learnt nothing:
+one constant image, real images paired with shuffled conditions, the masked input, the grey
+lightness) and the *ceilings* (`ref_real`: real test images with their true conditions;
+`ref_train`: training images with the same condition). A model is **ranked only when it beats
+the best floor significantly** (Welch's one-sided t-test over seeds at 5% with two or more
+seeds each, otherwise non-overlapping 95% intervals over test items); ranks are groups: a model
+shares the rank of the group's leader until it is significantly worse. `95% CI` is over seeds
 (Student's t) or, for one run, a bootstrap over the scored test items. Ranks compare models
 within one profile (full, then standard, then quick). `model[variant]` rows score another
 sampling mode of the same runs and are not ranked. † marks a model adapted to the task's
 condition kind; a profile ending in `*` ran with `--set` overrides. `·` marks diversity
 columns, read against the real data's value (`pairwise_ms_ssim_real`; the ranked form is
-`pairwise_ms_ssim_gap`, the distance to it). Status `stale: config|task|code (...)`: the
-record no longer matches today's config, task version or code.
+`pairwise_ms_ssim_gap`, the distance to it). Status `stale: config|task|code (...)`: the record
+no longer matches today's config, task version or code.
 """
 
 
@@ -235,7 +242,7 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
         runs = [r for r in records if r["task"] == task]
         metrics = sorted({m for r in runs for m in r["scores"]})
         primary = TASKS[task].primary if task in TASKS else ""
-        main = [m for m in metrics if "@" not in m]
+        main = [m for m in metrics if "@" not in m and m not in DISTRIBUTION]
         lines += [f"## {task}", "", f"Ranked by `{primary}`.", ""]
         header = ["rank", "model", "profile", "seeds", "vs floor"]
         for metric in main:
@@ -272,8 +279,37 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                                                   for m in by_group)]
                     for _, r in group.iterrows()]  # fmt: skip
             lines += [*markdown_table(["model", "profile", *by_group], rows), ""]
+        lines += _distribution(group, records, task, [m for m in metrics if m in DISTRIBUTION])
         lines += _per_attribute(runs)
     return "\n".join(lines)
+
+
+def _distribution(group: pd.DataFrame, records: list[dict], task: str, metrics: list[str]):
+    """The distribution metrics' table: samples against the scored real test images."""
+    if not metrics:
+        return []
+    sizes = {}
+    for r in records:
+        settings = r.get("metric_settings", {})
+        for m in metrics:
+            if r["task"] == task and m in settings:
+                sizes[(r["model"], r["profile"])] = settings[m]["n_samples"], settings[m]["n_real"]
+    header = ["model", "profile", "seeds", "samples / real",
+              *(f"{m} {arrow(records, task, m)}" for m in metrics)]  # fmt: skip
+    rows = []
+    for _, row in group.iterrows():
+        name = f"*{row['model']}*" if isinstance(row["reference"], str) else row["model"]
+        n = sizes.get((row["model"], row["profile"]))
+        rows.append(
+            [
+                name,
+                row["profile"],
+                str(row["n_seeds"]),
+                f"{n[0]} / {n[1]}" if n else "",
+                *(mean_pm(row.get(f"{m}_mean"), row.get(f"{m}_std")) for m in metrics),
+            ]
+        )
+    return [DISTRIBUTION_NOTE, "", *markdown_table(header, rows), ""]
 
 
 def _ci_cell(row) -> str:

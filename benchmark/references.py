@@ -10,7 +10,9 @@ task's scored rows, served to the shared scoring loops like external samples
   best constant ``attr_acc``), ``ref_shuffled`` (floor: real test images paired with shuffled
   conditions, a perfect sampler that ignores its condition), ``ref_real`` (ceiling: sample 0
   is the real image of the condition, later samples other scored test images with the same
-  condition where there are any);
+  condition where there are any), ``ref_train`` (ceiling: training images with the same
+  label, or the nearest attribute vector: a perfect sampler of the training distribution, what
+  the distribution metrics can reach at this sample size when no test image is reused);
 - completion: ``ref_input`` (floor: the masked input as it is, holes at 0), ``ref_mean_fill``
   (floor: holes filled with the mean visible colour), ``ref_real`` (ceiling: the target);
 - colorization: ``ref_grey`` (floor: the given lightness as a grey image), ``ref_real``.
@@ -30,13 +32,14 @@ from cgbench.run import load_evaluator, make_datamodule, provenance, score
 from cgbench.tasks import TASKS
 
 ROLES = {"ref_constant": "floor", "ref_shuffled": "floor", "ref_input": "floor",
-         "ref_mean_fill": "floor", "ref_grey": "floor", "ref_real": "ceiling"}  # fmt: skip
+         "ref_mean_fill": "floor", "ref_grey": "floor", "ref_real": "ceiling",
+         "ref_train": "ceiling"}  # fmt: skip
 
 
 def kinds(task) -> list[str]:
     """The references of a task, floors first."""
     if task.cond_kind in ("label", "attributes"):
-        return ["ref_constant", "ref_shuffled", "ref_real"]
+        return ["ref_constant", "ref_shuffled", "ref_real", "ref_train"]
     if task.paste_back:
         return ["ref_input", "ref_mean_fill", "ref_real"]
     return ["ref_grey", "ref_real"]
@@ -72,6 +75,21 @@ def same_condition(y: torch.Tensor, k: int, generator: torch.Generator) -> torch
     return picks
 
 
+def train_matches(y: torch.Tensor, dm, k: int, generator: torch.Generator) -> torch.Tensor:
+    """``(N, K)`` training rows whose condition is nearest each of ``y`` ``(N, A)``.
+
+    L1 distance between condition vectors (one-hot labels: 0 for the same class), ties broken
+    at random by a jitter smaller than any real gap.
+    """
+    train_y = torch.stack([dm.train_set[i][1] for i in range(len(dm.train_set))]).float()
+    picks = []
+    for chunk in y.float().split(256):  # (256, M) distances at a time
+        dist = torch.cdist(chunk, train_y, p=1)
+        jitter = torch.rand(dist.shape, generator=generator) * 0.5
+        picks.append((dist + jitter).topk(k, dim=1, largest=False).indices)
+    return torch.cat(picks)
+
+
 def samples_for(kind: str, x, y, dm, k: int, classifier, seed: int = 0) -> torch.Tensor:
     """A reference's samples ``(N, K, C, H, W)`` for the scored rows' images and conditions."""
     generator = torch.Generator().manual_seed(seed)
@@ -85,6 +103,11 @@ def samples_for(kind: str, x, y, dm, k: int, classifier, seed: int = 0) -> torch
         if y.dim() == 4:  # image conditions: the one target
             return x[:, None].repeat(1, k, 1, 1, 1)
         return x[same_condition(y, k, generator)]
+    if kind == "ref_train":
+        picks = train_matches(y, dm, k, generator)
+        return torch.stack([dm.train_set[i][0] for i in picks.flatten().tolist()]).view(
+            n, k, *x.shape[1:]
+        )
     if kind == "ref_input":
         return y[:, None, :-1].repeat(1, k, 1, 1, 1)
     if kind == "ref_mean_fill":

@@ -32,6 +32,7 @@ from cgbench.evaluators import load_frozen, load_or_train
 from cgbench.metrics import METRICS, load_lpips
 from cgbench.models import MODELS
 from cgbench.records import atomic_write, read_record, run_path, write_run
+from cgbench.spaces import feature_spaces
 from cgbench.tasks import TASKS
 
 
@@ -243,13 +244,15 @@ def load_evaluator(task, dm, cfg: dict, results_dir: Path = Path("results")):
 
 
 def score(model, task, dm, classifier, cfg: dict) -> dict:
-    """`score_model` with the task's scoring context (evaluator, LPIPS network, image size)."""
+    """`score_model` with the task's scoring context (evaluator, LPIPS, feature spaces, size)."""
     lpips_net, lpips_info = None, {}
     if any("lpips" in n for n in task.metrics + task.edit_metrics):
         lpips_net, lpips_info = load_lpips(C.lpips_backbone())
+    spaces, spaces_missing = feature_spaces(task, dm, classifier, cfg)
     context = {"image_size": dm.x_shape[1], "classifier": classifier, "cond_kind": dm.cond_kind,
                "attribute_names": getattr(dm, "attributes", None), "net": lpips_net,
-               "info": lpips_info}  # fmt: skip
+               "info": lpips_info, "features": spaces,
+               "features_unavailable": spaces_missing}  # fmt: skip
     settings = C.EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
     return score_model(model, dm, task, context, k_samples=settings["k_samples"],
                        seed=cfg["seed"], max_batches=settings["max_batches"])  # fmt: skip

@@ -34,6 +34,9 @@ class Task:
         paste_back: Completion: samples are composited ``m * x_hat + (1 - m) * x`` before
             scoring, as the field scores inpainting, so visible pixels a model was given count
             for nothing.
+        features: The frozen evaluator (`cgbench.evaluators`) whose last hidden layer is the
+            ``*_eval`` distribution metrics' feature space, for tasks without an evaluator of
+            their own (image tasks: the one of their base dataset).
         synthetic: Offline test data; never part of the published leaderboard.
         version: Bumped whenever the split, preprocessing or a metric definition changes
             (2: protocol v2, fixed random evaluation subsets, paste-back, per-attribute rates).
@@ -46,14 +49,21 @@ class Task:
     primary: str
     edit_metrics: tuple[str, ...] = ()
     paste_back: bool = False
+    features: str | None = None
     synthetic: bool = False
     version: int = 2
 
 
 DIVERSITY = ("pairwise_ms_ssim", "pairwise_ms_ssim_real")  # samples' and real data's, one subset
-LABEL_METRICS = ("attr_acc", *DIVERSITY)
+# Distribution metrics (metrics.distribution): Inception's, computed where eval.inception is on
+# (0.3 s per image on 2 CPU cores), and the same on the evaluator's features, always.
+INCEPTION = ("fid", "kid", "precision", "recall", "density", "coverage")
+EVALUATOR_SPACE = tuple(f"{m}_eval" for m in INCEPTION)
+DISTRIBUTION = (*INCEPTION, *EVALUATOR_SPACE)
+CLASS_DISTRIBUTION = (*DISTRIBUTION, "intra_fid_eval")  # label and attribute tasks
+LABEL_METRICS = ("attr_acc", *DIVERSITY, *CLASS_DISTRIBUTION)
 ATTRIBUTE_RATES = ("attr_balanced", "attr_tpr", "attr_tnr")
-ATTRIBUTE_METRICS = (*ATTRIBUTE_RATES, "attr_acc", *DIVERSITY)
+ATTRIBUTE_METRICS = (*ATTRIBUTE_RATES, "attr_acc", *DIVERSITY, *CLASS_DISTRIBUTION)
 LABEL_EDITS = ("edit_success", "ssim")  # LPIPS needs >= 32 px, so not at 28 px
 ATTRIBUTE_EDITS = ("edit_success", "edit_preservation", "lpips", "ssim")
 FIDELITY = ("psnr", "psnr_best", "ssim", "ssim_best", "ms_ssim", "ms_ssim_best")
@@ -83,33 +93,37 @@ TASKS: dict[str, Task] = {
         "colorization",
         ColorizationDataModule,
         "image",
-        (*IMAGE_METRICS, "lightness_l1"),
+        (*IMAGE_METRICS, "lightness_l1", *DISTRIBUTION),
         "lpips",
+        features="celeba",
     ),
     "completion": Task(
         "completion",
         CompletionDataModule,
         "image",
-        (*IMAGE_METRICS, *HOLE),
+        (*IMAGE_METRICS, *HOLE, *DISTRIBUTION),
         "lpips",
         paste_back=True,
+        features="celeba",
     ),
     "completion_mnist": Task(
         "completion_mnist",
         partial(CompletionDataModule, base="mnist"),
         "image",
-        (*SMALL_IMAGE_METRICS, *HOLE),
+        (*SMALL_IMAGE_METRICS, *HOLE, *DISTRIBUTION),
         "ssim",
         paste_back=True,
+        features="mnist",
     ),
     **{
         name: Task(
             name,
             MultimodalCompletionDataModule,
             "image",
-            (*SMALL_IMAGE_METRICS, *HOLE),
+            (*SMALL_IMAGE_METRICS, *HOLE, *DISTRIBUTION),
             "ssim_best",
             paste_back=True,
+            features="mnist",
         )  # the paper's two regimes: 20% overlaid (one mode expected), 30% (both claimed)
         for name in ("completion_mnist_multimodal", "completion_mnist_multimodal_alt30")
     },
@@ -126,7 +140,7 @@ TASKS: dict[str, Task] = {
         "synthetic_attributes",
         partial(SyntheticDataModule, cond_kind="attributes"),
         "attributes",
-        (*ATTRIBUTE_RATES, "attr_acc", "pairwise_ms_ssim"),
+        (*ATTRIBUTE_RATES, "attr_acc", "pairwise_ms_ssim", *CLASS_DISTRIBUTION),
         "attr_balanced",
         ("edit_success", "edit_preservation", "ssim"),
         synthetic=True,

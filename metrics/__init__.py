@@ -1,7 +1,7 @@
 """Metrics shared by every model: ``METRICS`` maps each metric's key to its class.
 
 Constructors take only what the metric needs (``image_size``, ``classifier``, ``cond_kind``,
-``net``, ``info``); the runner passes those by name.
+``net``, ``info``, ``features``, ``attribute_names``); the runner passes those by name.
 """
 
 from cgbench.metrics.attribute import (
@@ -13,6 +13,7 @@ from cgbench.metrics.attribute import (
     EditSuccess,
 )
 from cgbench.metrics.base import BenchMetric, ms_ssim_settings, to_unit_range
+from cgbench.metrics.distribution import DISTRIBUTION
 from cgbench.metrics.image import (
     LPIPS,
     MSSSIM,
@@ -49,6 +50,7 @@ METRICS: dict[str, type[BenchMetric]] = {
     "pairwise_lpips": PairwiseLPIPS,
     "edit_success": EditSuccess,
     "edit_preservation": EditPreservation,
+    **DISTRIBUTION,  # fid, kid, precision, recall, density, coverage; *_eval and intra_fid_eval
 }
 
 __all__ = ["METRICS", "BenchMetric", "load_lpips", "ms_ssim_settings", "to_unit_range"]

@@ -90,6 +90,7 @@ class BenchMetric(Metric):
     name: ClassVar[str]
     higher_is_better: ClassVar[bool]
     mean_of_items: ClassVar[bool] = True  # the value is total / count, so groups pool by sums
+    pools_kept_items: ClassVar[bool] = False  # the pooled value is value_of(every kept item)
     full_state_update = False
 
     def __init__(self, **kwargs: Any):

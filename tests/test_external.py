@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import DATA_DIR
 
 from cgbench import config as C
 from cgbench.__main__ import main
 from cgbench.evaluate import build_metrics
 from cgbench.records import run_path
 from cgbench.run import load_evaluator, make_datamodule
-from tests.conftest import DATA_DIR
 
 SMOKE = ["--profile", "smoke", "--include-synthetic"]
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import DATA_DIR
 
 from cgbench import config as C
 from cgbench import leaderboard, references
@@ -13,7 +14,6 @@ from cgbench.evaluators import frozen_record
 from cgbench.external import scored_rows
 from cgbench.records import collect, run_path
 from cgbench.run import load_evaluator, make_datamodule
-from tests.conftest import DATA_DIR
 
 pytestmark = pytest.mark.skipif(
     not (DATA_DIR / "celeba").exists() or frozen_record("celeba") is None,

@@ -1,8 +1,9 @@
 """The README's results block is rebuilt from the records and its drift is caught."""
 
+from test_claims import record, write
+
 from cgbench import readme
 from cgbench.config import load_records
-from tests.test_claims import record, write
 
 
 def test_block_is_rebuilt_between_the_markers_and_drift_is_caught(tmp_path):
