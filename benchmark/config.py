@@ -203,6 +203,8 @@ def model_defaults(model: str) -> dict:
 
 
 EVAL_DEFAULTS = {"k_samples": 5, "max_batches": None}  # what an unset eval key means
+# The config entries that decide a trained model; the others (eval, evaluator) only its scoring.
+TRAINING_KEYS = ("task", "model", "seed", "profile", "trainer", "data", "model_args")
 
 
 def checked_config(task: str, profile: str, overrides=()) -> dict:

@@ -28,8 +28,6 @@ from cgbench.run import (
 )
 from cgbench.tasks import TASKS
 
-TRAINING_KEYS = ("task", "model", "seed", "profile", "trainer", "data", "model_args")
-
 
 def rescore_run(run_dir: Path, results_dir: Path) -> str:
     """Rescore one run folder in place; return what happened, in a few words."""
@@ -44,7 +42,7 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
                            tuple(record.get("overrides") or ()))  # fmt: skip
     except (ValueError, KeyError) as err:
         return f"today's config cannot be resolved ({err}): rerun it"
-    changed = [k for k in TRAINING_KEYS if old_cfg.get(k) != cfg.get(k)]
+    changed = [k for k in C.TRAINING_KEYS if old_cfg.get(k) != cfg.get(k)]
     if changed:
         return f"training config changed ({', '.join(changed)}): rerun it"
     weights = weights_path(old_cfg, record.get("weights_sha", record["config_sha"]))

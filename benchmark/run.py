@@ -312,6 +312,11 @@ def run_one(
     record = read_record(run_dir / "metrics.json")
     if record and record.get("config_sha") == sha and not force and not C.staleness(record):
         return record | {"skipped": True}  # same config, task version and code: nothing to do
+    if record and not force and rescorable(run_dir, record, cfg):  # only the scoring changed
+        from cgbench.rescore import rescore_run  # rescore imports this module
+
+        print(f"  {run_dir}: {rescore_run(run_dir, results_dir)} (kept weights)", flush=True)
+        return read_record(run_dir / "metrics.json") | {"skipped": True}
     task, dm = make_datamodule(task_name, cfg)
     # before seeding: a cache hit must not change the run's RNG
     classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
@@ -375,6 +380,25 @@ def run_one(
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     finish_logger(run_logger, logger, result, grids)
     return record
+
+
+def rescorable(run_dir: Path, record: dict, cfg: dict) -> bool:
+    """Whether a record differs from today's only in its scoring and its weights are kept.
+
+    Then it is rescored (`cgbench.rescore`) instead of retrained: same task version, training
+    config (`config.TRAINING_KEYS`), model and data code; new metrics or evaluation settings.
+    """
+    if record.get("status") != "ok" or C.staleness(record) not in ("config", "code (scoring)"):
+        return False
+    if record.get("task_version", 1) != TASKS[record["task"]].version:
+        return False
+    old_code, now = record.get("code") or {}, C.code_fingerprint(record["task"], record["model"])
+    if any(old_code.get(part) != now[part] for part in ("model", "data")):
+        return False
+    old = yaml.safe_load((run_dir / "config.yaml").read_text())
+    if any(old.get(k) != cfg.get(k) for k in C.TRAINING_KEYS):
+        return False
+    return weights_path(old, record.get("weights_sha", record["config_sha"])).exists()
 
 
 def weights_path(cfg: dict, sha: str) -> Path:
