@@ -12,7 +12,7 @@ FORCE   ?=
 TRAIN   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore metric-speed speed clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore metric-speed speed fid-sanity clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,8 +71,14 @@ rescore: $(STAMP) ## Score the kept weights of existing runs with today's metric
 	$(CGBENCH) rescore $(if $(filter-out all,$(TASKS)),--tasks $(TASKS)) \
 		$(if $(filter-out all,$(MODELS)),--models $(MODELS))
 
-metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
+metric-fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
+	$(PY) -m cgbench.fid_sanity
+
+speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m cgbench.metric_speed
+
+fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
+	$(PY) -m cgbench.fid_sanity
 
 speed: $(STAMP) ## Suite vs plain PyTorch step time per model, metric throughput -> results/speed.csv
 	$(PY) -m cgbench.speed
