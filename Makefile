@@ -9,12 +9,13 @@ SEEDS   ?= 0
 PROFILE ?= quick
 LOGGER  ?= csv
 FORCE   ?=
+WORKERS ?= auto
 TRAIN   ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore metric-speed speed fid-sanity clean
 
-help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE; env DATA_DIR)
+help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE WORKERS; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
@@ -44,7 +45,7 @@ smoke: $(STAMP) ## One training step of every model on the synthetic tasks (offl
 
 benchmark: $(STAMP) ## Run the TASKS x MODELS x SEEDS matrix, then rebuild tables, claims, README block
 	$(CGBENCH) run --tasks $(TASKS) --models $(MODELS) --seeds $(SEEDS) \
-		--profile $(PROFILE) --logger $(LOGGER) $(if $(FORCE),--force)
+		--profile $(PROFILE) --logger $(LOGGER) --workers $(WORKERS) $(if $(FORCE),--force)
 	$(CGBENCH) leaderboard
 
 leaderboard: $(STAMP) ## Rebuild results/*.csv and results/leaderboard.md from the run records

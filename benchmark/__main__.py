@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from cgbench import claims, external, leaderboard, migrate, plugins, readme, references
+from cgbench import claims, external, leaderboard, migrate, plugins, readme, references, workers
 from cgbench import config as C
 from cgbench import evaluators as E
 from cgbench.config import UnknownNameError, lookup
@@ -96,10 +96,15 @@ def cmd_run(args) -> int:
                    cache_dir=C.cache_dir(), **data)  # fmt: skip
         build(dm.prepare_data, f"{task}.yaml data")  # downloads or names the missing files
     start = time.perf_counter()
-    for i, (task, model, seed) in enumerate(runs, 1):
-        print(f"run {i}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)
-        record = run_one(task, model, seed, args.profile, tuple(args.set), args.results_dir,
-                         args.logger, args.force, cfg=configs[task, model, seed])  # fmt: skip
+    processes, threads = workers.plan(args.workers, len(runs))
+    if processes > 1:
+        print(f"{len(runs)} run(s) on {processes} workers x {threads} thread(s)", flush=True)
+    cells = [((*run, args.profile, tuple(args.set), args.results_dir, args.logger, args.force),
+              {"cfg": configs[run]}) for run in runs]  # fmt: skip
+    finished = workers.run_cells(run_one, cells, processes, threads, args.task_config, args.model)
+    for done, (i, record) in enumerate(finished, 1):
+        task, model, seed = runs[i]
+        print(f"run {done}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)
         print(summary(record), flush=True)
     for task in dict.fromkeys(t for t, _, _ in runs):  # floors and ceilings under this profile
         _references(task, args)
@@ -275,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--logger", default="csv", choices=["csv", "wandb", "none"])
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     run.add_argument("--force", action="store_true", help="rerun even if a record exists")
+    run.add_argument("--workers", default="1", metavar="N|auto",
+                     help="parallel worker processes; auto: one single-thread worker per CPU "
+                     "core, one with a GPU (cgbench.workers)")  # fmt: skip
     run.add_argument("--model", action="append", default=[], metavar="[KEY=]PKG.MODULE:CLASS",
                      help="your own ConditionalGenerator class (repeatable); runs only those "
                      "unless --models names others too")  # fmt: skip
