@@ -10,8 +10,13 @@ its first task (MNIST for label models, MNIST completion for image models), in o
   get plain ``optimizers``/``manual_backward``/``toggle_optimizer`` stand-ins).
 
 Steps after a warm-up are timed; suite and plain alternate, ``--repeats`` times, and the
-medians give ``ratio = suite / plain``. Metric rows time each image metric on real CelebA
-pairs (`benchmark.metric_speed`). Hardware and library versions go into every row.
+medians give ``ratio = suite / plain``. Each model row also has its training FLOPs per step
+(torch's FLOP counter over one plain step, forward and backward), images per second, the
+achieved GFLOP/s and its share of this machine's measured peak, and the plain step under bf16
+autocast (``bf16_ms``: what mixed precision would buy; adopting it is a quality decision).
+``peak`` rows measure that peak: the best of 7 timings of a 3x3 convolution and a square
+matmul, fp32 and bf16. Metric rows time each image metric on real CelebA pairs
+(`benchmark.metric_speed`). Hardware and library versions go into every row.
 """
 
 import argparse
@@ -21,11 +26,13 @@ import platform
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pytorch_lightning as pl
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from cgbench import config as C
 from cgbench import metric_speed
@@ -113,6 +120,57 @@ def time_plain(model, loader, warmup: int, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+def _best_of(fn, repeats: int = 7) -> float:
+    fn()  # warm-up: oneDNN picks its kernels on the first call
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _peak_cases(dtype) -> list[tuple[str, object, int]]:
+    x = torch.randn(64, 64, 32, 32, dtype=dtype)
+    w = torch.randn(64, 64, 3, 3, dtype=dtype)
+    a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
+    conv_flops = 2 * 64 * 64 * 64 * 9 * 32 * 32  # 2 x N x C_out x C_in x k^2 x H x W
+    return [("conv2d 3x3", lambda: torch.nn.functional.conv2d(x, w, padding=1), conv_flops),
+            ("matmul 1024", lambda: a @ b, 2 * 1024**3)]  # fmt: skip
+
+
+def measure_peak() -> list[dict]:
+    """This machine's GFLOP/s on a 3x3 convolution and a square matmul, fp32 and bf16."""
+    rows = []
+    for dtype in (torch.float32, torch.bfloat16):
+        for name, fn, flops in _peak_cases(dtype):
+            with torch.inference_mode():
+                seconds = _best_of(fn)
+            rows.append({"kind": "peak", "name": f"{name} {str(dtype)[6:]}",
+                         "gflops_per_s": round(flops / seconds / 1e9, 1)})  # fmt: skip
+    return rows
+
+
+def step_flops(model, batch) -> int:
+    """FLOPs of one plain training step (forward and backward) on ``batch``."""
+    optimizers = without_trainer(model)
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        loss = model.training_step(batch, 0)
+        if model.automatic_optimization:
+            loss = loss["loss"] if isinstance(loss, dict) else loss
+            loss.backward()
+    for optimizer in optimizers:
+        optimizer.zero_grad()
+    return counter.get_total_flops()
+
+
+def time_bf16(model, loader, warmup: int, steps: int) -> float:
+    """`time_plain` under bf16 autocast."""
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return time_plain(model, loader, warmup, steps)
+
+
 def time_suite(cfg, dm, warmup: int, steps: int, log_dir: Path) -> float:
     """Seconds per step of the runner's Trainer (steps after ``warmup``)."""
     model = make_model(cfg, dm, stage_cache=False)
@@ -145,9 +203,16 @@ def measure_models(models: list[str], repeats: int, warmup: int, steps: int) -> 
                         model = make_model(cfg, dm, stage_cache=False)
                         plain.append(time_plain(model, dm.train_dataloader(), warmup, steps))
         s, p = statistics.median(suite), statistics.median(plain)
+        fresh = partial(make_model, cfg, dm, stage_cache=False)
+        flops = step_flops(fresh(), next(iter(dm.train_dataloader())))
+        bf16 = time_bf16(fresh(), dm.train_dataloader(), warmup, steps)
         rows.append({"kind": "train step", "name": name, "task": task,
                      "batch_size": dm.batch_size, "suite_ms": round(1000 * s, 2),
                      "plain_ms": round(1000 * p, 2), "ratio": round(s / p, 3),
+                     "images_per_second": round(dm.batch_size / s, 1),
+                     "gflop_per_step": round(flops / 1e9, 3),
+                     "gflops_per_s": round(flops / p / 1e9, 1),
+                     "bf16_ms": round(1000 * bf16, 2),
                      "repeats": repeats, "steps": steps})  # fmt: skip
         print(f"{name:6s} on {task}: suite {1000 * s:.1f} ms/step, plain {1000 * p:.1f} "
               f"ms/step, ratio {s / p:.3f}", flush=True)  # fmt: skip
@@ -166,7 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     try:
-        rows = measure_models(args.models, args.repeats, args.warmup, args.steps)
+        peak = measure_peak()
+        rows = peak + measure_models(args.models, args.repeats, args.warmup, args.steps)
         metric_rows = metric_speed.measure(args.metric_pairs, batch_size=250)
     except DataNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
@@ -175,6 +241,9 @@ def main(argv: list[str] | None = None) -> None:
                      "images_per_second": row.get("pairs_per_second"),
                      "note": row.get("note")})  # fmt: skip
     table = pd.DataFrame(rows)
+    conv_peak = next(r["gflops_per_s"] for r in peak if r["name"] == "conv2d 3x3 float32")
+    steps = table["kind"] == "train step"
+    table.loc[steps, "share_of_conv_peak"] = (table.loc[steps, "gflops_per_s"] / conv_peak).round(3)
     table["device"], table["threads"] = device_name(), torch.get_num_threads()
     table["cpu"], table["python"] = (
         platform.processor() or platform.machine(),
