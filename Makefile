@@ -72,10 +72,7 @@ rescore: $(STAMP) ## Score the kept weights of existing runs with today's metric
 	$(CGBENCH) rescore $(if $(filter-out all,$(TASKS)),--tasks $(TASKS)) \
 		$(if $(filter-out all,$(MODELS)),--models $(MODELS))
 
-metric-fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
-	$(PY) -m cgbench.fid_sanity
-
-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
+metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m cgbench.metric_speed
 
 fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
