@@ -13,7 +13,7 @@ WORKERS ?= auto
 TRAIN   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore metric-speed speed fid-sanity clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore metric-speed speed fid-sanity time-to-quality clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE WORKERS; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -77,6 +77,10 @@ metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces
 
 fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
 	$(PY) -m cgbench.fid_sanity
+
+time-to-quality: $(STAMP) ## Primary metric vs training seconds/FLOPs per model of TASKS -> results/time_to_quality/
+	for t in $(if $(filter-out all,$(TASKS)),$(TASKS),mnist celeba completion_mnist); do \
+		$(PY) -m cgbench.time_to_quality --task $$t || exit 1; done
 
 speed: $(STAMP) ## Suite vs plain PyTorch step time per model, metric throughput -> results/speed.csv
 	$(PY) -m cgbench.speed

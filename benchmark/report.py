@@ -108,6 +108,25 @@ def convergence_chart(results_dir: Path, task: str, models: list[str], out: Path
     return _save(fig, out / f"{task}_convergence.png")
 
 
+def quality_chart(results_dir: Path, task: str, out: Path) -> Path | None:
+    """The primary metric against training seconds and FLOPs (`cgbench.time_to_quality`)."""
+    found = results_dir / "time_to_quality" / f"{task}.csv"
+    if not found.exists():
+        return None
+    table = pd.read_csv(found)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for model, rows in table.groupby("model"):
+        axes[0].plot(rows["train_seconds"], rows["value"], marker="o", label=model)
+        axes[1].plot(rows["train_flops"] / 1e12, rows["value"], marker="o", label=model)
+    for ax, xlabel in zip(axes, ("training seconds", "training TFLOPs"), strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(table["metric"].iloc[0])
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{task}: time to quality ({table['device'].iloc[0]})")
+    return _save(fig, out / f"{task}_time_to_quality.png")
+
+
 def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, str]]:
     """``(caption, relative path)`` of one sample grid per model (and per variant)."""
     found = []
@@ -160,6 +179,10 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
         if plot:
             parts.append(f"<h3>Convergence</h3><p><img class=chart "
                          f"src='{plot.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
+        quality = quality_chart(results_dir, task, out)
+        if quality:
+            parts.append(f"<h3>Time to quality</h3><p><img class=chart "
+                         f"src='{quality.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
         curves = curve_charts(results_dir, task, sorted(set(rows["model"])), out)
         if curves:
             parts.append(f"<h3>Training curves (seed 0)</h3><p><img class=chart "
