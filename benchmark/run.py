@@ -254,8 +254,26 @@ def score(model, task, dm, classifier, cfg: dict) -> dict:
                "info": lpips_info, "features": spaces,
                "features_unavailable": spaces_missing}  # fmt: skip
     settings = C.EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
-    return score_model(model, dm, task, context, k_samples=settings["k_samples"],
-                       seed=cfg["seed"], max_batches=settings["max_batches"])  # fmt: skip
+    result = score_model(model, dm, task, context, k_samples=settings["k_samples"],
+                         seed=cfg["seed"], max_batches=settings["max_batches"])  # fmt: skip
+    return without_nan(result)
+
+
+def without_nan(result: dict) -> dict:
+    """Scores that came out NaN leave the record for ``unavailable``, with the reason.
+
+    NaN means the metric had nothing to compute on (e.g. intra-class FID where no class has
+    enough samples, as in smoke runs): an empty cell with its reason, never a number.
+    """
+    reason = "not computable on this evaluation (too few samples or classes; docs/metrics.md)"
+    variants = [v["scores"] for v in result["variants"].values()]
+    for scores in (result["scores"], *variants):
+        for key in [k for k, v in scores.items() if v != v]:
+            del scores[key]
+            result["unavailable"].setdefault(key, reason)
+    kept = set(result["scores"]).union(*variants)
+    result["higher_is_better"] = {k: v for k, v in result["higher_is_better"].items() if k in kept}
+    return result
 
 
 def provenance(task, cfg: dict, dm, classifier_info, sha: str, overrides=()) -> dict:

@@ -7,6 +7,7 @@ import pytest
 import cgbench.datamodules.mnist as mnist_module
 from cgbench import references
 from cgbench.__main__ import main
+from cgbench.metrics.distribution import DISTRIBUTION
 from cgbench.models import MODELS
 from cgbench.run import matrix
 from cgbench.tasks import TASKS
@@ -182,7 +183,9 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     # Two gloo processes train; the main process gets rank 0's weights back and scores alone.
     two = scores("two", "--set", "trainer.devices=2", "--set", "trainer.strategy=ddp_spawn")
     assert two["status"] == "ok" and set(two["scores"]) == set(one["scores"])
-    diffs = {k: abs(two["scores"][k] - v) for k, v in one["scores"].items()}
+    # Feature distances (fid_eval ...) on 16 samples move with any weight difference: left out.
+    diffs = {k: abs(two["scores"][k] - v) for k, v in one["scores"].items()
+             if k not in DISTRIBUTION}  # fmt: skip
     # 16 scored samples: one sample read differently moves a rate by 1/16.
     assert all(d <= 2 / 16 for d in diffs.values()), diffs
 
