@@ -285,7 +285,10 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
 
 
 def _distribution(group: pd.DataFrame, records: list[dict], task: str, metrics: list[str]):
-    """The distribution metrics' table: samples against the scored real test images."""
+    """The distribution metrics' table: samples against the scored real test images.
+
+    Rows without any of them (records older than the metrics) are left out.
+    """
     if not metrics:
         return []
     sizes = {}
@@ -298,6 +301,8 @@ def _distribution(group: pd.DataFrame, records: list[dict], task: str, metrics: 
               *(f"{m} {arrow(records, task, m)}" for m in metrics)]  # fmt: skip
     rows = []
     for _, row in group.iterrows():
+        if all(missing(row.get(f"{m}_mean")) for m in metrics):
+            continue  # older records without them: the main table lists those
         name = f"*{row['model']}*" if isinstance(row["reference"], str) else row["model"]
         n = sizes.get((row["model"], row["profile"]))
         rows.append(
