@@ -1,13 +1,11 @@
 """Distribution metrics: parity with independent implementations, pooling, feature spaces."""
 
 import gzip
-import io
 
 import numpy as np
 import pytest
 import torch
 from conftest import DATA_DIR
-from PIL import Image
 from prdc import compute_prdc
 from scipy import linalg
 from torch_fidelity.metric_kid import kid_features_to_metric
@@ -16,6 +14,7 @@ from torchvision.transforms.v2.functional import gaussian_blur
 
 from cgbench.evaluate import build_metrics
 from cgbench.evaluators import frozen_network
+from cgbench.fid_sanity import jpeg
 from cgbench.metrics import METRICS, distribution
 from cgbench.metrics.distribution import frechet_distance, kernel_distance, prdc
 from cgbench.metrics.features import FeatureSpace, evaluator_extractor, load_inception
@@ -138,15 +137,6 @@ def mnist(split: str, n: int) -> torch.Tensor:
     with gzip.open(path) as f:
         raw = np.frombuffer(f.read(), dtype=np.uint8, offset=16)
     return torch.from_numpy(raw[: n * 784].copy()).view(n, 1, 28, 28).float() / 127.5 - 1
-
-
-def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
-    out = []
-    for image in ((x + 1) * 127.5).round().clamp(0, 255).byte():
-        buffer = io.BytesIO()
-        Image.fromarray(image[0].numpy()).save(buffer, format="JPEG", quality=quality)
-        out.append(torch.from_numpy(np.array(Image.open(buffer))).float()[None] / 127.5 - 1)
-    return torch.stack(out)
 
 
 def test_evaluator_fid_on_real_digits_rises_with_corruption():
