@@ -217,20 +217,22 @@ def checked_config(task: str, profile: str, overrides=()) -> dict:
 def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> dict:
     """The resolved config of one run, exactly as written to its ``config.yaml``.
 
-    A model block may carry its own ``trainer`` overlay (e.g. fewer epochs for a slower model
-    in the quick profile); it is merged into the task's ``trainer`` block.
+    A model block may carry its own ``trainer`` and ``data`` overlays (e.g. fewer epochs or a
+    smaller batch for one model, set from its time-to-quality curve); they are merged into the
+    task's blocks.
     """
     cfg = checked_config(task, profile, overrides)
     model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})
     cfg["evaluator"] = evaluator_block(task, cfg)
     trainer = merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
+    data = merge(cfg.get("data") or {}, model_args.pop("data", None) or {})
     return {
         "task": task,
         "model": model,
         "seed": seed,
         "profile": profile,
         "trainer": trainer,
-        "data": cfg.get("data") or {},
+        "data": data,
         "eval": cfg.get("eval") or {},
         "evaluator": cfg.get("evaluator") or {},
         "model_args": model_args,

@@ -1,12 +1,14 @@
 """Time to quality: a task's ranking metric against training seconds and FLOPs, per model.
 
-``python -m cgbench.time_to_quality --task mnist [--models ...] [--points 10 20 40 80]``
-trains each model once under a profile's config (``standard`` by default) and, whenever its
+``python -m cgbench.time_to_quality --task mnist [--models ...] [--points 10 20 40 80]
+[--set models.cvae.lr=3e-3 --label lr3e-3]`` trains each model once under a profile's config
+(``standard`` by default, ``--set`` overrides on top) and, whenever its
 training clock passes a point, pauses the clock and scores the primary metric on a fixed
 sample of test rows (`cgbench.evaluate.eval_rows`, ``--eval-rows``), then stops after the last
 point. Rows go to ``results/time_to_quality/<task>.csv``: training seconds (scoring excluded),
 optimiser batches, images seen, training FLOPs (torch's FLOP counter over one step, times the
-batches) and the value; the report draws them. Schedules of the profiles are set from these
+batches) and the value, one curve per (model, label); a rerun replaces only its own curves, so
+settings tried one after another collect in one file. The report draws them. Schedules of the profiles are set from these
 curves (the training-speed issue), so run it on a quiet machine.
 """
 
@@ -53,9 +55,10 @@ class QualityClock(pl.Callback):
             trainer.should_stop = not self.points
 
 
-def curve(task_name: str, model_name: str, points, profile: str, eval_rows_n: int, seed: int = 0):
+def curve(task_name: str, model_name: str, points, profile: str, eval_rows_n: int, seed: int = 0,
+          overrides=()):
     """Rows of one model's curve (see the module docstring)."""
-    cfg = C.run_config(task_name, model_name, seed, profile)
+    cfg = C.run_config(task_name, model_name, seed, profile, tuple(overrides))
     cfg["trainer"] = cfg["trainer"] | {"max_epochs": 10_000}  # the clock stops it
     task, dm = make_datamodule(task_name, cfg)
     classifier, _ = load_evaluator(task, dm, cfg)
@@ -81,7 +84,8 @@ def curve(task_name: str, model_name: str, points, profile: str, eval_rows_n: in
                                num_sanity_val_steps=0)  # fmt: skip
         trainer.fit(model, dm)
     return [row | {"task": task_name, "model": model_name, "metric": task.primary,
-                   "profile": profile, "seed": seed, "images_seen": row["batches"] * dm.batch_size,
+                   "profile": profile, "seed": seed, "batch_size": dm.batch_size,
+                   "images_seen": row["batches"] * dm.batch_size,
                    "train_flops": row["batches"] * flops}
             for row in clock.rows]  # fmt: skip
 
@@ -94,6 +98,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--points", nargs="*", type=float, default=[5, 10, 20, 40, 80, 160])
     parser.add_argument("--profile", default="standard", choices=C.PROFILES)
     parser.add_argument("--eval-rows", type=int, default=1024)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--label", default="", help="names the --set variant in the file")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     from cgbench.run import matrix
@@ -102,12 +109,20 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     rows = []
     for name in models:
         print(f"{args.task} x {name}", flush=True)
-        rows += curve(args.task, name, args.points, args.profile, args.eval_rows)
+        rows += curve(args.task, name, args.points, args.profile, args.eval_rows, args.seed,
+                      args.set)  # fmt: skip
     table = pd.DataFrame(rows)
+    table["label"], table["overrides"] = args.label, " ".join(args.set)
     table["device"], table["threads"] = device_name(), torch.get_num_threads()
     table["created"] = dt.date.today().isoformat()
     out = args.out or Path("results/time_to_quality") / f"{args.task}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():  # keep the other curves; this run's (model, label) pairs are replaced
+        old = pd.read_csv(out, keep_default_na=False)
+        old["label"] = old["label"] if "label" in old else ""
+        ours = set(zip(table["model"], table["label"], strict=True))
+        keep = [(m, lab) not in ours for m, lab in zip(old["model"], old["label"], strict=True)]
+        table = pd.concat([old[keep], table], ignore_index=True)
     table.to_csv(out, index=False)
     return table
 

@@ -15,3 +15,15 @@ def test_one_point_gives_one_row_with_its_cost_and_the_report_draws_it(tmp_path)
     assert 0 <= table["value"][0] <= 1 and table["train_seconds"][0] > 0
     chart = report.quality_chart(tmp_path, "synthetic_label", tmp_path)
     assert chart is not None and chart.stat().st_size > 0
+
+
+def test_a_variant_adds_its_curve_and_a_model_block_may_set_its_own_batch(tmp_path):
+    out = tmp_path / "synthetic_label.csv"
+    base = ["--task", "synthetic_label", "--models", "cvae", "--points", "0", "--profile",
+            "smoke", "--eval-rows", "16", "--out", str(out)]  # fmt: skip
+    time_to_quality.main(base)
+    time_to_quality.main([*base, "--set", "models.cvae.data.batch_size=4", "--label", "b4"])
+    time_to_quality.main([*base, "--set", "models.cvae.data.batch_size=4", "--label", "b4"])
+    table = pd.read_csv(out, keep_default_na=False)
+    assert sorted(table["label"]) == ["", "b4"]  # the rerun replaced its own curve only
+    assert dict(zip(table["label"], table["images_seen"], strict=True))["b4"] == 4
