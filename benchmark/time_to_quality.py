@@ -8,8 +8,8 @@ sample of test rows (`cgbench.evaluate.eval_rows`, ``--eval-rows``), then stops 
 point. Rows go to ``results/time_to_quality/<task>.csv``: training seconds (scoring excluded),
 optimiser batches, images seen, training FLOPs (torch's FLOP counter over one step, times the
 batches) and the value, one curve per (model, label); a rerun replaces only its own curves, so
-settings tried one after another collect in one file. The report draws them. Schedules of the profiles are set from these
-curves (the training-speed issue), so run it on a quiet machine.
+settings tried one after another collect in one file. The report draws them. Schedules of the
+profiles are set from these curves (the training-speed issue), so run it on a quiet machine.
 """
 
 import argparse
@@ -55,8 +55,15 @@ class QualityClock(pl.Callback):
             trainer.should_stop = not self.points
 
 
-def curve(task_name: str, model_name: str, points, profile: str, eval_rows_n: int, seed: int = 0,
-          overrides=()):
+def curve(
+    task_name: str,
+    model_name: str,
+    points,
+    profile: str,
+    eval_rows_n: int,
+    seed: int = 0,
+    overrides=(),
+):
     """Rows of one model's curve (see the module docstring)."""
     cfg = C.run_config(task_name, model_name, seed, profile, tuple(overrides))
     cfg["trainer"] = cfg["trainer"] | {"max_epochs": 10_000}  # the clock stops it
@@ -119,7 +126,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():  # keep the other curves; this run's (model, label) pairs are replaced
         old = pd.read_csv(out, keep_default_na=False)
-        old["label"] = old["label"] if "label" in old else ""
+        old["label"] = old.get("label", "")
         ours = set(zip(table["model"], table["label"], strict=True))
         keep = [(m, lab) not in ours for m, lab in zip(old["model"], old["label"], strict=True)]
         table = pd.concat([old[keep], table], ignore_index=True)
