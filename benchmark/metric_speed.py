@@ -7,6 +7,9 @@ Fidelity metrics score one sample per pair; the pairwise metrics score the two i
 pair as the K = 2 samples of one input. The distribution metrics' cost is their feature
 extraction: rows ``features:<space>`` time it on ``--feature-images`` faces (Inception in fp32
 and under bf16 autocast, ``value`` then being the bf16 features' relative difference).
+Rows ``<metric>:torchmetrics_conv`` time the SSIM and MS-SSIM the suite used before
+`cgbench.metrics.ssim` (torchmetrics' depthwise 11x11 convolution, map cropped to the valid
+region) on the same pairs, so the speed-up is measured in one run.
 """
 
 import argparse
@@ -17,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
+from torchmetrics.functional.image import structural_similarity_index_measure
 from torchvision.io import decode_image
 from torchvision.transforms.v2.functional import center_crop, resize
 
@@ -24,7 +29,7 @@ from cgbench import config as C
 from cgbench.datamodules import DataNotFoundError
 from cgbench.evaluate import build_metrics
 from cgbench.evaluators import frozen_network
-from cgbench.metrics import load_lpips
+from cgbench.metrics import load_lpips, ms_ssim_settings, to_unit_range
 from cgbench.metrics.features import (
     FeatureSpace,
     evaluator_extractor,
@@ -72,6 +77,40 @@ def measure(n_pairs: int, batch_size: int) -> list[dict]:
                      "value": round(value, 6)})  # fmt: skip
     for name, reason in unavailable.items():
         rows.append({"metric": name, "pairs": n_pairs, "note": reason})
+    return rows
+
+
+def conv_ssim(a: torch.Tensor, b: torch.Tensor, scales: int = 1) -> torch.Tensor:
+    """The pre-`cgbench.metrics.ssim` SSIM (``scales=1``) or MS-SSIM, for timing only."""
+    betas = ms_ssim_settings(a.shape[-1])["betas"] if scales > 1 else (1.0,)
+    args = {"gaussian_kernel": True, "sigma": 1.5, "kernel_size": 11, "data_range": 1.0}
+    total = torch.ones(a.shape[0])
+    for beta in betas[:-1]:  # contrast-structure of the finer scales, then 2x2 pooling
+        _, cs = structural_similarity_index_measure(
+            a, b, reduction="none", return_contrast_sensitivity=True, **args
+        )
+        total = total * cs.relu() ** beta
+        a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+    _, full = structural_similarity_index_measure(
+        a, b, reduction="none", return_full_image=True, **args
+    )
+    return total * full[..., 5:-5, 5:-5].mean(dim=(1, 2, 3)).relu() ** betas[-1]
+
+
+def conv_rows(n_pairs: int, batch_size: int) -> list[dict]:
+    """`conv_ssim` timed like `measure` times ``ssim`` and ``ms_ssim``."""
+    x, x_noisy = (to_unit_range(t) for t in celeba_pairs(n_pairs))
+    rows = []
+    for name, scales in (("ssim", 1), ("ms_ssim", 3)):
+        start, total = time.perf_counter(), 0.0
+        for i in range(0, n_pairs, batch_size):
+            total += float(
+                conv_ssim(x_noisy[i : i + batch_size], x[i : i + batch_size], scales).sum()
+            )
+        seconds = time.perf_counter() - start
+        rows.append({"metric": f"{name}:torchmetrics_conv", "pairs": n_pairs,
+                     "seconds": round(seconds, 2), "pairs_per_second": round(n_pairs / seconds, 1),
+                     "value": round(total / n_pairs, 6)})  # fmt: skip
     return rows
 
 
@@ -123,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     total = sum(r.get("seconds", 0) for r in rows)
     rows.append({"metric": "all", "pairs": args.pairs, "seconds": round(total, 2),
                  "pairs_per_second": round(args.pairs / total, 1)})  # fmt: skip
-    rows += feature_rows(args.feature_images)
+    rows += conv_rows(args.pairs, args.batch_size) + feature_rows(args.feature_images)
     table = pd.DataFrame(rows)
     table["threads"], table["device"] = args.threads, "cpu"
     table["cpu"], table["torch"] = platform.processor() or platform.machine(), torch.__version__

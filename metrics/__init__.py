@@ -12,7 +12,7 @@ from cgbench.metrics.attribute import (
     EditPreservation,
     EditSuccess,
 )
-from cgbench.metrics.base import BenchMetric, ms_ssim_settings, to_unit_range
+from cgbench.metrics.base import BenchMetric, to_unit_range
 from cgbench.metrics.distribution import DISTRIBUTION
 from cgbench.metrics.image import (
     LPIPS,
@@ -28,6 +28,7 @@ from cgbench.metrics.image import (
     best_of_k,
     load_lpips,
 )
+from cgbench.metrics.ssim import ms_ssim_settings
 
 METRICS: dict[str, type[BenchMetric]] = {
     "psnr": PSNR,

@@ -8,77 +8,12 @@ so ``compute()`` is the mean of per-image scores and does not depend on the batc
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torchmetrics import Metric
-from torchmetrics.functional.image import structural_similarity_index_measure
-
-# Standard MS-SSIM scale weights (Wang et al. 2003). Small images cannot take all five scales.
-STANDARD_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:
     """Map images from the suite's [-1, 1] range to [0, 1], the range every metric scores in."""
     return ((x + 1) / 2).clamp(0, 1)
-
-
-def ms_ssim_settings(size: int) -> dict[str, Any]:
-    """MS-SSIM settings valid at ``size`` pixels, fixed once per resolution.
-
-    The window is the standard Gaussian with sigma 1.5. torchmetrics always builds it 11 pixels
-    wide (``2 * int(3.5 * sigma + 0.5) + 1``) whatever ``kernel_size`` says, so we declare 11 and
-    keep the scales for which an 11-pixel window still fits the coarsest image: torchmetrics'
-    rule ``size // (scales - 1) ** 2 > 10`` gives 2 scales at 28 px, 3 at 64 px and the standard
-    5 from 176 px. The standard betas of those scales are renormalised to sum to one. Values are
-    only comparable between results with the same settings, so they go into every record.
-    """
-    kernel_size = 11
-    scales = 1
-    while scales < len(STANDARD_BETAS) and size // scales**2 > kernel_size - 1:
-        scales += 1
-    betas = STANDARD_BETAS[:scales]
-    total = sum(betas)
-    return {
-        "betas": tuple(round(b / total, 6) for b in betas),
-        "kernel_size": kernel_size,
-        "sigma": 1.5,
-        "normalize": "relu",
-        "data_range": 1.0,
-    }
-
-
-def ssim_valid(a: torch.Tensor, b: torch.Tensor, settings: dict[str, Any]) -> torch.Tensor:
-    """Per-image SSIM over the valid region, ``(N, C, H, W)`` x 2 -> ``(N,)``.
-
-    torchmetrics averages the SSIM map of reflect-padded images; Wang et al.'s reference code
-    and scikit-image average only where the window fits inside the image. We crop the map to
-    that valid region, so our SSIM equals scikit-image's (``gaussian_weights=True``,
-    ``use_sample_covariance=False``).
-    """
-    _, full = structural_similarity_index_measure(
-        a, b, reduction="none", return_full_image=True, **settings
-    )
-    pad = int(3.5 * settings["sigma"] + 0.5)  # half-width of torchmetrics' Gaussian window
-    return full[..., pad:-pad, pad:-pad].mean(dim=(1, 2, 3))
-
-
-def ms_ssim_per_image(a: torch.Tensor, b: torch.Tensor, settings: dict[str, Any]) -> torch.Tensor:
-    """Per-image MS-SSIM (Wang et al. 2003) of two [0, 1] batches ``(N, C, H, W)`` -> ``(N,)``.
-
-    Contrast-structure terms at the finer scales and the full SSIM at the coarsest, each
-    averaged over the valid region (as in `ssim_valid`; torchmetrics' own MS-SSIM pads the
-    coarsest scale instead), clipped at 0 (``normalize="relu"``) and weighted by ``betas``.
-    """
-    ssim_args = {k: settings[k] for k in ("sigma", "kernel_size", "data_range")}
-    ssim_args["gaussian_kernel"] = True
-    betas = settings["betas"]
-    total = torch.ones(a.shape[0], dtype=a.dtype, device=a.device)
-    for beta in betas[:-1]:
-        _, cs = structural_similarity_index_measure(
-            a, b, reduction="none", return_contrast_sensitivity=True, **ssim_args
-        )
-        total = total * cs.relu() ** beta
-        a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
-    return total * ssim_valid(a, b, ssim_args).relu() ** betas[-1]
 
 
 class BenchMetric(Metric):

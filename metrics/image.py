@@ -16,13 +16,8 @@ import torch
 from torch import nn
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from cgbench.metrics.base import (
-    BenchMetric,
-    ms_ssim_per_image,
-    ms_ssim_settings,
-    ssim_valid,
-    to_unit_range,
-)
+from cgbench.metrics.base import BenchMetric, to_unit_range
+from cgbench.metrics.ssim import ms_ssim_per_image, ms_ssim_settings, ssim_valid
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from cgbench.metrics.attribute import (
     AttributeTNR,
     AttributeTPR,
 )
-from cgbench.metrics.base import BenchMetric, ms_ssim_per_image, to_unit_range
+from cgbench.metrics.base import BenchMetric, to_unit_range
 from cgbench.metrics.image import PairwiseMSSSIM, PairwiseMSSSIMReal
+from cgbench.metrics.ssim import ms_ssim_per_image
 
 
 class OracleLabel(nn.Module):
