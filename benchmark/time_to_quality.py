@@ -25,17 +25,21 @@ from torch.utils.data import DataLoader, Subset
 
 from cgbench import config as C
 from cgbench.evaluate import build_metrics, eval_rows, evaluate
-from cgbench.metrics import load_lpips
+from cgbench.metrics import METRICS, load_lpips
 from cgbench.models import MODELS
 from cgbench.run import device_name, load_evaluator, make_datamodule, make_model, make_trainer
 from cgbench.speed import step_flops
 
 
 class QualityClock(pl.Callback):
-    """Score ``score()`` each time the training clock (scoring excluded) passes a point."""
+    """Score ``score()`` each time the training clock (scoring excluded) passes a point.
 
-    def __init__(self, points: list[float], score):
+    ``reached(value)`` true stops training early (the curve has hit its target).
+    """
+
+    def __init__(self, points: list[float], score, reached=lambda value: False):
         self.points, self.score, self.rows = sorted(points), score, []
+        self.reached = reached
         self.train_seconds, self.batches, self._last = 0.0, 0, None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
@@ -52,7 +56,7 @@ class QualityClock(pl.Callback):
                               "batches": self.batches, "value": value})  # fmt: skip
             print(f"  {self.train_seconds:7.1f} s, {self.batches} batches: {value:.4f}",
                   flush=True)  # fmt: skip
-            trainer.should_stop = not self.points
+            trainer.should_stop = not self.points or self.reached(value)
 
 
 def curve(
@@ -84,7 +88,12 @@ def curve(
     pl.seed_everything(seed, verbose=False)
     model = make_model(cfg, dm, stage_cache=False)
     flops = step_flops(make_model(cfg, dm, stage_cache=False), next(iter(dm.train_dataloader())))
-    clock = QualityClock(list(points), score)
+    better = METRICS[task.primary].higher_is_better
+
+    def reached(value: float) -> bool:
+        return stop_at is not None and (value >= stop_at if better else value <= stop_at)
+
+    clock = QualityClock(list(points), score, reached)
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = make_trainer(cfg, Path(run_dir), False, dm.cond_kind, callbacks=[clock],
                                enable_checkpointing=False, limit_val_batches=0,
@@ -108,6 +117,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--label", default="", help="names the --set variant in the file")
+    parser.add_argument("--stop-at", type=float, default=None, help="end a curve at this value")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     from cgbench.run import matrix
@@ -117,7 +127,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for name in models:
         print(f"{args.task} x {name}", flush=True)
         rows += curve(args.task, name, args.points, args.profile, args.eval_rows, args.seed,
-                      args.set)  # fmt: skip
+                      args.set, args.stop_at)  # fmt: skip
     table = pd.DataFrame(rows)
     table["label"], table["overrides"] = args.label, " ".join(args.set)
     table["device"], table["threads"] = device_name(), torch.get_num_threads()
