@@ -67,8 +67,9 @@ def curve(
     eval_rows_n: int,
     seed: int = 0,
     overrides=(),
+    stop_at: float | None = None,
 ):
-    """Rows of one model's curve (see the module docstring)."""
+    """Rows of one model's curve (see the module docstring); ``stop_at`` ends it at that value."""
     cfg = C.run_config(task_name, model_name, seed, profile, tuple(overrides))
     cfg["trainer"] = cfg["trainer"] | {"max_epochs": 10_000}  # the clock stops it
     task, dm = make_datamodule(task_name, cfg)

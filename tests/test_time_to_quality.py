@@ -27,3 +27,12 @@ def test_a_variant_adds_its_curve_and_a_model_block_may_set_its_own_batch(tmp_pa
     table = pd.read_csv(out, keep_default_na=False)
     assert sorted(table["label"]) == ["", "b4"]  # the rerun replaced its own curve only
     assert dict(zip(table["label"], table["images_seen"], strict=True))["b4"] == 4
+
+
+def test_a_curve_stops_once_it_reaches_its_target(tmp_path):
+    out = tmp_path / "synthetic_label.csv"
+    args = ["--task", "synthetic_label", "--models", "cvae", "--points", "0", "0", "0",
+            "--profile", "smoke", "--eval-rows", "16", "--out", str(out),
+            "--stop-at", "0"]  # fmt: skip
+    time_to_quality.main(args)
+    assert len(pd.read_csv(out)) == 1  # any accuracy is >= 0: the first point ends it
