@@ -113,17 +113,21 @@ def quality_chart(results_dir: Path, task: str, out: Path) -> Path | None:
     found = results_dir / "time_to_quality" / f"{task}.csv"
     if not found.exists():
         return None
-    table = pd.read_csv(found)
+    table = pd.read_csv(found, keep_default_na=False)
+    table["label"] = table.get("label", "")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for model, rows in table.groupby("model"):
-        axes[0].plot(rows["train_seconds"], rows["value"], marker="o", label=model)
-        axes[1].plot(rows["train_flops"] / 1e12, rows["value"], marker="o", label=model)
+    for (model, label), rows in table.groupby(["model", "label"]):
+        name = f"{model} [{label}]" if label else model  # a --set variant of the profile
+        style = {"marker": "o", "label": name, "linestyle": "--" if label else "-"}
+        axes[0].plot(rows["train_seconds"], rows["value"], **style)
+        axes[1].plot(rows["train_flops"] / 1e12, rows["value"], **style)
     for ax, xlabel in zip(axes, ("training seconds", "training TFLOPs"), strict=True):
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(table["metric"].iloc[0])
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{task}: time to quality ({table['device'].iloc[0]})")
+    threads = table["threads"].iloc[0]
+    fig.suptitle(f"{task}: time to quality ({table['device'].iloc[0]}, {threads} thread(s))")
     return _save(fig, out / f"{task}_time_to_quality.png")
 
 
