@@ -21,6 +21,7 @@ import yaml
 
 from cgbench import records
 from cgbench.datamodules import DataNotFoundError
+from cgbench.datamodules.base import ConditionalDataModule
 from cgbench.models import MODELS
 from cgbench.records import PROFILES
 from cgbench.tasks import TASKS
@@ -145,7 +146,7 @@ def config_keys() -> dict[str, set | None]:
     return {
         "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
         "data": None,  # the DataModule's arguments; it refuses unknown ones
-        "eval": {"k_samples", "max_batches", "metrics", "inception"},
+        "eval": {"k_samples", "max_batches", "metrics", "inception", "batch_size"},
         "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
         "models": set(MODELS),
     }
@@ -186,6 +187,7 @@ def check_config(cfg: dict, task: str, where: str) -> None:
         )
 
 
+DEFAULT_BATCH_SIZE = inspect.signature(ConditionalDataModule).parameters["batch_size"].default
 RUNNER_OWNED = {"stage_cache"}  # passed by the runner, not hyperparameters
 
 
@@ -225,7 +227,10 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})
     cfg["evaluator"] = evaluator_block(task, cfg)
     trainer = merge(cfg.get("trainer") or {}, model_args.pop("trainer", None) or {})
-    data = merge(cfg.get("data") or {}, model_args.pop("data", None) or {})
+    task_data, own_data = cfg.get("data") or {}, model_args.pop("data", None) or {}
+    data, evaluation = merge(task_data, own_data), dict(cfg.get("eval") or {})
+    if "batch_size" in own_data:  # a model's own batch must not change the rows it is scored on
+        evaluation.setdefault("batch_size", task_data.get("batch_size", DEFAULT_BATCH_SIZE))
     return {
         "task": task,
         "model": model,
@@ -233,7 +238,7 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
         "profile": profile,
         "trainer": trainer,
         "data": data,
-        "eval": cfg.get("eval") or {},
+        "eval": evaluation,
         "evaluator": cfg.get("evaluator") or {},
         "model_args": model_args,
     }

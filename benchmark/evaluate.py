@@ -203,6 +203,11 @@ def build_metrics(names, context: dict, unavailable: dict) -> dict[str, BenchMet
     return metrics
 
 
+def eval_batch_size(dm) -> int:
+    """Scoring batch size: ``dm.eval_batch_size`` (set by `run.make_datamodule`) or its batch."""
+    return getattr(dm, "eval_batch_size", None) or dm.batch_size
+
+
 def evaluation_order(dm, max_batches: int | None) -> list[int]:
     """Test-split rows in the order `generation_scores` visits them (groups, then modes).
 
@@ -210,7 +215,7 @@ def evaluation_order(dm, max_batches: int | None) -> list[int]:
     loops below (the replay checks every batch's conditions, so a drift fails loudly).
     """
     groups = dm.test_groups() if hasattr(dm, "test_groups") else {"": dm.test_set}
-    limit = None if max_batches is None else max_batches * dm.batch_size
+    limit = None if max_batches is None else max_batches * eval_batch_size(dm)
     order = []
     for dataset in groups.values():
         rows = range(len(dataset)) if dataset is dm.test_set else dataset.indices  # a Subset
@@ -234,14 +239,14 @@ def generation_scores(
         values over groups under the plain metric key.
     """
     groups = dm.test_groups() if hasattr(dm, "test_groups") else {"": dm.test_set}
-    limit = None if max_batches is None else max_batches * dm.batch_size
+    limit = None if max_batches is None else max_batches * eval_batch_size(dm)
     totals = {name: [0.0, 0] for name in metrics}  # pooled sum and count over groups
     for metric in metrics.values():
         metric.items = []
     scores, seconds, n_samples = {}, 0.0, 0
     for group, dataset in groups.items():
         rows = eval_rows(len(dataset), limit)
-        loader = DataLoader(Subset(dataset, rows), batch_size=dm.batch_size)
+        loader = DataLoader(Subset(dataset, rows), batch_size=eval_batch_size(dm))
         group_scores, per_second = evaluate(model, loader, metrics, k_samples, seed,
                                             composite=composite)  # fmt: skip
         for name, metric in metrics.items():
@@ -317,7 +322,7 @@ def score_model(
             "details": v_details,
             "samples_per_second": round(v_speed, 1),
         }
-    limit = None if max_batches is None else max_batches * dm.batch_size
+    limit = None if max_batches is None else max_batches * eval_batch_size(dm)
     if hasattr(model, "label_free_latent") and dm.cond_kind != "image":
         leak = label_leakage(model, dm, dm.cond_kind, context.get("attribute_names"),
                              max_train=limit or 20000, test_rows=eval_rows(len(dm.test_set), limit),
@@ -328,7 +333,7 @@ def score_model(
     if hasattr(model, "edit") and task.edit_metrics:
         edit_metrics = build_metrics(task.edit_metrics, context, unavailable)
         subset = Subset(dm.test_set, eval_rows(len(dm.test_set), limit))
-        loader = DataLoader(subset, batch_size=dm.batch_size)
+        loader = DataLoader(subset, batch_size=eval_batch_size(dm))
         edit_scores, _ = evaluate_edits(model, loader, edit_metrics, dm.cond_kind, seed)
         for name, metric in edit_metrics.items():
             key = name if name.startswith("edit_") else f"edit_{name}"

@@ -220,6 +220,9 @@ def make_datamodule(task_name: str, cfg: dict):
             f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
         )
     dm.setup("fit")
+    # scoring batches (with eval.max_batches: the scored rows) follow the task's batch size
+    # even where a model trains with its own (`config.run_config`)
+    dm.eval_batch_size = cfg["eval"].get("batch_size") or dm.batch_size
     return task, dm
 
 

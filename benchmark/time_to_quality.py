@@ -80,7 +80,7 @@ def curve(
                "cond_kind": dm.cond_kind, "attribute_names": names}  # fmt: skip
     metrics = build_metrics([task.primary], context, {})
     rows = eval_rows(len(dm.test_set), eval_rows_n)
-    loader = DataLoader(Subset(dm.test_set, rows), batch_size=dm.batch_size)
+    loader = DataLoader(Subset(dm.test_set, rows), batch_size=dm.eval_batch_size)
     k = (C.EVAL_DEFAULTS | cfg["eval"])["k_samples"]
 
     def score(model) -> float:

@@ -201,3 +201,20 @@ def test_full_profile_precision_is_auto_and_resolves_per_device(tmp_path):
     trainer = make_trainer(cfg, tmp_path, False, "label")
     expected = "bf16-mixed" if torch.cuda.is_available() else "32-true"
     assert trainer.precision == expected
+
+
+def test_a_models_own_batch_size_trains_with_it_but_scores_the_rows_of_the_others():
+    from cgbench.config import run_config
+    from cgbench.evaluate import evaluation_order
+    from cgbench.run import make_datamodule
+
+    base = run_config("synthetic_label", "cgan", 0, "smoke", ("eval.max_batches=2",))
+    own = run_config("synthetic_label", "cgan", 0, "smoke",
+                     ("eval.max_batches=2", "models.cgan.data.batch_size=4"))  # fmt: skip
+    assert own["data"]["batch_size"] == 4 and "data" not in own["model_args"]
+    assert own["eval"]["batch_size"] == base["data"].get("batch_size", 128) != 4
+    _, dm_base = make_datamodule("synthetic_label", base)
+    _, dm_own = make_datamodule("synthetic_label", own)
+    assert next(iter(dm_own.train_dataloader()))[0].shape[0] == 4
+    assert dm_own.eval_batch_size == dm_base.batch_size != 4
+    assert evaluation_order(dm_own, 2) == evaluation_order(dm_base, 2)
