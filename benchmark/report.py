@@ -115,19 +115,21 @@ def quality_chart(results_dir: Path, task: str, out: Path) -> Path | None:
         return None
     table = pd.read_csv(found, keep_default_na=False)
     table["label"] = table.get("label", "")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for (model, label), rows in table.groupby(["model", "label"]):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colours = dict(zip(table["model"].unique(), plt.cm.tab10.colors, strict=False))
+    for i, ((model, label), rows) in enumerate(table.groupby(["model", "label"], sort=False)):
         name = f"{model} [{label}]" if label else model  # a --set variant of the profile
-        style = {"marker": "o", "label": name, "linestyle": "--" if label else "-"}
+        style = {"marker": "os^vD"[i % 5], "label": name, "color": colours[model],
+                 "linestyle": "--" if label else "-"}  # fmt: skip
         axes[0].plot(rows["train_seconds"], rows["value"], **style)
         axes[1].plot(rows["train_flops"] / 1e12, rows["value"], **style)
     for ax, xlabel in zip(axes, ("training seconds", "training TFLOPs"), strict=True):
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(table["metric"].iloc[0])
-    axes[0].legend(fontsize=7)
-    threads = table["threads"].iloc[0]
-    fig.suptitle(f"{task}: time to quality ({table['device'].iloc[0]}, {threads} thread(s))")
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"{task}: time to quality ({table['device'].iloc[0]}; dashed: --set variants)")
+    fig.tight_layout()
     return _save(fig, out / f"{task}_time_to_quality.png")
 
 
