@@ -78,9 +78,22 @@ metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces
 fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
 	$(PY) -m cgbench.fid_sanity
 
-time-to-quality: $(STAMP) ## Primary metric vs training seconds/FLOPs per model of TASKS -> results/time_to_quality/
-	for t in $(if $(filter-out all,$(TASKS)),$(TASKS),mnist celeba completion_mnist); do \
-		$(PY) -m cgbench.time_to_quality --task $$t || exit 1; done
+# The committed curves (results/time_to_quality/): 1 thread per process, as the matrix's workers.
+TTQ := OMP_NUM_THREADS=1 $(PY) -m cgbench.time_to_quality
+TTQ_MNIST := $(TTQ) --task mnist --stop-at 0.95 --points 15 30 45 60 90 120 180
+time-to-quality: $(STAMP) ## Metric vs training seconds/FLOPs (MNIST variants, CelebA, colorization) -> results/time_to_quality/
+	$(TTQ_MNIST) --models cvae cgan acgan csvae
+	$(TTQ_MNIST) --models lc --set models.lc.vae_epochs=1 --set models.lc.latent_epochs=20 --label vae1
+	$(TTQ_MNIST) --models cvae csvae --set data.batch_size=64 --set models.cvae.lr=3e-3 \
+		--set models.csvae.lr=3e-3 --label b64_lr3e-3
+	$(TTQ_MNIST) --models cgan acgan --set data.batch_size=32 --label b32
+	$(TTQ_MNIST) --models cgan acgan --set data.batch_size=64 --set models.cgan.lr=4e-4 \
+		--set models.acgan.lr=4e-4 --label b64_lr4e-4
+	$(TTQ_MNIST) --models cgan --set data.batch_size=32 --set trainer.precision=bf16-mixed --label b32_bf16
+	$(TTQ) --task celeba --eval-rows 512 --points 30 60 120 240 --models cvae cgan acgan csvae
+	$(TTQ) --task celeba --eval-rows 512 --points 30 60 120 240 --models lc \
+		--set models.lc.vae_epochs=1 --set models.lc.latent_epochs=40 --label vae1
+	$(TTQ) --task colorization --eval-rows 256 --points 30 60 120 240 --models cvae cgan cgml
 
 speed: $(STAMP) ## Suite vs plain PyTorch step time per model, metric throughput -> results/speed.csv
 	$(PY) -m cgbench.speed
