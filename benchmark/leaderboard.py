@@ -351,7 +351,7 @@ def _per_column(runs: list[dict], cell, title: str, *evaluator_keys: str) -> lis
     keys = [{"test_acc": "attr_acc"}.get(k, k) for k in evaluator_keys]
     columns = list(runs[0]["details"][keys[0]])
     lines = []
-    for profile in sorted({r["profile"] for r in runs}, key=_profile_order):
+    for profile in sorted({r["profile"] for r in runs}, key=lambda p: (_profile_order(p), p)):
         rows = []
         for model in sorted({r["model"] for r in runs if r["profile"] == profile}):
             group = [r for r in runs if r["profile"] == profile and r["model"] == model]
