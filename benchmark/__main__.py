@@ -211,6 +211,26 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    """Run every model's tuning trials on each task (`cgbench.tuning`), then their tables."""
+    from cgbench import tuning
+
+    C.check_data_dir()
+    for task in args.tasks:
+        spaces = tuning.tuning_block(task).get("spaces") or {}
+        for model in args.models or list(spaces):
+            rows = tuning.run_trials(task, model, args.results_dir, args.seed)
+            best = tuning.best_trial(rows)
+            print(
+                f"{task} x {model}: best trial {best['trial']} {best['score']:.4f} "
+                f"({best['search'] or 'YAML default'})",
+                flush=True,
+            )
+        table = tuning.write_table(task, args.results_dir)
+        print(f"{len(table)} trial(s) in {args.results_dir}/tuning/{task}.csv")
+    return 0
+
+
 def cmd_list(args) -> int:
     """Print every valid (task, model) pair."""
     for task, model in matrix(list(TASKS), list(MODELS)):
@@ -328,12 +348,17 @@ def main(argv: list[str] | None = None) -> int:
     mig.set_defaults(fn=cmd_migrate)
     rep = sub.add_parser("report", help="build results/report.html from the run records")
     rep.set_defaults(fn=cmd_report)
+    tune = sub.add_parser("tune", help="equal-budget random search per model (cgbench.tuning)")
+    tune.add_argument("--tasks", nargs="+", required=True)
+    tune.add_argument("--models", nargs="*", default=[], help="default: every model in spaces")
+    tune.add_argument("--seed", type=int, default=0, help="search seed (and training seed)")
+    tune.set_defaults(fn=cmd_tune)
     clf = sub.add_parser("evaluators", help="verify (or --train) the frozen evaluators")
     clf.add_argument("--tasks", nargs="*", default=[])
     clf.add_argument("--train", action="store_true", help="train them (benchmark/frozen/)")
     clf.add_argument("--force", action="store_true", help="with --train: replace existing ones")
     clf.set_defaults(fn=cmd_evaluators)
-    for p in (run, board, rep, clf, cond, scr, mig, refs, resc, sub.choices["claims"]):
+    for p in (run, board, rep, clf, cond, scr, mig, refs, resc, tune, sub.choices["claims"]):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)

@@ -1,4 +1,4 @@
-"""The runner's Lightning callbacks: divergence stop, per-epoch reseeding, shared convergence.
+"""The runner's Lightning callbacks: divergence stop, reseeding, convergence, the FLOP budget.
 
 Every run gets them from `cgbench.run.make_trainer`, whatever the model.
 """
@@ -6,6 +6,7 @@ Every run gets them from `cgbench.run.make_trainer`, whatever the model.
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
+from torch.utils.flop_counter import FlopCounterMode
 
 
 class DivergedError(RuntimeError):
@@ -78,3 +79,43 @@ class ValidationSampleL1(pl.Callback):
         pl_module.log("val/sample_l1", (x_hat - x.to(x_hat)).abs().mean())
         # Batches trained so far: the x axis (global_step counts optimiser steps, 2-6 a batch).
         pl_module.log("val/train_batches", float(trainer.fit_loop.epoch_loop.total_batch_idx + 1))
+
+
+class FlopBudget(pl.Callback):
+    """Count training FLOPs, and stop the fit once ``limit`` is spent (the task's budget).
+
+    The FLOPs of one training batch (forward, backward, every optimiser step a model takes in
+    it: GAN players, cGML's inner steps) are counted with torch's FLOP counter on the first
+    batch of every epoch, as FLOPs per image, since a model's step can change between epochs
+    (LC's two stages); every batch then adds that rate times its images. The count survives a
+    resume (callback state in the checkpoint). Overshoot: at most one batch.
+
+    Args:
+        limit: Training FLOPs after which the fit stops; None only counts.
+    """
+
+    def __init__(self, limit: float | None = None):
+        self.limit, self.spent, self.per_image = limit, 0.0, None
+        self._counter, self._epoch = None, None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self._epoch != trainer.current_epoch:  # measure this epoch's step
+            self._epoch = trainer.current_epoch
+            self._counter = FlopCounterMode(display=False)
+            self._counter.__enter__()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        images = len(batch[0])
+        if self._counter is not None:
+            self._counter.__exit__(None, None, None)
+            self.per_image = self._counter.get_total_flops() / images
+            self._counter = None
+        self.spent += self.per_image * images
+        if self.limit is not None and self.spent >= self.limit:
+            trainer.should_stop = True
+
+    def state_dict(self) -> dict:
+        return {"spent": self.spent}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.spent = state_dict["spent"]

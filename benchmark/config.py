@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import inspect
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +147,11 @@ def config_keys() -> dict[str, set | None]:
     return {
         "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
         "data": None,  # the DataModule's arguments; it refuses unknown ones
-        "eval": {"k_samples", "max_batches", "metrics", "inception", "batch_size"},
+        "eval": {"k_samples", "max_batches", "metrics", "inception", "batch_size", "split"},
         "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
+        "budget": {"train_tflop"},  # training compute per run, the same for every model
         "models": set(MODELS),
+        "tuning": None,  # read by `cgbench tune` (cgbench.tuning), never by a run
     }
 
 
@@ -206,7 +209,7 @@ def model_defaults(model: str) -> dict:
 
 EVAL_DEFAULTS = {"k_samples": 5, "max_batches": None}  # what an unset eval key means
 # The config entries that decide a trained model; the others (eval, evaluator) only its scoring.
-TRAINING_KEYS = ("task", "model", "seed", "profile", "trainer", "data", "model_args")
+TRAINING_KEYS = ("task", "model", "seed", "profile", "trainer", "data", "model_args", "budget")
 
 
 def checked_config(task: str, profile: str, overrides=()) -> dict:
@@ -221,7 +224,8 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
 
     A model block may carry its own ``trainer`` and ``data`` overlays (e.g. fewer epochs or a
     smaller batch for one model, set from its time-to-quality curve); they are merged into the
-    task's blocks.
+    task's blocks. A ``budget`` block (``train_tflop``) is the task's, never a model's: every
+    model of the task trains until it has spent it (`cgbench.callbacks.FlopBudget`).
     """
     cfg = checked_config(task, profile, overrides)
     model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})
@@ -231,7 +235,7 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     data, evaluation = merge(task_data, own_data), dict(cfg.get("eval") or {})
     if "batch_size" in own_data:  # a model's own batch must not change the rows it is scored on
         evaluation.setdefault("batch_size", task_data.get("batch_size", DEFAULT_BATCH_SIZE))
-    return {
+    resolved = {
         "task": task,
         "model": model,
         "seed": seed,
@@ -242,6 +246,9 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
         "evaluator": cfg.get("evaluator") or {},
         "model_args": model_args,
     }
+    if cfg.get("budget"):  # only where set, so configs without one keep their hash
+        resolved["budget"] = dict(cfg["budget"])
+    return resolved
 
 
 def evaluator_block(task: str, cfg: dict) -> dict:
@@ -266,6 +273,19 @@ def _digest(paths) -> str:
     return digest.hexdigest()[:12]
 
 
+def model_sources(source: Path, shared: Path, seen: set | None = None) -> set[Path]:
+    """A model's file and every ``cgbench.models`` module it imports, transitively.
+
+    LC builds on CVAE and CSVAE on its likelihood, so a change there changes their runs too.
+    """
+    seen = set() if seen is None else seen
+    if source not in seen and source.exists():
+        seen.add(source)
+        for name in re.findall(r"^from cgbench\.models\.(\w+) import", source.read_text(), re.M):
+            model_sources(shared / f"{name}.py", shared, seen)
+    return seen
+
+
 def code_fingerprint(task: str, model: str) -> dict[str, str]:
     """Digests of the code behind a record, by part, so a code change marks records stale.
 
@@ -279,7 +299,8 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     if model in MODELS:
         source = Path(inspect.getsourcefile(MODELS[model]))
         shared = Path(inspect.getsourcefile(MODELS["cvae"])).parent  # models/
-        parts["model"] = _digest([source, shared / "base.py", shared / "nets.py"])
+        parts["model"] = _digest([*model_sources(source, shared), shared / "base.py",
+                                  shared / "nets.py"])  # fmt: skip
     parts["data"] = _digest(Path(datamodules.__file__).parent.glob("*.py"))
     frozen = PACKAGE_ROOT / "frozen"
     scoring = [*Path(metrics.__file__).parent.glob("*.py"), PACKAGE_ROOT / "evaluate.py"]

@@ -143,6 +143,29 @@ def evaluate_edits(
     return _score(model, loader, metrics, produce, seed, max_batches)
 
 
+def evaluate_flips(
+    model, loader: DataLoader, metrics: Mapping[str, BenchMetric], cond_kind: str, seed: int = 0
+) -> tuple[dict[str, float], float]:
+    """Score prior samples drawn twice with the same noise: under y, then one condition flipped.
+
+    Each batch draws a seeded target (`edit_targets`) and one generator seed; both calls of
+    ``generate`` start from that seed, so they share z. Metrics receive
+    ``x_hat = stack([x_source, x_target])`` and ``y = stack([y_source, y_target], 1)``.
+
+    Returns:
+        ``({metric: value}, pairs per second)``.
+    """
+
+    def produce(x, y, generator):
+        target = edit_targets(y, cond_kind, generator)
+        noise_seed = int(torch.randint(0, 2**62, (), generator=generator))
+        pair = [model.generate(c, generator=torch.Generator().manual_seed(noise_seed))
+                for c in (y, target)]  # fmt: skip
+        return torch.stack(pair), torch.stack([y, target], dim=1)
+
+    return _score(model, loader, metrics, produce, seed, None)
+
+
 @torch.no_grad()
 def sample_grid(
     model, x: torch.Tensor, y: torch.Tensor, n_rows: int = 10, n_cols: int = 8, seed=0,
@@ -287,7 +310,8 @@ def score_model(
     ``edit`` are also scored on the task's edit metrics (keys ``edit_<metric>``); each of a
     model's ``variants`` gets the generation metrics under ``variants.<name>``; models with a
     ``label_free_latent`` get the label-information probe (``leakage``, ``leakage_max``,
-    ``latent_auroc``). The ranking metric gets a bootstrap interval over the scored test items
+    ``latent_auroc``); label and attribute tasks get ``y_flip`` (`evaluate_flips`). The
+    ranking metric gets a bootstrap interval over the scored test items
     (``scores_ci95``).
 
     Returns:
@@ -330,6 +354,12 @@ def score_model(
         for key in ("leakage", "leakage_max", "latent_auroc"):
             scores[key], directions[key] = leak[key], False
         details["leakage"], settings["leakage"] = leak["details"], leak["settings"]
+    if dm.cond_kind != "image" and context.get("classifier") is not None:
+        flip_metrics = build_metrics(["y_flip"], context, unavailable)
+        loader = DataLoader(Subset(dm.test_set, eval_rows(len(dm.test_set), limit)),
+                            batch_size=eval_batch_size(dm))  # fmt: skip
+        flip_scores, _ = evaluate_flips(model, loader, flip_metrics, dm.cond_kind, seed)
+        scores["y_flip"], directions["y_flip"] = flip_scores["y_flip"], True
     if hasattr(model, "edit") and task.edit_metrics:
         edit_metrics = build_metrics(task.edit_metrics, context, unavailable)
         subset = Subset(dm.test_set, eval_rows(len(dm.test_set), limit))

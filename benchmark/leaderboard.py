@@ -21,7 +21,7 @@ from scipy import stats
 from cgbench import records as R
 from cgbench.metrics import METRICS
 from cgbench.metrics.distribution import DISTRIBUTION
-from cgbench.tables import integer, markdown_table, mean_pm, missing, num
+from cgbench.tables import integer, markdown_table, mean_pm, missing, num, tflop
 from cgbench.tasks import TASKS
 
 SCORE_COLUMNS = [
@@ -154,7 +154,14 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
             row[f"{metric}_ci95"] = _ci95(row[f"{metric}_std"], int(scores[metric].notna().sum()))
         primary = TASKS[task].primary if task in TASKS else None
         row |= sample(group.to_dict("records"), primary)
-        for cost in ("n_params", "train_seconds", "samples_per_second", "inference_iterations"):
+        costs = (
+            "n_params",
+            "train_tflop",
+            "train_seconds",
+            "samples_per_second",
+            "inference_iterations",
+        )
+        for cost in costs:
             row[cost] = float(group[cost].mean()) if cost in group else math.nan
         row["train_stages"] = _stages(group)
         row["variant_of"] = group["variant_of"].iloc[0] if "variant_of" in group else None
@@ -251,7 +258,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                 header.append(f"{metric} 95% CI")
         stages = group["train_stages"].astype(bool).any()
         iters = group["inference_iterations"].notna().any()
-        header += ["params", "train s", *(["stages s"] if stages else []), "samples/s",
+        header += ["params", "train TFLOP", "train s", *(["stages s"] if stages else []),
+                   "samples/s",
                    *(["inference iters"] if iters else []), "status"]  # fmt: skip
         rows = []
         for _, row in group.iterrows():
@@ -265,7 +273,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                 cells.append(mean_pm(mean, std))
                 if metric == primary:
                     cells.append(_ci_cell(row))
-            cells += [integer(row["n_params"]), integer(row["train_seconds"]),
+            cells += [integer(row["n_params"]), tflop(row["train_tflop"]),
+                      integer(row["train_seconds"]),
                       *([row["train_stages"]] if stages else []),
                       integer(row["samples_per_second"]),
                       *([integer(row["inference_iterations"])] if iters else []),

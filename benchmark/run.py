@@ -26,7 +26,13 @@ import torch
 import yaml
 
 from cgbench import config as C
-from cgbench.callbacks import DivergedError, DivergenceGuard, EpochSeed, ValidationSampleL1
+from cgbench.callbacks import (
+    DivergedError,
+    DivergenceGuard,
+    EpochSeed,
+    FlopBudget,
+    ValidationSampleL1,
+)
 from cgbench.evaluate import sample_grid, score_model
 from cgbench.evaluators import load_frozen, load_or_train
 from cgbench.metrics import METRICS, load_lpips
@@ -187,7 +193,9 @@ def make_trainer(
         ckpt_dir: Where ``last.ckpt`` is saved every epoch; None saves nothing.
         **extra: Trainer arguments over the config's (``callbacks`` are added to the suite's).
     """
-    callbacks = [DivergenceGuard(), EpochSeed(cfg["seed"]), *extra.pop("callbacks", [])]
+    limit = (cfg.get("budget") or {}).get("train_tflop")
+    callbacks = [DivergenceGuard(), EpochSeed(cfg["seed"]), FlopBudget(limit and limit * 1e12),
+                 *extra.pop("callbacks", [])]  # fmt: skip
     if cond_kind == "image":
         callbacks.append(ValidationSampleL1())
     if ckpt_dir is not None and cfg["trainer"].get("enable_checkpointing", True):
@@ -212,7 +220,9 @@ def make_datamodule(task_name: str, cfg: dict):
     """
     task = C.lookup(TASKS, task_name, "task")
     if cfg["eval"].get("metrics"):  # a subset of the task's metrics, e.g. to skip LPIPS
-        task = dataclasses.replace(task, metrics=tuple(cfg["eval"]["metrics"]))
+        subset = tuple(cfg["eval"]["metrics"])
+        edits = tuple(m for m in task.edit_metrics if m in subset)
+        task = dataclasses.replace(task, metrics=subset, edit_metrics=edits)
     dm = build(task.datamodule, f"{task_name}.yaml data", data_dir=C.data_dir(),
                cache_dir=C.cache_dir(), **cfg["data"])  # fmt: skip
     if dm.cond_kind != task.cond_kind:
@@ -220,6 +230,11 @@ def make_datamodule(task_name: str, cfg: dict):
             f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
         )
     dm.setup("fit")
+    split = cfg["eval"].get("split", "test")
+    if split not in ("test", "val"):
+        raise C.ConfigError(f"{task_name}: eval.split must be test or val, got {split!r}")
+    if split == "val":  # tuning trials (cgbench.tuning): choices never see the test rows
+        dm.test_set = dm.val_set
     # scoring batches (with eval.max_batches: the scored rows) follow the task's batch size
     # even where a model trains with its own (`config.run_config`)
     dm.eval_batch_size = cfg["eval"].get("batch_size") or dm.batch_size
@@ -395,12 +410,22 @@ def run_one(
             "global_steps": trainer.global_step,
             "train_seconds": round(train_seconds, 1),
         }
+        | flop_fields(trainer, cfg)
         | model.run_info()
     )
     write_run(run_dir, config_text, record, grids)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     finish_logger(run_logger, logger, result, grids)
     return record
+
+
+def flop_fields(trainer: pl.Trainer, cfg: dict) -> dict:
+    """``train_tflop`` the fit spent (`FlopBudget`), and the task's ``budget_tflop`` if set."""
+    meter = next(c for c in trainer.callbacks if isinstance(c, FlopBudget))
+    fields = {"train_tflop": float(f"{meter.spent / 1e12:.4g}")}
+    if (cfg.get("budget") or {}).get("train_tflop"):
+        fields["budget_tflop"] = cfg["budget"]["train_tflop"]
+    return fields
 
 
 def rescorable(run_dir: Path, record: dict, cfg: dict) -> bool:

@@ -36,3 +36,8 @@ def mean_pm(mean, std) -> str:
 def integer(value) -> str:
     """A value rounded to an integer; empty when absent."""
     return "" if missing(value) else str(round(value))
+
+
+def tflop(value) -> str:
+    """Training TFLOP to one decimal (two below 1); empty when absent (records before the meter)."""
+    return "" if missing(value) else f"{value:.{2 if value < 1 else 1}f}"

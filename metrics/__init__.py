@@ -11,6 +11,7 @@ from cgbench.metrics.attribute import (
     AttributeTPR,
     EditPreservation,
     EditSuccess,
+    YFlip,
 )
 from cgbench.metrics.base import BenchMetric, to_unit_range
 from cgbench.metrics.distribution import DISTRIBUTION
@@ -51,6 +52,7 @@ METRICS: dict[str, type[BenchMetric]] = {
     "pairwise_lpips": PairwiseLPIPS,
     "edit_success": EditSuccess,
     "edit_preservation": EditPreservation,
+    "y_flip": YFlip,
     **DISTRIBUTION,  # fid, kid, precision, recall, density, coverage; *_eval and intra_fid_eval
 }
 

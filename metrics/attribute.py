@@ -5,6 +5,9 @@
   present and requested-off ones absent (macro means: a condition-ignoring generator gets 0.5)?
 - ``edit_success`` / ``edit_preservation``: after an edit of a real image, does it see the target
   condition, and are the other attributes left as they were?
+- ``y_flip``: for one prior sample drawn twice with the same noise, once under y and once with
+  one attribute flipped (another class for labels), how much more often does the evaluator see
+  the flipped value in the second? 0 for any generator that ignores its condition, 1 at best.
 """
 
 from typing import Any
@@ -216,3 +219,30 @@ class EditPreservation(EvaluatorMetric):
         kept = (source == target).float()
         same = ((self.classifier(x_hat[0]) > 0) == (self.classifier(x) > 0)).float()
         return (same * kept).sum(1) / kept.sum(1).clamp(min=1)
+
+
+class YFlip(EvaluatorMetric):
+    """Same noise, one condition changed: does the evaluator see the change?
+
+    ``update(stack([x_source, x_target]), x, stack([y_source, y_target], 1))``: ``x_source``
+    and ``x_target`` ``(B, C, H, W)`` are ``generate`` under the two conditions with the same
+    generator state (`cgbench.evaluate.evaluate_flips`). Per item: [the evaluator reads the
+    target value in ``x_target``] - [it reads the target value in ``x_source``], for the flipped
+    attribute (attributes) or the target class (labels). A generator that ignores y draws the
+    same image twice and scores 0 whatever it draws; one that follows y scores 1.
+    """
+
+    name = "y_flip"
+
+    def hits(self, images: torch.Tensor, source: torch.Tensor, target: torch.Tensor):
+        """``(B,)``: does the evaluator read the target condition where it differs?"""
+        logits = self.classifier(images)  # (B, A)
+        if self.cond_kind == "label":
+            return (logits.argmax(1) == target.argmax(1)).float()
+        changed = (source != target).float()
+        hit = ((logits > 0).float() == target).float() * changed
+        return hit.sum(1) / changed.sum(1).clamp(min=1)
+
+    def scores(self, x_hat, x, y):
+        source, target = y.unbind(1)
+        return self.hits(x_hat[1], source, target) - self.hits(x_hat[0], source, target)

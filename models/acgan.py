@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cgbench.models.base import ConditionalGenerator
-from cgbench.models.nets import ConvDecoder, ConvEncoder, init_gan_weights
+from cgbench.models.conditioning import vector_decoder
+from cgbench.models.nets import ConvEncoder, init_gan_weights
 
 
 class ACGAN(ConditionalGenerator):
@@ -37,6 +38,8 @@ class ACGAN(ConditionalGenerator):
         beta1: Adam beta1 (0.5 in the paper).
         multi_label: Sigmoid head with BCE (attribute conditions, set in their configs) instead
             of a softmax with cross-entropy (classes).
+        y_injection: How the condition enters the generator: ``"input"`` (concatenated to z, the
+            paper's) or ``"film"`` (also at every layer, `cgbench.models.conditioning`).
     """
 
     cond_kinds = frozenset({"label", "attributes"})
@@ -53,12 +56,13 @@ class ACGAN(ConditionalGenerator):
         lr: float = 2e-4,
         beta1: float = 0.5,
         multi_label: bool = False,
+        y_injection: str = "input",
     ):
         super().__init__(x_shape, y_shape)
         self.save_hyperparameters()
         self.automatic_optimization = False
         n_cond = y_shape[0]
-        self.generator = ConvDecoder(z_dim + n_cond, x_shape, width)
+        self.generator = vector_decoder(z_dim + n_cond, x_shape, width, n_cond, y_injection)
         self.body = nn.Sequential(
             ConvEncoder(x_shape[0], x_shape[1], hidden, width), nn.LeakyReLU(0.2)
         )

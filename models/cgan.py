@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from cgbench.models.base import ConditionalGenerator
-from cgbench.models.nets import ConvDecoder, ConvEncoder, PatchDiscriminator, UNet, init_gan_weights
+from cgbench.models.conditioning import vector_decoder
+from cgbench.models.nets import ConvEncoder, PatchDiscriminator, UNet, init_gan_weights
 
 
 class CGAN(ConditionalGenerator):
@@ -35,6 +36,8 @@ class CGAN(ConditionalGenerator):
         lr: Adam learning rate of both players.
         beta1: Adam beta1 (0.5 in DCGAN and pix2pix).
         lambda_l1: Weight of the L1 reconstruction term (image conditions; pix2pix uses 100).
+        y_injection: How a vector condition enters the generator: ``"input"`` (concatenated to
+            z, the paper's) or ``"film"`` (also at every layer, `cgbench.models.conditioning`).
     """
 
     cond_kinds = frozenset({"label", "attributes", "image"})
@@ -48,6 +51,7 @@ class CGAN(ConditionalGenerator):
         lr: float = 2e-4,
         beta1: float = 0.5,
         lambda_l1: float = 100.0,
+        y_injection: str = "input",
     ):
         super().__init__(x_shape, y_shape)
         self.save_hyperparameters()
@@ -58,7 +62,8 @@ class CGAN(ConditionalGenerator):
             self.generator = UNet(y_shape[0], channels, size, z_dim, width)
             self.discriminator = PatchDiscriminator(y_shape[0] + channels, size, width)
         else:
-            self.generator = ConvDecoder(z_dim + y_shape[0], x_shape, width)
+            n_cond = y_shape[0]
+            self.generator = vector_decoder(z_dim + n_cond, x_shape, width, n_cond, y_injection)
             self.discriminator = ConvEncoder(channels + y_shape[0], size, 1, width)
         init_gan_weights(self)
 

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cgbench.models.base import ConditionalGenerator
+from cgbench.models.conditioning import vector_decoder
 from cgbench.models.cvae import (
     check_likelihood,
     gaussian_kl,
@@ -40,7 +41,7 @@ from cgbench.models.cvae import (
     reconstruction_nll,
     sample,
 )
-from cgbench.models.nets import ConvDecoder, ConvEncoder
+from cgbench.models.nets import ConvEncoder
 
 PRIOR_MEAN = (0.0, 3.0)  # p(w_i | y_i = 0), p(w_i | y_i = 1)
 PRIOR_LOGVAR = (float(torch.tensor(0.1).log()), 0.0)  # variances 0.1 and 1
@@ -65,6 +66,8 @@ class CSVAE(ConditionalGenerator):
         lr: Adam learning rate of both optimisers.
         likelihood: ``"bernoulli"`` or ``"gaussian"``.
         sigma_x: Standard deviation of the Gaussian likelihood on [-1, 1] pixels.
+        y_injection: How w (where y lives) enters the decoder: ``"input"`` (concatenated to z,
+            the paper's) or ``"film"`` (also at every layer, `cgbench.models.conditioning`).
     """
 
     cond_kinds = frozenset({"label", "attributes"})
@@ -85,6 +88,7 @@ class CSVAE(ConditionalGenerator):
         lr: float = 1e-3,
         likelihood: str = "bernoulli",
         sigma_x: float = 0.1,
+        y_injection: str = "input",
     ):
         super().__init__(x_shape, y_shape)
         check_likelihood(likelihood)
@@ -99,7 +103,8 @@ class CSVAE(ConditionalGenerator):
         n_attr = y_shape[0]
         self.z_encoder = ConvEncoder(channels, size, 2 * z_dim, width)  # q(z | x): no y
         self.w_encoder = ConvEncoder(channels + n_attr, size, 2 * n_attr * w_dim, width)
-        self.decoder = ConvDecoder(z_dim + n_attr * w_dim, x_shape, width)  # p(x | z, w)
+        w_size = n_attr * w_dim  # the decoder's condition is w (where y lives), film: every layer
+        self.decoder = vector_decoder(z_dim + w_size, x_shape, width, w_size, y_injection)
         self.adversary = nn.Sequential(  # q(y | z), logits
             nn.Linear(z_dim, adversary_hidden), nn.ReLU(),
             nn.Linear(adversary_hidden, adversary_hidden), nn.ReLU(),

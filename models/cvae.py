@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from cgbench.models.base import ConditionalGenerator
-from cgbench.models.nets import ConvDecoder, ConvEncoder, UNet
+from cgbench.models.conditioning import vector_decoder
+from cgbench.models.nets import ConvEncoder, UNet
 
 
 def gaussian_kl(mu, logvar, mu_p, logvar_p) -> torch.Tensor:
@@ -70,6 +71,8 @@ class CVAE(ConditionalGenerator):
         lr: Adam learning rate.
         likelihood: ``"bernoulli"`` (pixels as probabilities) or ``"gaussian"``.
         sigma_x: Standard deviation of the Gaussian likelihood on [-1, 1] pixels.
+        y_injection: How the condition enters the decoder: ``"input"`` (concatenated to z, the
+            paper's) or ``"film"`` (also at every layer, `cgbench.models.conditioning`).
     """
 
     cond_kinds = frozenset({"label", "attributes", "image"})
@@ -85,6 +88,7 @@ class CVAE(ConditionalGenerator):
         lr: float = 1e-3,
         likelihood: str = "bernoulli",
         sigma_x: float = 0.1,
+        y_injection: str = "input",
     ):
         super().__init__(x_shape, y_shape)
         check_likelihood(likelihood)
@@ -98,7 +102,7 @@ class CVAE(ConditionalGenerator):
             self.decoder = UNet(n_cond, channels, size, latent_dim, width)  # p(x | z, y)
         else:
             self.prior_net = None
-            self.decoder = ConvDecoder(latent_dim + n_cond, x_shape, width)
+            self.decoder = vector_decoder(latent_dim + n_cond, x_shape, width, n_cond, y_injection)
 
     def cond_maps(self, y: torch.Tensor) -> torch.Tensor:
         """The condition as feature maps ``(B, C', H, W)``: images as they are, vectors tiled."""

@@ -47,12 +47,15 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
             }
         if hasattr(MODELS[model], "label_free_latent") and TASKS[task].cond_kind != "image":
             expected |= {"leakage", "leakage_max", "latent_auroc"}
+        if TASKS[task].cond_kind != "image":  # same noise, one condition flipped
+            expected.add("y_flip")
         expected -= set(record["unavailable"])  # LPIPS without weights: reason, no score
         assert set(record["scores"]) == expected
         assert set(record["higher_is_better"]) == expected
         assert all(v == v for v in record["scores"].values()), "no NaN scores"
         for key in ("git_sha", "config_sha", "data_checksum", "n_params", "train_seconds",
-                    "samples_per_second", "evaluator", "metric_settings"):  # fmt: skip
+                    "train_tflop", "samples_per_second", "evaluator",
+                    "metric_settings"):  # fmt: skip
             assert key in record, key
         if "attr_acc" in TASKS[task].metrics:
             assert record["evaluator"]["sha256"] and 0 <= record["evaluator"]["test_acc"] <= 1
