@@ -133,6 +133,31 @@ def quality_chart(results_dir: Path, task: str, out: Path) -> Path | None:
     return _save(fig, out / f"{task}_time_to_quality.png")
 
 
+def tuning_chart(results_dir: Path, task: str, out: Path) -> Path | None:
+    """Every tuning trial's validation score per model (`cgbench.tuning`): the spread in view.
+
+    Circles are trials, the square the YAML default (trial 0), the star the best.
+    """
+    found = results_dir / "tuning" / f"{task}.csv"
+    if not found.exists():
+        return None
+    table = pd.read_csv(found).dropna(subset=["score"])
+    fig, ax = plt.subplots(figsize=(1.6 * table["model"].nunique() + 2, 3.5))
+    higher = bool(table["higher_is_better"].iloc[0])
+    for i, (_, rows) in enumerate(table.groupby("model", sort=True)):
+        best = rows["score"].idxmax() if higher else rows["score"].idxmin()
+        ax.scatter([i] * len(rows), rows["score"], color="#4c72b0", alpha=0.6)
+        default = rows[rows["trial"] == 0]
+        ax.scatter([i] * len(default), default["score"], marker="s", color="#999999", s=50)
+        ax.scatter([i], [rows.loc[best, "score"]], marker="*", color="#c44e52", s=140)
+    ax.set_xticks(range(table["model"].nunique()), sorted(table["model"].unique()))
+    ax.set_ylabel(f"validation {table['score_metric'].iloc[0]}")
+    trials = table.groupby("model")["trial"].count()
+    ax.set_title(f"{task}: tuning trials ({trials.min()}-{trials.max()} per model; square: YAML "
+                 "default, star: best)", fontsize=9)  # fmt: skip
+    return _save(fig, out / f"{task}_tuning.png")
+
+
 def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, str]]:
     """``(caption, relative path)`` of one sample grid per model (and per variant)."""
     found = []
@@ -189,6 +214,11 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
         if quality:
             parts.append(f"<h3>Time to quality</h3><p><img class=chart "
                          f"src='{quality.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
+        tuned = tuning_chart(results_dir, task, out)
+        if tuned:
+            src = tuned.relative_to(results_dir).as_posix()
+            parts.append("<h3>Tuning trials (validation split, equal budget)</h3>"
+                         f"<p><img class=chart src='{src}'></p>")  # fmt: skip
         curves = curve_charts(results_dir, task, sorted(set(rows["model"])), out)
         if curves:
             parts.append(f"<h3>Training curves (seed 0)</h3><p><img class=chart "

@@ -358,7 +358,8 @@ def run_one(
     classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
 
     pl.seed_everything(seed, workers=True, verbose=False)
-    model = make_model(cfg, dm)
+    # Under a FLOP budget a cached stage (LC's VAE) would be compute the meter never sees
+    model = make_model(cfg, dm, stage_cache="budget" not in cfg)
     run_logger = make_logger(logger, run_dir, task_name, model_name, seed, cfg)
     ckpt_dir = run_dir / "checkpoints" / sha  # resume point, deleted once recorded
     for stale in (run_dir / "checkpoints").glob("*"):  # another config's: never resumed
