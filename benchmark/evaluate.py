@@ -354,7 +354,8 @@ def score_model(
         for key in ("leakage", "leakage_max", "latent_auroc"):
             scores[key], directions[key] = leak[key], False
         details["leakage"], settings["leakage"] = leak["details"], leak["settings"]
-    if dm.cond_kind != "image" and context.get("classifier") is not None:
+    flips = not getattr(model, "replayed", False)  # external samples cannot be redrawn
+    if flips and dm.cond_kind != "image" and context.get("classifier") is not None:
         flip_metrics = build_metrics(["y_flip"], context, unavailable)
         loader = DataLoader(Subset(dm.test_set, eval_rows(len(dm.test_set), limit)),
                             batch_size=eval_batch_size(dm))  # fmt: skip

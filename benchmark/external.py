@@ -180,6 +180,7 @@ class ReplayGenerator(ConditionalGenerator):
     """
 
     cond_kinds = frozenset({"label", "attributes", "image"})
+    replayed = True  # samples exist only for the exported conditions: no y_flip
 
     def __init__(self, samples, conditions, rows: list[int], order: list[int]):
         super().__init__(samples.shape[2:], conditions.shape[1:])
