@@ -30,6 +30,15 @@ SCORE_COLUMNS = [
 ]  # fmt: skip
 
 
+def _off_budget(group: pd.DataFrame) -> list[str]:
+    """``["TFLOP 0.61x budget 2/3"]`` when runs spent more than 5% off their task's budget."""
+    if "budget_tflop" not in group or "train_tflop" not in group:
+        return []
+    ratio = (group["train_tflop"] / group["budget_tflop"]).dropna()
+    off = ratio[(ratio - 1).abs() > 0.05]
+    return [f"TFLOP {off.mean():.2f}x budget {len(off)}/{len(group)}"] if len(off) else []
+
+
 def _stages(group: pd.DataFrame) -> str:
     """Mean seconds of each training stage over seeds, e.g. ``vae 420 (cached) + latent 130``."""
     runs = [r for r in group.to_dict("records") if isinstance(r.get("stage_seconds"), dict)]
@@ -144,6 +153,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         status = [f"{name} {len(rs)}/{len(group)}" for name, rs in
                   (("diverged", diverged), (f"stale: {', '.join(sorted(set(map(str, stale))))}",
                                             stale)) if rs]  # fmt: skip
+        status += _off_budget(group)
         row["status"] = ", ".join(status) or "ok"
         row["adapted"] = "adapted" in group and bool(group["adapted"].fillna(False).any())
         row["reference"] = group["reference"].iloc[0] if "reference" in group else None

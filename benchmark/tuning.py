@@ -8,16 +8,17 @@ A task's YAML holds a ``tuning`` block::
       spaces:                         # per model: a key under models.<model> -> its choices
         cvae: {sigma_x: [0.1, 0.3, 1.0], y_injection: [input, film]}
 
-Trial 0 is the YAML's current config; the others are distinct random points of the model's grid
-(seeded by task, model and search seed). Each trial is an ordinary `run_one` with ``--set``
-overrides, trained until the profile's FLOP budget is spent (`callbacks.FlopBudget`) and
-scored on the **validation** split (``eval.split=val``) on the task's ranking metric alone, so
-test rows never steer a choice. Its record goes to ``results/tuning/<task>/<model>/trial<NN>.json``
-(the overrides, the score, seconds, FLOPs); ``results/tuning/<task>.csv`` gathers every trial,
-so the spread across trials is in the open.
+Trial 0 is the YAML's config at the time of the search; the others are distinct random points
+of the model's grid (seeded by task, model and search seed). Each trial is an ordinary
+`run_one` with ``--set`` overrides, trained until the profile's FLOP budget is spent
+(`callbacks.FlopBudget`) and scored on the **validation** split (``eval.split=val``) on the
+task's ranking metric alone, so test rows never steer a choice. Its record goes to
+``results/tuning/<task>/<model>/trial<NN>.json`` (the overrides, the score, seconds, FLOPs);
+``results/tuning/<task>.csv`` gathers every trial, so the spread across trials is in the open.
 
 Picking the best and writing it into the task YAML is a reviewed edit with a comment citing the
-trial, not done here.
+trial, not done here. Each record keeps the ``model_args`` it trained with, so the search stays
+readable after the YAML adopts a winner; a rerun skips every trial already recorded.
 """
 
 import itertools
@@ -88,13 +89,16 @@ def run_trials(
             rows.append(json.loads(path.read_text()))
             continue
         print(f"{task} x {model}: trial {i} {' '.join(point) or '(YAML default)'}", flush=True)
+        profile = block.get("profile", "quick")
+        cfg = C.run_config(task, model, seed, profile, tuple(overrides))
         start = time.perf_counter()
         C.cache_dir().mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=C.cache_dir()) as scratch:  # grids stay out of git
-            record = run_one(task, model, seed, block.get("profile", "quick"), tuple(overrides),
-                             Path(scratch), logger, force=True)  # fmt: skip
+            record = run_one(task, model, seed, profile, tuple(overrides), Path(scratch), logger,
+                             force=True, cfg=cfg)  # fmt: skip
         row = {"task": task, "model": model, "trial": i, "overrides": overrides,
                "search": dict(p.split("=", 1) for p in point), "seed": seed,
+               "model_args": cfg["model_args"], "config_sha": C.config_sha(cfg),
                "score_metric": primary, "score": record["scores"].get(primary),
                "higher_is_better": record["higher_is_better"].get(primary, True),
                "y_flip": record["scores"].get("y_flip"),
@@ -120,6 +124,6 @@ def write_table(task: str, results_dir: Path = Path("results")) -> pd.DataFrame:
     table = pd.DataFrame([json.loads(p.read_text()) for p in paths])
     if not table.empty:
         table["search"] = table["search"].map(lambda s: " ".join(f"{k}={v}" for k, v in s.items()))
-        table = table.drop(columns=["overrides"]).sort_values(["model", "trial"])
+        table = table.drop(columns=["overrides", "model_args"]).sort_values(["model", "trial"])
         table.to_csv(Path(results_dir) / "tuning" / f"{task}.csv", index=False)
     return table

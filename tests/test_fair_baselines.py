@@ -121,7 +121,20 @@ def test_tune_records_every_trial_on_the_validation_split(tmp_path, capsys):
     rows = [json.loads(p.read_text()) for p in trials]
     assert all("eval.split=val" in r["overrides"] and r["score"] is not None for r in rows)
     assert rows[0]["search"] == {} and rows[1]["search"]
+    assert {rows[1]["model_args"]["lr"], rows[1]["model_args"]["y_injection"]} & {0.002, "film"}
     assert (tmp_path / "tuning" / "synthetic_attributes.csv").exists()
     assert "best trial" in capsys.readouterr().out
     assert main(args) == 0  # a rerun finds every trial recorded and trains nothing
     assert ": trial 0" not in capsys.readouterr().out
+
+
+def test_leaderboard_flags_runs_off_their_budget():
+    import pandas as pd
+
+    from cgbench.leaderboard import _off_budget
+
+    on = pd.DataFrame({"train_tflop": [4.01, 4.03], "budget_tflop": [4.0, 4.0]})
+    assert _off_budget(on) == []
+    off = pd.DataFrame({"train_tflop": [2.0, 4.0], "budget_tflop": [4.0, 4.0]})
+    assert _off_budget(off) == ["TFLOP 0.50x budget 1/2"]
+    assert _off_budget(pd.DataFrame({"train_seconds": [1.0]})) == []
