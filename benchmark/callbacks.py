@@ -5,8 +5,9 @@ Every run gets them from `cgbench.run.make_trainer`, whatever the model.
 
 import pytorch_lightning as pl
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import flop_registry
 
 
 class DivergedError(RuntimeError):
@@ -81,11 +82,31 @@ class ValidationSampleL1(pl.Callback):
         pl_module.log("val/train_batches", float(trainer.fit_loop.epoch_loop.total_batch_idx + 1))
 
 
+class FlopCount(TorchDispatchMode):
+    """FLOPs of the aten ops run inside (``total``), by torch's own per-op FLOP formulas.
+
+    Only counts: torch's ``FlopCounterMode`` also tracks modules with backward hooks, which
+    ``torch.autograd.grad(..., create_graph=True)`` refuses (LC's gradient penalty).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+
 class FlopBudget(pl.Callback):
     """Count training FLOPs, and stop the fit once ``limit`` is spent (the task's budget).
 
     The FLOPs of one training batch (forward, backward, every optimiser step a model takes in
-    it: GAN players, cGML's inner steps) are counted with torch's FLOP counter on the first
+    it: GAN players, cGML's inner steps) are counted (`FlopCount`) on the first
     batch of every epoch, as FLOPs per image, since a model's step can change between epochs
     (LC's two stages); every batch then adds that rate times its images. The count survives a
     resume (callback state in the checkpoint). Overshoot: at most one batch.
@@ -101,14 +122,14 @@ class FlopBudget(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self._epoch != trainer.current_epoch:  # measure this epoch's step
             self._epoch = trainer.current_epoch
-            self._counter = FlopCounterMode(display=False)
+            self._counter = FlopCount()
             self._counter.__enter__()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         images = len(batch[0])
         if self._counter is not None:
             self._counter.__exit__(None, None, None)
-            self.per_image = self._counter.get_total_flops() / images
+            self.per_image = self._counter.total / images
             self._counter = None
         self.spent += self.per_image * images
         if self.limit is not None and self.spent >= self.limit:

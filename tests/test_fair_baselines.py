@@ -138,3 +138,13 @@ def test_leaderboard_flags_runs_off_their_budget():
     off = pd.DataFrame({"train_tflop": [2.0, 4.0], "budget_tflop": [4.0, 4.0]})
     assert _off_budget(off) == ["TFLOP 0.50x budget 1/2"]
     assert _off_budget(pd.DataFrame({"train_seconds": [1.0]})) == []
+
+
+def test_the_meter_counts_both_lc_stages_and_its_gradient_penalty(tmp_path):
+    # LC's critic takes torch.autograd.grad(create_graph=True), which torch's FlopCounterMode
+    # (module hooks) refuses; its stage 2 must train under the meter all the same
+    record = run_one("synthetic_attributes", "lc", 0, "quick",
+                     ("budget.train_tflop=1", "trainer.enable_checkpointing=false"),
+                     tmp_path, "none")  # fmt: skip
+    assert record["status"] == "ok" and record["train_tflop"] > 0
+    assert record["stage_seconds"].get("stage2_latent", 0) > 0  # stage 2 ran
