@@ -123,7 +123,9 @@ def write_table(task: str, results_dir: Path = Path("results")) -> pd.DataFrame:
     paths = sorted((Path(results_dir) / "tuning" / task).glob("*/trial*.json"))
     table = pd.DataFrame([json.loads(p.read_text()) for p in paths])
     if not table.empty:
-        table["search"] = table["search"].map(lambda s: " ".join(f"{k}={v}" for k, v in s.items()))
+        table["search"] = table["search"].map(
+            lambda s: " ".join(f"{k}={json.loads(v)}" for k, v in s.items())
+        )
         table = table.drop(columns=["overrides", "model_args"]).sort_values(["model", "trial"])
         table.to_csv(Path(results_dir) / "tuning" / f"{task}.csv", index=False)
     return table
