@@ -248,6 +248,11 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     }
     if cfg.get("budget"):  # only where set, so configs without one keep their hash
         resolved["budget"] = dict(cfg["budget"])
+    elif trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) == -1:
+        raise ConfigError(
+            f"{task}.yaml ({profile}): trainer.max_epochs=-1 trains until a budget is spent, "
+            "but none is set; add budget.train_tflop or a finite trainer.max_epochs"
+        )
     return resolved
 
 

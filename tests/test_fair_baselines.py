@@ -97,6 +97,8 @@ def test_budget_enters_the_config_only_where_set():
     assert budgeted["budget"] == {"train_tflop": 1}
     with pytest.raises(ConfigError, match="budget.steps"):
         run_config("synthetic_label", "cvae", 0, "quick", ("budget.steps=3",))
+    with pytest.raises(ConfigError, match="add budget.train_tflop"):
+        run_config("synthetic_label", "cvae", 0, "quick", ("trainer.max_epochs=-1",))
 
 
 def test_trials_start_with_the_default_and_are_distinct_and_seeded():
