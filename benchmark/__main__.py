@@ -80,8 +80,8 @@ def cmd_run(args) -> int:
     outside = [plugins.add_model(spec) for spec in args.model]
     named = _names(args.models, MODELS, list(MODELS)) if args.models else []
     models = list(dict.fromkeys(named + outside)) or list(MODELS)
-    seeds = _seeds(args.seeds)
-    runs = [(t, m, s) for t, m in matrix(tasks, models) for s in seeds]
+    profiles, seeds = _profiles_and_seeds(tasks, args)
+    runs = [(t, m, s) for t, m in matrix(tasks, models) for s in seeds[t]]
     if not runs:
         print("no valid (task, model) pair: no model supports these tasks' condition kinds")
         return 2
@@ -89,7 +89,7 @@ def cmd_run(args) -> int:
     if args.logger == "wandb":
         require_extra("wandb", "wandb", "--logger wandb")
     # Resolve every config and check every dataset's files before any work, not mid-matrix.
-    configs = {run: C.run_config(*run, args.profile, tuple(args.set)) for run in runs}
+    configs = {run: C.run_config(*run, profiles[run[0]], tuple(args.set)) for run in runs}
     data_blocks = {task: cfg["data"] for (task, _, _), cfg in configs.items()}  # one per task
     for task, data in data_blocks.items():
         dm = build(TASKS[task].datamodule, f"{task}.yaml data", data_dir=C.data_dir(),
@@ -99,7 +99,7 @@ def cmd_run(args) -> int:
     processes, threads = workers.plan(args.workers, len(runs))
     if processes > 1:
         print(f"{len(runs)} run(s) on {processes} workers x {threads} thread(s)", flush=True)
-    cells = [((*run, args.profile, tuple(args.set), args.results_dir, args.logger, args.force),
+    cells = [((*run, profiles[run[0]], tuple(args.set), args.results_dir, args.logger, args.force),
               {"cfg": configs[run]}) for run in runs]  # fmt: skip
     finished = workers.run_cells(run_one, cells, processes, threads, args.task_config, args.model)
     for done, (i, record) in enumerate(finished, 1):
@@ -107,7 +107,7 @@ def cmd_run(args) -> int:
         print(f"run {done}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)
         print(summary(record), flush=True)
     for task in dict.fromkeys(t for t, _, _ in runs):  # floors and ceilings under this profile
-        _references(task, args)
+        _references(task, profiles[task], args)
     table = rebuild(args.results_dir, args.include_synthetic, summaries=False)
     if args.logger == "wandb":
         log_leaderboard_to_wandb(table, args.results_dir)
@@ -117,8 +117,21 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _references(task: str, args) -> None:
-    for record in references.score_references(task, args.profile, tuple(args.set),
+def _profiles_and_seeds(tasks: list[str], args) -> tuple[dict, dict]:
+    """Each task's profile and seeds: ``--profile``/``--seeds``, or its YAML's ``published``."""
+    if args.profile != "published":
+        return dict.fromkeys(tasks, args.profile), dict.fromkeys(
+            tasks, _seeds(getattr(args, "seeds", []))
+        )
+    blocks = {task: C.published(task) for task in tasks}
+    profiles = {task: block["profile"] for task, block in blocks.items()}
+    seeds = {task: _seeds(getattr(args, "seeds", []) or [str(s) for s in block["seeds"]])
+             for task, block in blocks.items()}  # fmt: skip
+    return profiles, seeds
+
+
+def _references(task: str, profile: str, args) -> None:
+    for record in references.score_references(task, profile, tuple(args.set),
                                               args.results_dir, args.force):  # fmt: skip
         if not record.get("skipped"):
             print(summary(record), flush=True)
@@ -141,9 +154,10 @@ def cmd_rescore(args) -> int:
 def cmd_references(args) -> int:
     """Score the floor and ceiling references of tasks under a profile, then the tables."""
     tasks = _names(args.tasks, TASKS, published_tasks())
+    profiles, _ = _profiles_and_seeds(tasks, args)
     C.check_data_dir()
     for task in tasks:
-        _references(task, args)
+        _references(task, profiles[task], args)
     rebuild(args.results_dir, args.include_synthetic, summaries=False)
     return 0
 
@@ -295,8 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the task x model x seed matrix, then the leaderboard")
     run.add_argument("--tasks", nargs="*", default=[], help="task keys or 'all' (published tasks)")
     run.add_argument("--models", nargs="*", default=[], help="model keys or 'all'")
-    run.add_argument("--seeds", nargs="*", default=[], help="seeds (default 0)")
-    run.add_argument("--profile", default="quick", choices=C.PROFILES)
+    run.add_argument("--seeds", nargs="*", default=[],
+                     help="seeds (default: the task's published seeds, else 0)")  # fmt: skip
+    run.add_argument("--profile", default="published", choices=("published", *C.PROFILES),
+                     help="published (default): each task's trusted profile and seeds, from "
+                     "its YAML's `published` block")  # fmt: skip
     run.add_argument("--logger", default="csv", choices=["csv", "wandb", "none"])
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     run.add_argument("--force", action="store_true", help="rerun even if a record exists")
@@ -334,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     resc.set_defaults(fn=cmd_rescore)
     refs = sub.add_parser("references", help="score the floor and ceiling rows of tasks")
     refs.add_argument("--tasks", nargs="*", default=[])
-    refs.add_argument("--profile", default="quick", choices=C.PROFILES)
+    refs.add_argument("--profile", default="published", choices=("published", *C.PROFILES))
     refs.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     refs.add_argument("--force", action="store_true", help="rescore even if a record exists")
     refs.set_defaults(fn=cmd_references)

@@ -152,7 +152,25 @@ def config_keys() -> dict[str, set | None]:
         "budget": {"train_tflop"},  # training compute per run, the same for every model
         "models": set(MODELS),
         "tuning": None,  # read by `cgbench tune` (cgbench.tuning), never by a run
+        "published": {"profile", "seeds"},  # what `cgbench run --profile published` runs
     }
+
+
+PUBLISHED_DEFAULT = {"profile": "quick", "seeds": [0]}
+
+
+def published(task: str) -> dict:
+    """The profile and seeds of a task's published table (``published:`` in its YAML).
+
+    The trusted profile is the one whose curves converge within the machine's budget (CelebA:
+    ``standard``; MNIST and the image tasks: ``quick`` on 2 CPU cores). It never enters a run's
+    config, so naming it changes no record's hash.
+    """
+    block = PUBLISHED_DEFAULT | (_task_yaml(task).get("published") or {})
+    if block["profile"] not in PROFILES:
+        raise ConfigError(f"{task}.yaml: published.profile={block['profile']!r}; choose one of "
+                          f"{', '.join(PROFILES)}")  # fmt: skip
+    return block
 
 
 def check_config(cfg: dict, task: str, where: str) -> None:
