@@ -83,3 +83,25 @@ def test_a_lone_record_never_breaks_the_rebuild(tmp_path):
     text = claims.render(tmp_path)
     assert "latents. | not measured | inconclusive (no cvae record; no lc record) |" in text
     assert "latent_auroc: csvae (standard, 1 seed) 0.7000" in text
+
+
+def test_the_latent_claim_gates_lc_on_its_vae_not_on_its_actor(tmp_path):
+    # LC's actor at the floor does not matter to its VAE's z; the VAE having learnt does.
+    def lc(seed, fid):
+        prior = {"scores": {"fid_eval": fid + seed}}
+        scores = {"attr_balanced": 0.50, "latent_auroc": 0.85 + seed / 1000}
+        directions = {**dict.fromkeys(scores, True), "fid_eval": False}
+        return record("celeba", "lc", scores, seed=seed, variants={"prior": prior},
+                      higher_is_better=directions)  # fmt: skip
+
+    def model(name, auroc, seed):
+        scores = {"attr_balanced": 0.60 + seed / 100, "latent_auroc": auroc + seed / 1000}
+        return record("celeba", name, scores, seed=seed)
+
+    runs = [m for s in range(3) for m in (model("csvae", 0.70, s), model("cvae", 0.90, s))]
+    ref = floor("celeba", {"attr_balanced": 0.5, "fid_eval": 1000.0})
+    write(tmp_path, *runs, *[lc(s, 600.0) for s in range(3)], ref)
+    assert "latents. | not measured | holds | not measured |" in claims.render(tmp_path)
+    write(tmp_path, *[lc(s, 1100.0) for s in range(3)])  # a VAE no better than one image
+    reason = "inconclusive (under-trained: lc not above the ref_constant floor on fid_eval)"
+    assert f"latents. | not measured | {reason} |" in claims.render(tmp_path)
