@@ -13,7 +13,7 @@ WORKERS ?= auto
 TRAIN   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore metric-speed speed fid-sanity time-to-quality clean
+.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore reproduce metric-speed speed fid-sanity time-to-quality clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE WORKERS; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,10 @@ references: $(STAMP) ## Score the floor and ceiling reference rows of TASKS unde
 rescore: $(STAMP) ## Score the kept weights of existing runs with today's metrics (no training)
 	$(CGBENCH) rescore $(if $(filter-out all,$(TASKS)),--tasks $(TASKS)) \
 		$(if $(filter-out all,$(MODELS)),--models $(MODELS))
+
+reproduce: $(STAMP) ## Retrain TASKS x MODELS (SEEDS) in a scratch folder, compare with the records -> results/reproduce.csv
+	$(CGBENCH) reproduce --tasks $(TASKS) --models $(MODELS) $(if $(SEEDS),--seeds $(SEEDS)) \
+		--workers $(WORKERS)
 
 metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m cgbench.metric_speed

@@ -12,6 +12,7 @@ from pathlib import Path
 from cgbench import claims, external, leaderboard, migrate, plugins, readme, references, workers
 from cgbench import config as C
 from cgbench import evaluators as E
+from cgbench import records as R
 from cgbench.config import UnknownNameError, lookup
 from cgbench.datamodules import DataNotFoundError
 from cgbench.models import MODELS
@@ -202,6 +203,35 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    """Retrain committed cells in a scratch folder; compare their scores (`cgbench.reproduce`)."""
+    from cgbench import reproduce
+
+    tasks = _names(args.tasks, TASKS, published_tasks())
+    models = _names(args.models, MODELS, list(MODELS))
+    cells = {(r["task"], r["model"]) for r in R.collect(args.results_dir)}
+    if not any((t, m) in cells for t in tasks for m in models):
+        print(f"no committed record of these cells in {args.results_dir} to compare with; "
+              "run them first (`cgbench run`)")  # fmt: skip
+        return 1
+    argv = ["--tasks", *tasks, "--models", *models, "--profile", args.profile,
+            "--logger", "none", "--workers", args.workers,
+            *(["--include-synthetic"] if args.include_synthetic else [])]  # fmt: skip
+    table = reproduce.reproduce([*argv, *(["--seeds", *args.seeds] if args.seeds else [])],
+                                args.results_dir)  # fmt: skip
+    if table.empty:
+        print("no committed record of these seeds to compare with; run them first")
+        return 1
+    for (task, model, seed), rows in table.groupby(["task", "model", "seed"]):
+        primary = rows[rows["metric"] == TASKS[task].primary]
+        line = "".join(f"; {p.metric} record {p.record:.4f}, rerun {p.rerun:.4f} (seed sd "
+                       f"{p.seed_sd:.4f})" for p in primary.itertuples())  # fmt: skip
+        print(f"{task} x {model} x seed {seed}: {int(rows['reproduces'].sum())} of {len(rows)} "
+              f"scores within {reproduce.SPREAD:g} seed sd{line}")  # fmt: skip
+    print(f"rows in {args.results_dir}/reproduce.csv")
+    return 0 if table["reproduces"].all() else 1
+
+
 def cmd_claims(args) -> int:
     """Check the source papers' claims against the records: ``results/claims.md``."""
     print(f"claims checked in {claims.write(args.results_dir, C.load_records(args.results_dir))}")
@@ -358,6 +388,14 @@ def main(argv: list[str] | None = None) -> int:
     board = sub.add_parser("leaderboard", help="rebuild results/*.csv and .md from the records")
     board.add_argument("--check", action="store_true", help="exit 1 if the tables are stale")
     board.set_defaults(fn=cmd_leaderboard)
+    repro = sub.add_parser("reproduce", help="retrain committed cells in a scratch folder and "
+                         "compare their scores: results/reproduce.csv")  # fmt: skip
+    repro.add_argument("--tasks", nargs="+", required=True)
+    repro.add_argument("--models", nargs="+", required=True)
+    repro.add_argument("--seeds", nargs="*", default=[], help="default: the published seeds")
+    repro.add_argument("--profile", default="published", choices=("published", *C.PROFILES))
+    repro.add_argument("--workers", default="1", metavar="N|auto")
+    repro.set_defaults(fn=cmd_reproduce)
     sub.add_parser("claims", help="check the papers' claims: results/claims.md").set_defaults(
         fn=cmd_claims
     )
@@ -375,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     clf.add_argument("--train", action="store_true", help="train them (benchmark/frozen/)")
     clf.add_argument("--force", action="store_true", help="with --train: replace existing ones")
     clf.set_defaults(fn=cmd_evaluators)
-    for p in (run, board, rep, clf, cond, scr, mig, refs, resc, tune, sub.choices["claims"]):
+    for p in (run, board, rep, repro, clf, cond, scr, mig, refs, resc, tune,
+              sub.choices["claims"]):  # fmt: skip
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)
