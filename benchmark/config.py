@@ -153,6 +153,7 @@ def config_keys() -> dict[str, set | None]:
         "models": set(MODELS),
         "tuning": None,  # read by `cgbench tune` (cgbench.tuning), never by a run
         "published": {"profile", "seeds"},  # what `cgbench run --profile published` runs
+        "cluster": None,  # submitit job settings (cgbench.cluster); submitit checks the keys
     }
 
 

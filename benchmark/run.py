@@ -315,6 +315,13 @@ def provenance(task, cfg: dict, dm, classifier_info, sha: str, overrides=()) -> 
     }
 
 
+def is_current(record: dict | None, sha: str, force: bool = False) -> bool:
+    """Whether a run's record needs no work: same config, task version and code, no --force."""
+    return (
+        bool(record) and record.get("config_sha") == sha and not force and not C.staleness(record)
+    )
+
+
 def run_one(
     task_name: str,
     model_name: str,
@@ -346,8 +353,8 @@ def run_one(
     config_text, sha = yaml.safe_dump(cfg, sort_keys=True), C.config_sha(cfg)
     run_dir = run_path(results_dir, task_name, model_name, profile, seed)
     record = read_record(run_dir / "metrics.json")
-    if record and record.get("config_sha") == sha and not force and not C.staleness(record):
-        return record | {"skipped": True}  # same config, task version and code: nothing to do
+    if is_current(record, sha, force):
+        return record | {"skipped": True}
     if record and not force and rescorable(run_dir, record, cfg):  # only the scoring changed
         from cgbench.rescore import rescore_run  # rescore imports this module
 

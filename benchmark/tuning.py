@@ -71,47 +71,79 @@ def trial_overrides(space: dict, trials: int, seed: int, salt: str) -> list[tupl
 
 
 def run_trials(
-    task: str, model: str, results_dir: Path = Path("results"), seed: int = 0, logger="none"
-) -> list[dict]:
-    """Run (or skip, when recorded) every trial of ``model`` on ``task``; return their rows."""
+    task: str, model: str, results_dir: Path = Path("results"), seed: int = 0, logger="none",
+    executor: str = "local", cluster_flags=(), job_dir: Path | None = None,
+) -> list[dict]:  # fmt: skip
+    """Run (or skip, when recorded) every trial of ``model`` on ``task``; return their rows.
+
+    ``executor`` ``local`` runs the trials here, one after another; ``slurm`` or
+    ``subprocess`` runs each as a job (`cgbench.cluster`, settings from the task's ``cluster``
+    block and ``cluster_flags``). A failed job's row is ``{"trial", "failed", "log"}``.
+    """
     block = tuning_block(task)
     space = (block.get("spaces") or {}).get(model)
     if space is None:
         raise C.ConfigError(f"{task}.yaml tuning.spaces has no {model!r} entry")
-    primary = TASKS[task].primary
-    fixed = ["eval.split=val", f"eval.metrics=[{primary}]"]
     out_dir = Path(results_dir) / "tuning" / task / model
-    rows = []
+    rows, todo = {}, []
     for i, point in enumerate(trial_overrides(space, block["trials"], seed, f"{task}/{model}")):
         path = out_dir / f"trial{i:02d}.json"
-        overrides = [*fixed, *(f"models.{model}.{p}" for p in point)]
-        if path.exists() and json.loads(path.read_text())["overrides"] == overrides:
-            rows.append(json.loads(path.read_text()))
-            continue
-        print(f"{task} x {model}: trial {i} {' '.join(point) or '(YAML default)'}", flush=True)
+        if path.exists() and json.loads(path.read_text())["overrides"] == _overrides(
+            task, model, point
+        ):
+            rows[i] = json.loads(path.read_text())
+        else:
+            todo.append(((task, model, i, point, seed, results_dir, logger), {}))
+    if executor == "local":
+        finished = ((j, run_trial(*args)) for j, (args, _) in enumerate(todo))
+    else:
+        from cgbench import cluster
+
         profile = block.get("profile", "quick")
-        cfg = C.run_config(task, model, seed, profile, tuple(overrides))
-        start = time.perf_counter()
-        C.cache_dir().mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=C.cache_dir()) as scratch:  # grids stay out of git
-            record = run_one(task, model, seed, profile, tuple(overrides), Path(scratch), logger,
-                             force=True, cfg=cfg)  # fmt: skip
-        row = {"task": task, "model": model, "trial": i, "overrides": overrides,
-               "search": dict(p.split("=", 1) for p in point), "seed": seed,
-               "model_args": cfg["model_args"], "config_sha": C.config_sha(cfg),
-               "score_metric": primary, "score": record["scores"].get(primary),
-               "higher_is_better": record["higher_is_better"].get(primary, True),
-               "y_flip": record["scores"].get("y_flip"),
-               "wall_seconds": round(time.perf_counter() - start, 1),
-               **{k: record.get(k) for k in TRIAL_FIELDS}}  # fmt: skip
-        atomic_write(path, json.dumps(row, indent=1) + "\n")
-        rows.append(row)
-    return rows
+        params = cluster.settings(C.checked_config(task, profile).get("cluster"), cluster_flags)
+        finished = cluster.run_jobs(run_trial, todo, executor, [params] * len(todo),
+                                    job_dir or C.cache_dir() / "jobs")  # fmt: skip
+    for j, row in finished:
+        i = todo[j][0][2]
+        rows[i] = row if isinstance(row, dict) else {"trial": i, "failed": row.error,
+                                                     "log": str(row.stderr)}  # fmt: skip
+    return [rows[i] for i in sorted(rows)]
+
+
+def _overrides(task: str, model: str, point: tuple[str, ...]) -> list[str]:
+    """A trial's ``--set`` list: validation split, ranking metric only, the grid point."""
+    fixed = ["eval.split=val", f"eval.metrics=[{TASKS[task].primary}]"]
+    return [*fixed, *(f"models.{model}.{p}" for p in point)]
+
+
+def run_trial(task: str, model: str, i: int, point: tuple[str, ...], seed: int = 0,
+              results_dir: Path = Path("results"), logger: str = "none") -> dict:  # fmt: skip
+    """Train and score one trial; write ``tuning/<task>/<model>/trial<i>.json``; return the row."""
+    primary, overrides = TASKS[task].primary, _overrides(task, model, point)
+    print(f"{task} x {model}: trial {i} {' '.join(point) or '(YAML default)'}", flush=True)
+    profile = tuning_block(task).get("profile", "quick")
+    cfg = C.run_config(task, model, seed, profile, tuple(overrides))
+    start = time.perf_counter()
+    C.cache_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=C.cache_dir()) as scratch:  # grids stay out of git
+        record = run_one(task, model, seed, profile, tuple(overrides), Path(scratch), logger,
+                         force=True, cfg=cfg)  # fmt: skip
+    row = {"task": task, "model": model, "trial": i, "overrides": overrides,
+           "search": dict(p.split("=", 1) for p in point), "seed": seed,
+           "model_args": cfg["model_args"], "config_sha": C.config_sha(cfg),
+           "score_metric": primary, "score": record["scores"].get(primary),
+           "higher_is_better": record["higher_is_better"].get(primary, True),
+           "y_flip": record["scores"].get("y_flip"),
+           "wall_seconds": round(time.perf_counter() - start, 1),
+           **{k: record.get(k) for k in TRIAL_FIELDS}}  # fmt: skip
+    atomic_write(Path(results_dir) / "tuning" / task / model / f"trial{i:02d}.json",
+                 json.dumps(row, indent=1) + "\n")  # fmt: skip
+    return row
 
 
 def best_trial(rows: list[dict]) -> dict:
     """The trial with the best validation score (trials without one never win)."""
-    scored = [r for r in rows if r["score"] is not None]
+    scored = [r for r in rows if r.get("score") is not None]  # failed jobs have none
     if not scored:
         raise RuntimeError(f"no trial of {rows[0]['model']} on {rows[0]['task']} was scored")
     sign = 1 if scored[0]["higher_is_better"] else -1

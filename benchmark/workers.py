@@ -30,7 +30,8 @@ def plan(workers: str | int, n_cells: int) -> tuple[int, int]:
     return n, max(1, (cores or 1) // n)
 
 
-def _setup(threads: int, task_files: list, model_specs: list) -> None:
+def setup(threads: int, task_files: list, model_specs: list) -> None:
+    """Prepare a fresh process for cells: its thread count and the command line's plugins."""
     from cgbench import plugins
 
     torch.set_num_threads(threads)
@@ -57,9 +58,9 @@ def run_cells(
         for i, (args, kwargs) in enumerate(cells):
             yield i, fn(*args, **kwargs)
         return
-    setup = (threads, list(task_files), list(model_specs))
+    setup_args = (threads, list(task_files), list(model_specs))
     spawn = get_context("spawn")
-    with ProcessPoolExecutor(processes, spawn, initializer=_setup, initargs=setup) as pool:
+    with ProcessPoolExecutor(processes, spawn, initializer=setup, initargs=setup_args) as pool:
         futures = {pool.submit(_call, fn, *cell): i for i, cell in enumerate(cells)}
         for future in as_completed(futures):
             yield futures[future], future.result()
