@@ -89,6 +89,16 @@ class Evidence:
             for r in runs
         ]
 
+    def budget(self, paths: list[str]) -> str:
+        """The training compute behind records (by path): their FLOP budgets, or epochs."""
+        runs = [r for r in self.records if not r.get("variant_of") and self.paths([r])[0] in paths]
+        tflop = sorted({r["budget_tflop"] for r in runs if r.get("budget_tflop")})
+        if tflop and all(r.get("budget_tflop") for r in runs):
+            return " / ".join(f"{t:g}" for t in tflop) + " TFLOP per run"
+        return "epoch schedules (no FLOP budget): " + ", ".join(
+            sorted({f"{r['model']} {r.get('epochs')} epochs" for r in runs})
+        )
+
     def floor(self, task: str, metric: str, higher: bool = True, name: str | None = None):
         """The best floor reference's record on ``metric`` (a one-item list; empty if none).
 
@@ -516,6 +526,7 @@ def render(results_dir: Path = Path("results"), records: list[dict] | None = Non
             lines += [f"- {n}" for n in finding.numbers]
             if finding.records:
                 lines.append("- records: " + ", ".join(f"`{p}`" for p in finding.records))
+                lines.append(f"- training budget of these runs: {ev.budget(finding.records)}")
     return "\n".join(lines) + "\n"
 
 
