@@ -93,7 +93,7 @@ def cmd_run(args) -> int:
     named = _names(args.models, MODELS, list(MODELS)) if args.models else []
     models = list(dict.fromkeys(named + outside)) or list(MODELS)
     profiles, seeds = _profiles_and_seeds(tasks, args)
-    runs = [(t, m, s) for t, m in matrix(tasks, models) for s in seeds[t]]
+    runs = [(t, m, s) for t, m in matrix(list(profiles), models) for s in seeds[t]]
     if not runs:
         print("no valid (task, model) pair: no model supports these tasks' condition kinds")
         return 2
@@ -169,6 +169,15 @@ def _profiles_and_seeds(tasks: list[str], args) -> tuple[dict, dict]:
             tasks, _seeds(getattr(args, "seeds", []))
         )
     blocks = {task: C.published(task) for task in tasks}
+    named = [n for v in getattr(args, "tasks", []) for n in v.replace(",", " ").split()]
+    named += [Path(path).stem for path in getattr(args, "task_config", [])]
+    for task in [t for t, block in blocks.items() if block["profile"] is None]:
+        if task in named:
+            raise C.ConfigError(f"{task} has no published profile yet (`published: {{profile: "
+                                "null}` in its YAML); pass --profile quick|standard|"
+                                "full")  # fmt: skip
+        print(f"{task}: not published yet (its YAML's `published` block); left out", flush=True)
+        del blocks[task]
     profiles = {task: block["profile"] for task, block in blocks.items()}
     seeds = {task: _seeds(getattr(args, "seeds", []) or [str(s) for s in block["seeds"]])
              for task, block in blocks.items()}  # fmt: skip
@@ -201,8 +210,8 @@ def cmd_references(args) -> int:
     tasks = _names(args.tasks, TASKS, published_tasks())
     profiles, _ = _profiles_and_seeds(tasks, args)
     C.check_data_dir()
-    for task in tasks:
-        _references(task, profiles[task], args)
+    for task, profile in profiles.items():
+        _references(task, profile, args)
     rebuild(args.results_dir, args.include_synthetic, summaries=False)
     return 0
 
