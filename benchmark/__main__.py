@@ -135,30 +135,36 @@ def cmd_run(args) -> int:
 
 
 def _run_cells(cells: list, runs: list, profiles: dict, args):
-    """``(index, record | cluster.Failed)`` per cell as it finishes, under ``--executor``."""
-    if args.executor == "local":
-        processes, threads = workers.plan(args.workers, len(runs))
-        if processes > 1:
-            print(f"{len(runs)} run(s) on {processes} workers x {threads} thread(s)", flush=True)
-        yield from workers.run_cells(run_one, cells, processes, threads, args.task_config,
-                                     args.model)  # fmt: skip
-        return
+    """``(index, record | cluster.Failed)`` per cell as it finishes, under ``--executor``.
+
+    Cells whose record is current are yielded first and never dispatched, so a matrix that
+    is already recorded rebuilds in seconds.
+    """
     todo = []
     for i, ((task, model, seed, profile, *_), kwargs) in enumerate(cells):
         record = R.read_record(R.run_path(args.results_dir, task, model, profile, seed)
                                / "metrics.json")  # fmt: skip
         if is_current(record, C.config_sha(kwargs["cfg"]), args.force):
-            yield i, record | {"skipped": True}  # finished cells are never resubmitted
+            yield i, record | {"skipped": True}
         else:
             todo.append(i)
-    blocks = {
-        t: C.checked_config(t, p, tuple(args.set)).get("cluster") for t, p in profiles.items()
-    }
-    params = [cluster.settings(blocks[runs[i][0]], args.cluster) for i in todo]
-    jobs = cluster.run_jobs(run_one, [cells[i] for i in todo], args.executor, params,
-                            args.job_dir or C.cache_dir() / "jobs", args.task_config,
-                            args.model)  # fmt: skip
-    for j, record in jobs:
+    if not todo:
+        return
+    pending = [cells[i] for i in todo]
+    if args.executor == "local":
+        processes, threads = workers.plan(args.workers, len(todo))
+        if processes > 1:
+            print(f"{len(todo)} run(s) on {processes} workers x {threads} thread(s)", flush=True)
+        finished = workers.run_cells(run_one, pending, processes, threads, args.task_config,
+                                     args.model)  # fmt: skip
+    else:
+        blocks = {t: C.checked_config(t, p, tuple(args.set)).get("cluster")
+                  for t, p in profiles.items()}  # fmt: skip
+        params = [cluster.settings(blocks[runs[i][0]], args.cluster) for i in todo]
+        finished = cluster.run_jobs(run_one, pending, args.executor, params,
+                                    args.job_dir or C.cache_dir() / "jobs", args.task_config,
+                                    args.model)  # fmt: skip
+    for j, record in finished:
         yield todo[j], record
 
 
