@@ -14,6 +14,7 @@ profiles are set from these curves (the training-speed issue), so run it on a qu
 
 import argparse
 import datetime as dt
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,11 +25,14 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from cgbench import config as C
+from cgbench import records as R
+from cgbench.datamodules import DataNotFoundError
 from cgbench.evaluate import build_metrics, eval_rows, evaluate
 from cgbench.metrics import METRICS, load_lpips
 from cgbench.models import MODELS
 from cgbench.run import device_name, load_evaluator, make_datamodule, make_model, make_trainer
 from cgbench.speed import step_flops
+from cgbench.tasks import TASKS
 
 
 class QualityClock(pl.Callback):
@@ -123,12 +127,19 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = parser.parse_args(argv)
     from cgbench.run import matrix
 
-    models = args.models or [m for _, m in matrix([args.task], list(MODELS))]
-    rows = []
-    for name in models:
-        print(f"{args.task} x {name}", flush=True)
-        rows += curve(args.task, name, args.points, args.profile, args.eval_rows, args.seed,
-                      args.set, args.stop_at)  # fmt: skip
+    try:  # a bad task, --set or model argument: one line, not a traceback
+        models = args.models or [m for _, m in matrix([C.lookup(TASKS, args.task, "task")],
+                                                      list(MODELS))]  # fmt: skip
+        for name in models:  # every config before any training
+            C.run_config(args.task, name, args.seed, args.profile, tuple(args.set))
+        rows = []
+        for name in models:
+            print(f"{args.task} x {name}", flush=True)
+            rows += curve(args.task, name, args.points, args.profile, args.eval_rows, args.seed,
+                          args.set, args.stop_at)  # fmt: skip
+    except (C.ConfigError, C.UnknownNameError, DataNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     table = pd.DataFrame(rows)
     table["label"], table["overrides"] = args.label, " ".join(args.set)
     table["device"], table["threads"] = device_name(), torch.get_num_threads()
@@ -141,7 +152,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         ours = set(zip(table["model"], table["label"], strict=True))
         keep = [(m, lab) not in ours for m, lab in zip(old["model"], old["label"], strict=True)]
         table = pd.concat([old[keep], table], ignore_index=True)
-    table.to_csv(out, index=False)
+    R.atomic_write(out, table.to_csv(index=False))
     return table
 
 

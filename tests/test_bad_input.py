@@ -159,3 +159,14 @@ def test_a_missing_optional_dependency_names_its_extra(tmp_path, capsys, monkeyp
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert main([*argv, "--results-dir", str(tmp_path)]) == 2
     assert f"pip install 'cgbench[{extra}]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override", ["trainer.bogus", "models.cvae.bogus=1"])
+def test_time_to_quality_names_a_bad_override_in_one_line(override, capsys):
+    from cgbench import time_to_quality
+
+    with pytest.raises(SystemExit) as stop:
+        time_to_quality.main(["--task", "synthetic_label", "--models", "cvae", "--set", override])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
