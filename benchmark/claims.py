@@ -221,8 +221,12 @@ def acgan_diverse(ev: Evidence) -> Finding:
     gap = sample(runs, "pairwise_ms_ssim_gap")
     per_class = class_gaps(runs)
     worst = max(per_class.values(), default=math.nan)
-    holds = gap["_high"] <= DIVERSITY_TOLERANCE and not worst > DIVERSITY_TOLERANCE  # NaN: none
-    fails = gap["_low"] > DIVERSITY_TOLERANCE
+    # real digits drawn again (ref_real) miss the same rows' MS-SSIM by their own gap: a
+    # tolerance below it would fail real data itself
+    real = ev.values(ev.ceiling("mnist"), "pairwise_ms_ssim_gap")
+    tolerance = max([DIVERSITY_TOLERANCE, *real])
+    holds = gap["_high"] <= tolerance and not worst > tolerance  # NaN: none
+    fails = gap["_low"] > tolerance
     numbers = [
         f"{_label(runs)} within-class MS-SSIM {ev.stat(runs, 'pairwise_ms_ssim')} vs real "
         f"test digits {ev.stat(runs, 'pairwise_ms_ssim_real')}; gap "
@@ -230,6 +234,8 @@ def acgan_diverse(ev: Evidence) -> Finding:
         f"{gap['_high']:.4f}); attr_acc {ev.stat(runs, 'attr_acc')}",
         "gap per class (mean over seeds): "
         + (", ".join(f"{c} {g:.3f}" for c, g in per_class.items()) or "none recorded"),
+        f"tolerance {tolerance:.4f} (0.05, or real test digits' own gap when larger: "
+        f"{', '.join(f'{v:.4f}' for v in real) or 'no ref_real record'})",
     ]
     # fmt: skip
     return Finding(decide(reasons, holds, fails), numbers, ev.paths(runs))
@@ -420,9 +426,11 @@ CLAIMS = [
         "AC-GAN",
         "Samples as diverse as real data within a class (MS-SSIM) at high class accuracy.",
         "Rule: on MNIST, two-sided: the distance between AC-GAN's within-class MS-SSIM and the "
-        "real digits' on the same rows (`pairwise_ms_ssim_gap`) is at most 0.05 over its whole "
-        "95% interval (holds) or above 0.05 over all of it (does not hold); more varied than "
-        "real data is not better. AC-GAN must be above the attr_acc floor." + EVIDENCE,
+        "real digits' on the same rows (`pairwise_ms_ssim_gap`) is at most the tolerance over "
+        "its whole 95% interval, every class included (holds), or above it over all of it "
+        "(does not hold); more varied than real data is not better. The tolerance is 0.05, or "
+        "the gap that real test digits drawn again (`ref_real`) show, when larger. AC-GAN must "
+        "be above the attr_acc floor." + EVIDENCE,
         acgan_diverse,
     ),
     Claim(

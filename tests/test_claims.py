@@ -105,3 +105,17 @@ def test_the_latent_claim_gates_lc_on_its_vae_not_on_its_actor(tmp_path):
     write(tmp_path, *[lc(s, 1100.0) for s in range(3)])  # a VAE no better than one image
     reason = "inconclusive (under-trained: lc not above the ref_constant floor on fid_eval)"
     assert f"latents. | not measured | {reason} |" in claims.render(tmp_path)
+
+
+def test_the_diversity_tolerance_is_never_below_real_datas_own_gap(tmp_path):
+    # real digits drawn again miss the rows' MS-SSIM by 0.10: a 0.07 gap is as diverse as real
+    pairwise = {"pairwise_ms_ssim": 0.51, "pairwise_ms_ssim_real": 0.44}
+    runs = [record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise,
+                                      "pairwise_ms_ssim_gap": 0.07 + s / 1000}, seed=s)
+            for s in range(3)]  # fmt: skip
+    real = record("mnist", "ref_real", {"attr_acc": 0.99, "pairwise_ms_ssim_gap": 0.10},
+                  reference="ceiling")  # fmt: skip
+    write(tmp_path, *runs, floor("mnist", {"attr_acc": 0.11}))
+    assert "accuracy. | not measured | does not hold | not measured |" in claims.render(tmp_path)
+    write(tmp_path, real)
+    assert "accuracy. | not measured | holds | not measured |" in claims.render(tmp_path)
