@@ -119,3 +119,15 @@ def test_the_diversity_tolerance_is_never_below_real_datas_own_gap(tmp_path):
     assert "accuracy. | not measured | does not hold | not measured |" in claims.render(tmp_path)
     write(tmp_path, real)
     assert "accuracy. | not measured | holds | not measured |" in claims.render(tmp_path)
+
+
+def test_one_tasks_clean_evidence_refutes_the_cgml_quality_claim(tmp_path):
+    # completion: 3 seeds each above the floor, cGML significantly worse; colorization missing
+    means = (("cgml", 0.30), ("cvae", 0.10), ("cgan", 0.12))
+    runs = [record("completion", m, {"lpips_best": v + s / 1000}, seed=s, profile="quick",
+                   higher_is_better={"lpips_best": False})
+            for m, v in means for s in range(3)]  # fmt: skip
+    ref = record("completion", "ref_input", {"lpips_best": 0.50}, profile="quick",
+                 reference="floor", higher_is_better={"lpips_best": False})  # fmt: skip
+    write(tmp_path, *runs, ref)
+    assert "CVAE/CGAN. | not measured | not measured | does not hold |" in claims.render(tmp_path)
