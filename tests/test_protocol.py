@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
     not (DATA_DIR / "celeba").exists() or frozen_record("celeba") is None,
     reason=f"real CelebA under DATA_DIR={DATA_DIR} and the frozen evaluators are needed",
 )
-SLICE = ["--set", "eval.max_batches=2"]  # 128 test faces: a small real slice
+SLICE = ["--profile", "quick", "--set", "eval.max_batches=2"]  # 128 test faces: a small real slice
 
 
 def record(results, task, model, profile="quick"):
@@ -57,7 +57,16 @@ def test_real_faces_with_their_conditions_score_the_evaluators_own_rates(tmp_pat
     # its balanced accuracy is the frozen evaluator's own, computed by its training code.
     results = tmp_path / "results"
     rates = "eval.metrics=[attr_balanced,attr_tpr,attr_tnr]"
-    args = ["--set", rates, "--set", "eval.k_samples=1", "--set", "eval.max_batches=null"]
+    args = [
+        "--profile",
+        "quick",
+        "--set",
+        rates,
+        "--set",
+        "eval.k_samples=1",
+        "--set",
+        "eval.max_batches=null",
+    ]
     assert main(["references", "--tasks", "celeba", "--results-dir", str(results), *args]) == 0
     real = record(results, "celeba", "ref_real")
     own = frozen_record("celeba")
@@ -97,7 +106,7 @@ def test_paste_back_makes_a_copy_of_the_input_score_exactly_the_floor(tmp_path):
     # Samples with noise where the input is visible and the input's zeros in the holes: after
     # paste-back they are the masked input itself, so they score exactly its floor row.
     results = tmp_path / "results"
-    args = ["--results-dir", str(results), "--set", "eval.max_batches=1"]
+    args = ["--results-dir", str(results), "--profile", "quick", "--set", "eval.max_batches=1"]
     assert main(["references", "--tasks", "completion_mnist", *args]) == 0
     cfg = {"eval": C.EVAL_DEFAULTS | {"max_batches": 1},
            "data": C.load_config("completion_mnist")["data"]}  # fmt: skip
