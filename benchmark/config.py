@@ -149,7 +149,8 @@ def config_keys() -> dict[str, set | None]:
         "data": None,  # the DataModule's arguments; it refuses unknown ones
         "eval": {"k_samples", "max_batches", "metrics", "inception", "batch_size", "split"},
         "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
-        "budget": {"train_tflop"},  # training compute per run, the same for every model
+        # training compute per run, the same for every model; max_epochs: the cap under it
+        "budget": {"train_tflop", "max_epochs"},
         "models": set(MODELS),
         "tuning": None,  # read by `cgbench tune` (cgbench.tuning), never by a run
         "published": {"profile", "seeds"},  # what `cgbench run --profile published` runs
@@ -266,8 +267,9 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
         "evaluator": cfg.get("evaluator") or {},
         "model_args": model_args,
     }
-    if cfg.get("budget"):  # only where set, so configs without one keep their hash
-        resolved["budget"] = dict(cfg["budget"])
+    budget = {k: v for k, v in (cfg.get("budget") or {}).items() if v is not None}
+    if budget.get("train_tflop"):  # only where set, so configs without one keep their hash
+        resolved["budget"] = budget
     elif trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) == -1:
         raise ConfigError(
             f"{task}.yaml ({profile}): trainer.max_epochs=-1 trains until a budget is spent, "

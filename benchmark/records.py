@@ -6,6 +6,8 @@ curve files the report reads. Every file of the suite goes through `atomic_write
 a second process never leaves half a file, and two writers never share a temporary name.
 """
 
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -43,6 +45,20 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block.
+
+    For work that several processes of one machine (matrix workers, submitit jobs, a second
+    matrix) must not do at once, such as decoding a dataset into the shared cache.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def png_bytes(grid) -> bytes:

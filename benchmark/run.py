@@ -8,6 +8,7 @@ batches and noise as an uninterrupted run (every RNG is reseeded from (seed, epo
 epoch start). The checkpoints are deleted once the record is written.
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -27,6 +28,7 @@ import yaml
 
 from cgbench import config as C
 from cgbench.callbacks import (
+    BUDGET_MAX_EPOCHS,
     DivergedError,
     DivergenceGuard,
     EpochSeed,
@@ -37,7 +39,7 @@ from cgbench.evaluate import sample_grid, score_model
 from cgbench.evaluators import load_frozen, load_or_train
 from cgbench.metrics import METRICS, load_lpips
 from cgbench.models import MODELS
-from cgbench.records import atomic_write, read_record, run_path, write_run
+from cgbench.records import atomic_write, file_lock, read_record, run_path, write_run
 from cgbench.spaces import feature_spaces
 from cgbench.tasks import TASKS
 
@@ -73,6 +75,34 @@ def device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # change fp32/bf16 kernels
+
+
+def host() -> dict:
+    """The host kind and build a record was made on: what decides whether a rerun is exact.
+
+    The same code, seed and thread count give the same floats only on the same CPU model, ISA
+    and torch build; elsewhere kernels round differently (`cgbench.reproduce` then compares
+    seeds as samples instead).
+    """
+    first = {}  # the first processor's "key: value" lines of /proc/cpuinfo
+    with contextlib.suppress(OSError):
+        text = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+        first = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        first = {k.strip(): v.strip() for k, v in first.items()}
+    cpu = first.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in first:  # VMs often name every Xeon alike; family/model tell them apart
+        cpu += f" (family {first['cpu family']} model {first.get('model', '?')})"
+    flags = set(first.get("flags", "").split())
+    return {
+        "cpu": cpu,
+        "isa": [f for f in ISA_FLAGS if f in flags],
+        "torch": torch.__version__,
+        "torch_git": (torch.version.git_version or "")[:12],
+        "threads": torch.get_num_threads(),
+    }
 
 
 def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg: dict):
@@ -193,8 +223,10 @@ def make_trainer(
         ckpt_dir: Where ``last.ckpt`` is saved every epoch; None saves nothing.
         **extra: Trainer arguments over the config's (``callbacks`` are added to the suite's).
     """
-    limit = (cfg.get("budget") or {}).get("train_tflop")
-    callbacks = [DivergenceGuard(), EpochSeed(cfg["seed"]), FlopBudget(limit and limit * 1e12),
+    budget = cfg.get("budget") or {}
+    limit = budget.get("train_tflop")
+    callbacks = [DivergenceGuard(), EpochSeed(cfg["seed"]),
+                 FlopBudget(limit and limit * 1e12, cfg["model"], "max_epochs" in budget),
                  *extra.pop("callbacks", [])]  # fmt: skip
     if cond_kind == "image":
         callbacks.append(ValidationSampleL1())
@@ -205,6 +237,14 @@ def make_trainer(
             ckpt_dir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
         ))  # fmt: skip
     args = {"enable_progress_bar": sys.stdout.isatty()} | cfg["trainer"] | extra  # no bars in logs
+    if limit and args.get("max_steps", -1) == -1:
+        # The budget ends the run; the cap ends one whose FLOPs the meter under-counts: the
+        # default where the epochs are unbounded (-1), budget.max_epochs wherever it is set.
+        epochs = args.get("max_epochs")
+        unbounded = epochs in (-1, None)
+        if unbounded or "max_epochs" in budget:
+            cap = budget_max_epochs(cfg)
+            args["max_epochs"] = cap if unbounded else min(epochs, cap)
     if args.get("precision") == "auto":  # bf16 where the GPU has it; the record names the device
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         args["precision"] = "bf16-mixed" if bf16 else "32-true"
@@ -229,7 +269,10 @@ def make_datamodule(task_name: str, cfg: dict):
         raise C.ConfigError(
             f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
         )
-    dm.setup("fit")
+    # Workers and jobs sharing the cache decode a dataset one at a time: a second reader of a
+    # half-extracted file would fail (seen with two workers on a fresh MNIST cache).
+    with file_lock(C.cache_dir() / "locks" / "data.lock"):
+        dm.setup("fit")
     split = cfg["eval"].get("split", "test")
     if split not in ("test", "val"):
         raise C.ConfigError(f"{task_name}: eval.split must be test or val, got {split!r}")
@@ -311,6 +354,7 @@ def provenance(task, cfg: dict, dm, classifier_info, sha: str, overrides=()) -> 
         "overrides": list(overrides),
         "torch": torch.__version__,
         "device": device_name(),
+        "host": host(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -393,7 +437,7 @@ def run_one(
             "reason": str(err),
             "scores": {},
             "higher_is_better": {},
-            "train_seconds": round(time.perf_counter() - start, 1),
+            "train_seconds": time.perf_counter() - start,
         }
         write_run(run_dir, config_text, record)
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
@@ -416,7 +460,7 @@ def run_one(
             "weights_sha": sha,  # the kept weights' key (`rescore` may move config_sha on)
             "epochs": trainer.current_epoch,
             "global_steps": trainer.global_step,
-            "train_seconds": round(train_seconds, 1),
+            "train_seconds": train_seconds,  # unrounded: tables round
         }
         | flop_fields(trainer, cfg)
         | model.run_info()
@@ -427,12 +471,29 @@ def run_one(
     return record
 
 
+def budget_max_epochs(cfg: dict) -> int:
+    """The epoch cap of a budgeted run: ``budget.max_epochs``, else `BUDGET_MAX_EPOCHS`."""
+    return int((cfg.get("budget") or {}).get("max_epochs") or BUDGET_MAX_EPOCHS)
+
+
 def flop_fields(trainer: pl.Trainer, cfg: dict) -> dict:
-    """``train_tflop`` the fit spent (`FlopBudget`), and the task's ``budget_tflop`` if set."""
+    """The meter's fields (`FlopBudget.record_fields`), the budget and what stopped the fit.
+
+    ``stopped_by``: ``budget`` (spent), ``max_epochs`` (the cap came first: the leaderboard
+    marks the run off budget), ``fast_dev_run`` (smoke) or ``schedule`` (the model's own plan,
+    e.g. LC's stages).
+    """
     meter = next(c for c in trainer.callbacks if isinstance(c, FlopBudget))
-    fields = {"train_tflop": float(f"{meter.spent / 1e12:.4g}")}
+    fields = meter.record_fields()
     if (cfg.get("budget") or {}).get("train_tflop"):
         fields["budget_tflop"] = cfg["budget"]["train_tflop"]
+        fields["budget_max_epochs"] = budget_max_epochs(cfg)
+        fields["stopped_by"] = (
+            "budget" if meter.spent >= meter.limit
+            else "fast_dev_run" if trainer.fast_dev_run  # the smoke profile: one batch
+            else "max_epochs" if trainer.current_epoch >= (trainer.max_epochs or 0) > 0
+            else "schedule"
+        )  # fmt: skip
     return fields
 
 

@@ -70,3 +70,33 @@ def fast_trainer():
         return pl.Trainer(**(options | kwargs))
 
     return build
+
+
+@pytest.fixture
+def registries():
+    """MODELS, TASKS and the plugin task files as they were before the test (plugins add)."""
+    from cgbench import config as C
+    from cgbench.models import MODELS
+    from cgbench.tasks import TASKS
+
+    saved = [(registry, dict(registry)) for registry in (MODELS, TASKS, C.TASK_FILES)]
+    yield
+    for registry, copy in saved:
+        registry.clear()
+        registry.update(copy)
+
+
+@pytest.fixture
+def plugin_module(tmp_path, monkeypatch, registries):
+    """``write(name, source) -> folder``: a module outside the repo, importable here and by
+    the worker and job processes a test starts (PYTHONPATH); the registries restored after."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir(exist_ok=True)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+
+    def write(name: str, source: str) -> Path:
+        (folder / f"{name}.py").write_text(source)
+        return folder
+
+    return write

@@ -8,8 +8,6 @@ import pytest
 from cgbench import cluster
 from cgbench import config as C
 from cgbench.__main__ import main
-from cgbench.models import MODELS
-from cgbench.tasks import TASKS
 
 pytest.importorskip("submitit")
 
@@ -45,18 +43,10 @@ TIMING = ("train_seconds", "samples_per_second", "train_stages")  # differ betwe
 
 
 @pytest.fixture
-def failing(tmp_path, monkeypatch):
-    """A model module the job processes can import (PYTHONPATH); registries restored after."""
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / "failing_models.py").write_text(FAILING_MODEL)
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setenv("PYTHONPATH", str(folder))
-    models, tasks, files = dict(MODELS), dict(TASKS), dict(C.TASK_FILES)
-    yield "boom=failing_models:Boom"
-    for registry, saved in ((MODELS, models), (TASKS, tasks), (C.TASK_FILES, files)):
-        registry.clear()
-        registry.update(saved)
+def failing(plugin_module):
+    """A model module the job processes can import; the registries restored after."""
+    plugin_module("failing_models", FAILING_MODEL)
+    return "boom=failing_models:Boom"
 
 
 def table(results: str) -> pd.DataFrame:

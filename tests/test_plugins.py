@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cgbench import config as C
 from cgbench.__main__ import main
 from cgbench.models import MODELS
-from cgbench.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--profile", "smoke", "--logger", "none", "--include-synthetic"]
@@ -56,17 +54,9 @@ class NotAModel:
 
 
 @pytest.fixture
-def outside(tmp_path, monkeypatch):
-    """A module in a folder outside the repo, importable; the registries restored afterwards."""
-    folder = tmp_path / "elsewhere"
-    folder.mkdir()
-    (folder / "my_generators.py").write_text(OUTSIDE_MODEL)
-    monkeypatch.syspath_prepend(str(folder))
-    models, tasks, files = dict(MODELS), dict(TASKS), dict(C.TASK_FILES)
-    yield folder
-    for registry, saved in ((MODELS, models), (TASKS, tasks), (C.TASK_FILES, files)):
-        registry.clear()
-        registry.update(saved)
+def outside(plugin_module):
+    """The user's module in a folder outside the repo; the registries restored afterwards."""
+    return plugin_module("my_generators", OUTSIDE_MODEL)
 
 
 def test_an_outside_model_runs_with_set_overrides(tmp_path, outside):

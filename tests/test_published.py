@@ -1,22 +1,11 @@
 """The published profile: each task's trusted profile and seeds, from its YAML."""
 
-import pytest
 import yaml
 
 from cgbench import config as C
 from cgbench.__main__ import main
 from cgbench.models import MODELS
 from cgbench.tasks import TASKS
-
-
-@pytest.fixture
-def registries():
-    """Restore the task registries after a test adds a task file."""
-    tasks, files = dict(TASKS), dict(C.TASK_FILES)
-    yield
-    for registry, saved in ((TASKS, tasks), (C.TASK_FILES, files)):
-        registry.clear()
-        registry.update(saved)
 
 
 def test_every_published_task_names_a_profile_with_three_seeds():
