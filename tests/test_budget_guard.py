@@ -132,5 +132,5 @@ def test_an_unbounded_budgeted_run_gets_the_stated_epoch_cap(tmp_path):
     capped = run_config("synthetic_label", "cvae", 0, "quick",
                         ("budget.train_tflop=1", "budget.max_epochs=1"))  # fmt: skip
     assert capped["budget"]["max_epochs"] == 1  # set: recorded in the config (and its hash)
-    assert cfg["trainer"]["max_epochs"] == 2  # quick's own, under the cap where that is set
+    assert capped["trainer"]["max_epochs"] == 2  # quick's own, under the cap where that is set
     assert make_trainer(capped, tmp_path, False, "label").max_epochs == 1
