@@ -392,7 +392,7 @@ def cmd_score(args) -> int:
     _task(args)
     C.check_data_dir()
     record = external.score_samples(args.task, args.samples, args.name, args.profile, args.seed,
-                                    tuple(args.set), args.results_dir)  # fmt: skip
+                                    tuple(args.set), args.results_dir, args.force)  # fmt: skip
     print(summary(record), flush=True)
     rebuild(args.results_dir, TASKS[args.task].synthetic, summaries=False)
     print("`cgbench leaderboard` refreshes claims.md and the README's results block")
@@ -434,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
                      "<row>_<k>.png")  # fmt: skip
     scr.add_argument("--name", required=True, help="the row's name in the tables")
     scr.add_argument("--seed", type=int, default=0, help="label of this set of samples")
+    scr.add_argument("--force", action="store_true",
+                     help="replace a record of other samples, same name and seed")  # fmt: skip
     scr.set_defaults(fn=cmd_score)
     for p in (run, cond, scr):
         p.add_argument("--task-config", action="append", default=[], metavar="PATH.yaml",

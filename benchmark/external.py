@@ -219,12 +219,17 @@ def score_samples(
     seed: int = 0,
     overrides=(),
     results_dir: Path = Path("results"),
+    force: bool = False,
 ) -> dict:
     """Score external samples on a task and write their run record; return the record.
 
+    A record of the same (task, name, profile, seed) is replaced only when it scored the same
+    samples (same SHA-256: a rescore) or ``force`` says so.
+
     Raises:
         SamplesError: samples that do not fit the task (count, K, shape, range, NaN).
-        ConfigError: an invalid ``name`` (not a key, or a built-in model's).
+        ConfigError: an invalid ``name`` (not a key, or a built-in model's), or a record of
+            other samples under the same name, profile and seed (without ``force``).
     """
     if not KEY.match(name) or name in MODELS:
         raise C.ConfigError(
@@ -236,6 +241,12 @@ def score_samples(
     if previous and not previous.get("external"):
         raise C.ConfigError(f"{run_dir} holds a trained run's record; choose another --name")
     samples, sha = load_samples(samples_path)
+    if previous and previous.get("samples_sha256") != sha and not force:
+        earlier = f"{previous.get('samples_path')}, SHA-256 {previous.get('samples_sha256')}"
+        raise C.ConfigError(
+            f"{run_dir} already holds the record of other samples ({earlier}); choose another "
+            "--name or --seed, or pass --force to replace it"
+        )
     cfg = _config(task_name, name, seed, profile, overrides) | {"samples_sha256": sha}
     task, dm = make_datamodule(task_name, cfg)
     order, rows, x, y = scored_rows(dm, cfg["eval"]["max_batches"])

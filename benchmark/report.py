@@ -7,6 +7,7 @@ profile's lowest seed), shown side by side: every model drew them for the same c
 """
 
 import html
+import io
 import math
 from pathlib import Path
 
@@ -32,10 +33,12 @@ REFERENCE_COLORS = {"floor": "#999999", "ceiling": "#c44e52"}
 
 
 def _save(fig, path: Path) -> Path:
-    """Lay out, write and close a figure; return its path."""
+    """Lay out, write (`atomic_write`, as every file of the suite) and close a figure."""
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=80, format="png")
     plt.close(fig)
+    atomic_write(path, buffer.getvalue())
     return path
 
 

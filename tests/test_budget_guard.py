@@ -77,8 +77,7 @@ def record(results, model):
     return json.loads(path.read_text())
 
 
-def test_a_model_the_meter_cannot_see_stops_at_once_under_a_budget(tmp_path, capsys,
-                                                                   plugin_module):  # fmt: skip
+def test_a_model_the_meter_cannot_see_stops_at_once(tmp_path, capsys, plugin_module):
     plugin_module("mine", PLUGINS)
     args = [*RUN, "--model", "classmean=mine:ClassMean", "--results-dir", str(tmp_path)]
     assert main(args) == 2
@@ -102,8 +101,7 @@ def test_with_an_epoch_cap_it_trains_scores_and_is_marked_off_budget(tmp_path, p
     assert "TFLOP 0.00x budget 1/1" in board.loc["classmean", "status"]
 
 
-def test_an_unmetered_op_is_named_in_the_record_and_marked_on_the_leaderboard(tmp_path,
-                                                                            plugin_module):  # fmt: skip
+def test_an_unmetered_op_is_named_in_the_record_and_marked(tmp_path, plugin_module):
     plugin_module("mine", PLUGINS)
     args = [*RUN, "--set", "budget.max_epochs=1", "--model", "hidden=mine:HiddenFFT",
             "--results-dir", str(tmp_path)]  # fmt: skip

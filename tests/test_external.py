@@ -161,3 +161,18 @@ def test_a_name_that_would_hide_a_model_is_refused(tmp_path, capsys, good, name,
     np.savez(tmp_path / "s.npz", samples=good)
     assert score(tmp_path, "synthetic_label", tmp_path / "s.npz", *SMOKE, name=name) == 2
     assert message in capsys.readouterr().err
+
+
+def test_other_samples_under_a_taken_name_are_refused_unless_forced(tmp_path, capsys, good):
+    np.savez(tmp_path / "a.npz", samples=good)
+    np.savez(tmp_path / "b.npz", samples=np.flip(good, axis=0).copy())  # other samples
+    assert score(tmp_path, "synthetic_label", tmp_path / "a.npz", *SMOKE) == 0
+    path = run_path(tmp_path / "results", "synthetic_label", "mine", "smoke", 0) / "metrics.json"
+    first = path.read_text()
+    assert score(tmp_path, "synthetic_label", tmp_path / "b.npz", *SMOKE) == 2
+    err = capsys.readouterr().err
+    assert "already holds the record of other samples" in err and "--force" in err
+    assert path.read_text() == first  # the record written before is kept
+    assert score(tmp_path, "synthetic_label", tmp_path / "a.npz", *SMOKE) == 0  # same samples
+    assert score(tmp_path, "synthetic_label", tmp_path / "b.npz", *SMOKE, "--force") == 0
+    assert json.loads(path.read_text())["samples_path"] == "b.npz"
