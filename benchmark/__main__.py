@@ -115,8 +115,9 @@ def cmd_run(args) -> int:
         task, model, seed = runs[i]
         print(f"run {done}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)
         if isinstance(record, cluster.Failed):
-            failures.append(f"{task} × {model} × seed {seed}: {record.error} (log {record.stderr})")
-            print(f"  FAILED: {record.error}; log: {record.stderr}", flush=True)
+            log = f"log {record.stderr}" if record.stderr else "its output is above"
+            failures.append(f"{task} × {model} × seed {seed}: {record.error} ({log})")
+            print(f"  FAILED: {record.error}; {log}", flush=True)
             continue
         print(summary(record), flush=True)
     for task in dict.fromkeys(t for t, _, _ in runs):  # floors and ceilings under this profile

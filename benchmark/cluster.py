@@ -16,23 +16,14 @@ Job settings are submitit's ``AutoExecutor`` parameters: ``timeout_min``, ``gpus
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from cgbench import config as C
 from cgbench import workers
+from cgbench.workers import Failed  # one failure contract for the pool and the jobs
 
 EXECUTORS = ("local", "subprocess", "slurm")  # local: the in-process or worker-pool loop
 POLL_SECONDS = 2.0
-
-
-@dataclass
-class Failed:
-    """A job that raised or was killed: the last line of its error and its log files."""
-
-    error: str
-    stderr: Path
-    stdout: Path
 
 
 def settings(block: dict | None, flags: list[str]) -> dict:

@@ -425,6 +425,7 @@ def run_one(
     }
     last = ckpt_dir / "last.ckpt"
     resume = str(last) if trainer.checkpoint_callback and last.exists() else None
+    print(f"  training {run_dir} (process {os.getpid()})", flush=True)  # which one, in parallel
     if resume:
         print(f"  resuming from {resume}", flush=True)
     start = time.perf_counter()
