@@ -62,8 +62,7 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.parametrize("executor", list(EXECUTORS))
-def test_a_killed_worker_loses_only_its_cell_and_a_rerun_trains_only_that(tmp_path, executor,
-                                                                          uninterrupted):  # fmt: skip
+def test_a_killed_worker_loses_only_its_cell(tmp_path, executor, uninterrupted):
     jobs = tmp_path / "jobs"
     extra = [a.format(jobs=jobs) for a in EXECUTORS[executor]]
     results, cache = tmp_path / "results", uninterrupted / "cache"
