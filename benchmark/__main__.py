@@ -278,16 +278,12 @@ def cmd_reproduce(args) -> int:
             "--logger", "none", "--workers", args.workers,
             *(["--include-synthetic"] if args.include_synthetic else [])]  # fmt: skip
     table = reproduce.reproduce([*argv, *(["--seeds", *args.seeds] if args.seeds else [])],
-                                args.results_dir)  # fmt: skip
+                                args.results_dir, args.rerun_dir, tuple(models))  # fmt: skip
     if table.empty:
         print("no committed record of these seeds to compare with; run them first")
         return 1
-    for (task, model, seed), rows in table.groupby(["task", "model", "seed"]):
-        primary = rows[rows["metric"] == TASKS[task].primary]
-        line = "".join(f"; {p.metric} record {p.record:.4f}, rerun {p.rerun:.4f} (seed sd "
-                       f"{p.seed_sd:.4f})" for p in primary.itertuples())  # fmt: skip
-        print(f"{task} x {model} x seed {seed}: {int(rows['reproduces'].sum())} of {len(rows)} "
-              f"scores within {reproduce.SPREAD:g} seed sd{line}")  # fmt: skip
+    for line in reproduce.summary_lines(table):
+        print(line)
     print(f"rows in {args.results_dir}/reproduce.csv")
     return 0 if table["reproduces"].all() else 1
 
@@ -466,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     repro.add_argument("--seeds", nargs="*", default=[], help="default: the published seeds")
     repro.add_argument("--profile", default="published", choices=("published", *C.PROFILES))
     repro.add_argument("--workers", default="1", metavar="N|auto")
+    repro.add_argument("--rerun-dir", type=Path, default=None,
+                       help="compare the records a rerun already wrote there (e.g. on another "
+                       "machine, with `cgbench run --force`); nothing trains")  # fmt: skip
     repro.set_defaults(fn=cmd_reproduce)
     sub.add_parser("claims", help="check the papers' claims: results/claims.md").set_defaults(
         fn=cmd_claims
