@@ -56,7 +56,7 @@ class QualityClock(pl.Callback):
             self.points.pop(0)
             value = self.score(pl_module)
             pl_module.train()
-            self.rows.append({"train_seconds": round(self.train_seconds, 2),
+            self.rows.append({"train_seconds": self.train_seconds,  # unrounded: tables round
                               "batches": self.batches, "value": value})  # fmt: skip
             print(f"  {self.train_seconds:7.1f} s, {self.batches} batches: {value:.4f}",
                   flush=True)  # fmt: skip

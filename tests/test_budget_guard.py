@@ -88,29 +88,29 @@ def test_a_model_the_meter_cannot_see_stops_at_once(tmp_path, capsys, plugin_mod
     assert not list(tmp_path.glob("runs/*/*/*/*/metrics.json"))
 
 
-def test_with_an_epoch_cap_it_trains_scores_and_is_marked_off_budget(tmp_path, plugin_module):
+def capped_run(tmp_path, plugin_module, spec: str) -> tuple[dict, str]:
+    """Run a plugin under a budget it cannot spend, capped at one epoch: (record, status)."""
     plugin_module("mine", PLUGINS)
-    args = [*RUN, "--set", "budget.max_epochs=1", "--model", "classmean=mine:ClassMean",
-            "--results-dir", str(tmp_path)]  # fmt: skip
+    args = [*RUN, "--set", "budget.max_epochs=1", "--model", spec, "--results-dir", str(tmp_path)]
     assert main(args) == 0
-    rec = record(tmp_path, "classmean")
+    board = pd.read_csv(tmp_path / "leaderboard.csv").set_index("model")
+    name = spec.split("=")[0]
+    return record(tmp_path, name), board.loc[name, "status"]
+
+
+def test_with_an_epoch_cap_it_trains_scores_and_is_marked_off_budget(tmp_path, plugin_module):
+    rec, status = capped_run(tmp_path, plugin_module, "classmean=mine:ClassMean")
     assert rec["status"] == "ok" and rec["epochs"] == 1 and rec["stopped_by"] == "max_epochs"
     assert rec["train_tflop"] == 0 and rec["budget_max_epochs"] == 1
     assert 0 <= rec["scores"]["attr_acc"] <= 1
-    board = pd.read_csv(tmp_path / "leaderboard.csv").set_index("model")
-    assert "TFLOP 0.00x budget 1/1" in board.loc["classmean", "status"]
+    assert "TFLOP 0.00x budget 1/1" in status
 
 
 def test_an_unmetered_op_is_named_in_the_record_and_marked(tmp_path, plugin_module):
-    plugin_module("mine", PLUGINS)
-    args = [*RUN, "--set", "budget.max_epochs=1", "--model", "hidden=mine:HiddenFFT",
-            "--results-dir", str(tmp_path)]  # fmt: skip
-    assert main(args) == 0
-    rec = record(tmp_path, "hidden")
+    rec, status = capped_run(tmp_path, plugin_module, "hidden=mine:HiddenFFT")
     assert any("fft" in op for op in rec["flops_uncounted_ops"])
     assert rec["flops_uncounted_share"] > 1  # the FFT touched more elements than FLOPs counted
-    board = pd.read_csv(tmp_path / "leaderboard.csv").set_index("model")
-    assert "unmetered ops" in board.loc["hidden", "status"]
+    assert "unmetered ops" in status
 
 
 def test_the_suites_own_models_count_almost_everything(tmp_path):
