@@ -14,29 +14,27 @@ from cgbench import (
     cluster,
     external,
     leaderboard,
+    matrix,
     migrate,
     plugins,
     readme,
     references,
-    workers,
 )
 from cgbench import config as C
 from cgbench import evaluators as E
+from cgbench import provenance as P
 from cgbench import records as R
-from cgbench.config import UnknownNameError, lookup
 from cgbench.datamodules import DataNotFoundError
+from cgbench.errors import UnknownNameError, lookup
 from cgbench.models import MODELS
 from cgbench.run import (
-    build,
-    is_current,
     log_leaderboard_to_wandb,
     make_datamodule,
-    matrix,
     needs_evaluator,
     require_extra,
-    run_one,
 )
 from cgbench.tasks import TASKS
+from cgbench.workers import Failed
 
 
 def published_tasks() -> list[str]:
@@ -85,47 +83,55 @@ def summary(record: dict) -> str:
     return f"  done [{state}]: {scores}{ceiling}"
 
 
-def cmd_run(args) -> int:
-    """Run the matrix, one line per run, then rebuild the leaderboard."""
+def _executor(args) -> matrix.Executor:
+    """Where the command's cells run: ``--executor``, ``--workers``, ``--cluster`` and plugins."""
+
+    def given(name, default=()):
+        return getattr(args, name, default) or default
+
+    return matrix.Executor(given("executor", "local"), str(given("workers", "1")),
+                           tuple(given("cluster")), given("job_dir", None),
+                           tuple(given("task_config")), tuple(given("model")))  # fmt: skip
+
+
+def _plan(args) -> list[matrix.Cell]:
+    """The command line's cells: tasks, models (plugins registered), profiles and seeds."""
     added = [plugins.add_task_file(path) for path in args.task_config]
     tasks = _names(args.tasks, TASKS, added or published_tasks())
     outside = [plugins.add_model(spec) for spec in args.model]
     named = _names(args.models, MODELS, list(MODELS)) if args.models else []
     models = list(dict.fromkeys(named + outside)) or list(MODELS)
     profiles, seeds = _profiles_and_seeds(tasks, args)
-    runs = [(t, m, s) for t, m in matrix(list(profiles), models) for s in seeds[t]]
-    if not runs:
+    return matrix.plan(list(profiles), models, profiles, seeds, args.set)
+
+
+def cmd_run(args) -> int:
+    """Run the matrix, one line per run, then rebuild the leaderboard."""
+    cells = _plan(args)
+    if not cells:
         print("no valid (task, model) pair: no model supports these tasks' condition kinds")
         return 2
     C.check_data_dir()
     if args.logger == "wandb":
         require_extra("wandb", "wandb", "--logger wandb")
-    # Resolve every config and check every dataset's files before any work, not mid-matrix.
-    configs = {run: C.run_config(*run, profiles[run[0]], tuple(args.set)) for run in runs}
-    data_blocks = {task: cfg["data"] for (task, _, _), cfg in configs.items()}  # one per task
-    for task, data in data_blocks.items():
-        dm = build(TASKS[task].datamodule, f"{task}.yaml data", data_dir=C.data_dir(),
-                   cache_dir=C.cache_dir(), **data)  # fmt: skip
-        build(dm.prepare_data, f"{task}.yaml data")  # downloads or names the missing files
-    start = time.perf_counter()
-    cells = [((*run, profiles[run[0]], tuple(args.set), args.results_dir, args.logger, args.force),
-              {"cfg": configs[run]}) for run in runs]  # fmt: skip
-    failures = []
-    for done, (i, record) in enumerate(_run_cells(cells, runs, profiles, args), 1):
-        task, model, seed = runs[i]
-        print(f"run {done}/{len(runs)}: {task} × {model} × seed {seed}", flush=True)
-        if isinstance(record, cluster.Failed):
+    matrix.check_data(cells)  # every dataset's files before any work, not mid-matrix
+    start, failures = time.perf_counter(), []
+    finished = matrix.run_matrix(cells, args.results_dir, _executor(args), args.logger,
+                                 args.force)  # fmt: skip
+    for done, (cell, record) in enumerate(finished, 1):
+        print(f"run {done}/{len(cells)}: {cell.name}", flush=True)
+        if isinstance(record, Failed):
             log = f"log {record.stderr}" if record.stderr else "its output is above"
-            failures.append(f"{task} × {model} × seed {seed}: {record.error} ({log})")
+            failures.append(f"{cell.name}: {record.error} ({log})")
             print(f"  FAILED: {record.error}; {log}", flush=True)
             continue
         print(summary(record), flush=True)
-    for task in dict.fromkeys(t for t, _, _ in runs):  # floors and ceilings under this profile
-        _references(task, profiles[task], args)
+    for task, profile in dict.fromkeys((c.task, c.profile) for c in cells):  # floors, ceilings
+        _references(task, profile, args)
     table = rebuild(args.results_dir, args.include_synthetic, summaries=False)
     if args.logger == "wandb":
         log_leaderboard_to_wandb(table, args.results_dir)
-    print(f"{len(runs)} run(s) in {time.perf_counter() - start:.0f}s; "
+    print(f"{len(cells)} run(s) in {time.perf_counter() - start:.0f}s; "
           f"leaderboard in {args.results_dir}/leaderboard.md; `cgbench leaderboard` refreshes "
           "claims.md and the README's results block")  # fmt: skip
     if failures:
@@ -133,40 +139,6 @@ def cmd_run(args) -> int:
               "resubmits only those:\n  " + "\n  ".join(failures), file=sys.stderr)  # fmt: skip
         return 1
     return 0
-
-
-def _run_cells(cells: list, runs: list, profiles: dict, args):
-    """``(index, record | cluster.Failed)`` per cell as it finishes, under ``--executor``.
-
-    Cells whose record is current are yielded first and never dispatched, so a matrix that
-    is already recorded rebuilds in seconds.
-    """
-    todo = []
-    for i, ((task, model, seed, profile, *_), kwargs) in enumerate(cells):
-        record = R.read_record(R.run_path(args.results_dir, task, model, profile, seed)
-                               / "metrics.json")  # fmt: skip
-        if is_current(record, C.config_sha(kwargs["cfg"]), args.force):
-            yield i, record | {"skipped": True}
-        else:
-            todo.append(i)
-    if not todo:
-        return
-    pending = [cells[i] for i in todo]
-    if args.executor == "local":
-        processes, threads = workers.plan(args.workers, len(todo))
-        if processes > 1:
-            print(f"{len(todo)} run(s) on {processes} workers x {threads} thread(s)", flush=True)
-        finished = workers.run_cells(run_one, pending, processes, threads, args.task_config,
-                                     args.model)  # fmt: skip
-    else:
-        blocks = {t: C.checked_config(t, p, tuple(args.set)).get("cluster")
-                  for t, p in profiles.items()}  # fmt: skip
-        params = [cluster.settings(blocks[runs[i][0]], args.cluster) for i in todo]
-        finished = cluster.run_jobs(run_one, pending, args.executor, params,
-                                    args.job_dir or C.cache_dir() / "jobs", args.task_config,
-                                    args.model)  # fmt: skip
-    for j, record in finished:
-        yield todo[j], record
 
 
 def _profiles_and_seeds(tasks: list[str], args) -> tuple[dict, dict]:
@@ -232,7 +204,7 @@ def rebuild(results_dir: Path, include_synthetic: bool = False, summaries: bool 
     on the README; `cgbench leaderboard` (which `make benchmark` calls last) rebuilds all.
     """
     with leaderboard.rebuild_lock(results_dir):
-        records = C.load_records(results_dir)
+        records = P.load_records(results_dir)
         table = leaderboard.write(results_dir, include_synthetic, records)
         print(f"{len(table)} row(s) written to {results_dir}/leaderboard.csv and .md")
         if summaries and not include_synthetic:
@@ -245,7 +217,7 @@ def rebuild(results_dir: Path, include_synthetic: bool = False, summaries: bool 
 def cmd_leaderboard(args) -> int:
     """Rebuild the tables from the run records (``--check``: only compare, exit 1 on drift)."""
     if args.check:
-        records = C.load_records(args.results_dir)
+        records = P.load_records(args.results_dir)
         stale = leaderboard.drift(args.results_dir, records)
         claims_md = args.results_dir / "claims.md"
         if claims_md.exists() and claims_md.read_text() != claims.render(args.results_dir, records):
@@ -269,16 +241,14 @@ def cmd_reproduce(args) -> int:
 
     tasks = _names(args.tasks, TASKS, published_tasks())
     models = _names(args.models, MODELS, list(MODELS))
-    cells = {(r["task"], r["model"]) for r in R.collect(args.results_dir)}
-    if not any((t, m) in cells for t in tasks for m in models):
+    recorded = {(r["task"], r["model"]) for r in R.collect(args.results_dir)}
+    if not any((t, m) in recorded for t in tasks for m in models):
         print(f"no committed record of these cells in {args.results_dir} to compare with; "
               "run them first (`cgbench run`)")  # fmt: skip
         return 1
-    argv = ["--tasks", *tasks, "--models", *models, "--profile", args.profile,
-            "--logger", "none", "--workers", args.workers,
-            *(["--include-synthetic"] if args.include_synthetic else [])]  # fmt: skip
-    table = reproduce.reproduce([*argv, *(["--seeds", *args.seeds] if args.seeds else [])],
-                                args.results_dir, args.rerun_dir, tuple(models))  # fmt: skip
+    profiles, seeds = _profiles_and_seeds(tasks, args)
+    cells = matrix.plan(list(profiles), models, profiles, seeds)
+    table = reproduce.reproduce(cells, args.results_dir, _executor(args), args.rerun_dir)
     if table.empty:
         print("no committed record of these seeds to compare with; run them first")
         return 1
@@ -290,7 +260,7 @@ def cmd_reproduce(args) -> int:
 
 def cmd_claims(args) -> int:
     """Check the source papers' claims against the records: ``results/claims.md``."""
-    print(f"claims checked in {claims.write(args.results_dir, C.load_records(args.results_dir))}")
+    print(f"claims checked in {claims.write(args.results_dir, P.load_records(args.results_dir))}")
     return 0
 
 
@@ -299,7 +269,7 @@ def cmd_report(args) -> int:
     require_extra("matplotlib", "report", "cgbench report")
     from cgbench import report  # matplotlib only when asked for
 
-    print(f"report written to {report.write(args.results_dir, C.load_records(args.results_dir))}")
+    print(f"report written to {report.write(args.results_dir, P.load_records(args.results_dir))}")
     return 0
 
 
@@ -342,7 +312,7 @@ def cmd_tune(args) -> int:
 
 def cmd_list(args) -> int:
     """Print every valid (task, model) pair."""
-    for task, model in matrix(list(TASKS), list(MODELS)):
+    for task, model in matrix.pairs(list(TASKS), list(MODELS)):
         print(f"{task:24s} {model}")
     return 0
 

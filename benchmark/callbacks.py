@@ -14,7 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import flop_registry
 
-from cgbench.config import ConfigError
+from cgbench.errors import ConfigError
 
 
 class DivergedError(RuntimeError):

@@ -3,7 +3,7 @@
 ``slurm`` submits each cell (one task x model x seed, or one tuning trial) as its own SLURM job;
 ``subprocess`` runs the same jobs as parallel processes on this machine through submitit's local
 executor: the cluster path, checked without a cluster. Every job runs the same
-`cgbench.run.run_one` as the sequential loop and writes its record into the shared results
+`cgbench.matrix.run_cell` as the sequential loop and writes its record into the shared results
 folder (records are written atomically, tables rebuilt under a lock: `cgbench.records`,
 `cgbench.leaderboard.rebuild_lock`); the parent waits, prints progress, and the caller rebuilds
 the tables once. A failed job is yielded as a `Failed` with its log path, and the others land.

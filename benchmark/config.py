@@ -14,39 +14,20 @@ import contextlib
 import hashlib
 import inspect
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cgbench import records
 from cgbench.datamodules import DataNotFoundError
 from cgbench.datamodules.base import ConditionalDataModule
+from cgbench.errors import ConfigError, UnknownNameError, lookup  # noqa: F401 (re-exported)
 from cgbench.models import MODELS
 from cgbench.records import PROFILES
 from cgbench.tasks import TASKS
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 TASK_FILES: dict[str, Path] = {}  # task YAMLs outside CONFIG_DIR, added by cgbench.plugins
-
-
-class ConfigError(ValueError):
-    """A config, profile or override the suite cannot use; the message names the fix."""
-
-
-class UnknownNameError(KeyError):
-    """A task, model or metric key that is not in its registry."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-def lookup(registry: dict, key: str, what: str):
-    """``registry[key]`` or an error listing the valid keys."""
-    if key not in registry:
-        raise UnknownNameError(f"unknown {what} {key!r}; choose from: {', '.join(registry)}")
-    return registry[key]
 
 
 def data_dir() -> Path:
@@ -290,100 +271,6 @@ def evaluator_block(task: str, cfg: dict) -> dict:
     return {"frozen_sha256": frozen["sha256"][:16]} if frozen else cfg.get("evaluator") or {}
 
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-
-
-def _digest(paths) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(set(paths)):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def model_sources(source: Path, shared: Path, seen: set | None = None) -> set[Path]:
-    """A model's file and every ``cgbench.models`` module it imports, transitively.
-
-    LC builds on CVAE and CSVAE on its likelihood, so a change there changes their runs too.
-    """
-    seen = set() if seen is None else seen
-    if source not in seen and source.exists():
-        seen.add(source)
-        for name in re.findall(r"^from cgbench\.models\.(\w+) import", source.read_text(), re.M):
-            model_sources(shared / f"{name}.py", shared, seen)
-    return seen
-
-
-def code_fingerprint(task: str, model: str) -> dict[str, str]:
-    """Digests of the code behind a record, by part, so a code change marks records stale.
-
-    ``model``: the model's module with the shared bases and nets; ``data``: the DataModules;
-    ``scoring``: the metrics, the evaluation loops and the frozen evaluator files. Models that
-    are not registered (external samples) have no ``model`` part.
-    """
-    from cgbench import datamodules, metrics
-
-    parts = {}
-    if model in MODELS:
-        source = Path(inspect.getsourcefile(MODELS[model]))
-        shared = Path(inspect.getsourcefile(MODELS["cvae"])).parent  # models/
-        parts["model"] = _digest([*model_sources(source, shared), shared / "base.py",
-                                  shared / "nets.py"])  # fmt: skip
-    parts["data"] = _digest(Path(datamodules.__file__).parent.glob("*.py"))
-    frozen = PACKAGE_ROOT / "frozen"
-    scoring = [*Path(metrics.__file__).parent.glob("*.py"), PACKAGE_ROOT / "evaluate.py"]
-    parts["scoring"] = _digest([*scoring, *frozen.glob(f"{task}.*")])
-    return parts
-
-
 def config_sha(cfg: dict) -> str:
     """The 12-hex-digit hash of a resolved config: a run's identity for skipping and resuming."""
     return hashlib.sha256(yaml.safe_dump(cfg, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def staleness(record: dict) -> str:
-    """Why a record no longer matches today's code, or ``""``: ``config``, ``task``, ``code``.
-
-    ``config``: today's YAML and code defaults resolve another config (`make benchmark`
-    reruns it); ``task``: the task's version moved; ``code``: a part of `code_fingerprint`
-    changed (``code (scoring)`` alone: `cgbench rescore` refreshes it without retraining).
-    Records of unknown tasks (plugins not loaded, test fixtures) are never called stale;
-    external and reference records are judged by task and scoring code only.
-    """
-    if record["task"] not in TASKS:
-        return ""
-    if record.get("task_version", 1) != TASKS[record["task"]].version:
-        return "task"
-    trained = not (record.get("external") or record.get("reference"))
-    if trained and record["model"] in MODELS:
-        overrides = tuple(record.get("overrides") or ())
-        try:
-            cfg = run_config(record["task"], record["model"], record["seed"], record["profile"],
-                             overrides)  # fmt: skip
-        except ValueError:  # a profile or key this version no longer knows
-            return "config"
-        if config_sha(cfg) != record.get("config_sha"):
-            return "config"
-    elif trained:
-        return ""
-    old, now = record.get("code") or {}, code_fingerprint(record["task"], record["model"])
-    changed = [part for part in now if old.get(part) != now[part]]
-    return f"code ({', '.join(changed)})" if changed else ""
-
-
-def is_stale(record: dict) -> bool:
-    """Whether `make benchmark` would rerun the record (see `staleness`)."""
-    return bool(staleness(record))
-
-
-def annotate(record: dict) -> dict:
-    """Fields the tables need that depend on today's code, not on the record itself."""
-    cls, spec = MODELS.get(record["model"]), TASKS.get(record["task"])
-    return {
-        "stale": staleness(record),
-        "adapted": bool(cls and spec and spec.cond_kind in cls.adapted_kinds),
-    }
-
-
-def load_records(results_dir: Path) -> list[dict]:
-    """Every run record under ``results_dir``, annotated for today's code (see `annotate`)."""
-    return records.collect(results_dir, annotate)

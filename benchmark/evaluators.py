@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from cgbench.config import ConfigError
 from cgbench.datamodules import ConditionalDataModule
+from cgbench.errors import ConfigError
 from cgbench.metrics.attribute import AttributeBalanced, AttributeTNR, AttributeTPR
 from cgbench.metrics.classifiers import EvaluatorCNN, accuracy, train_classifier
 from cgbench.records import atomic_write

@@ -23,11 +23,12 @@ import yaml
 from torchvision.utils import make_grid
 
 from cgbench import config as C
+from cgbench import provenance as P
 from cgbench.evaluate import evaluation_order
 from cgbench.models import MODELS, ConditionalGenerator
 from cgbench.plugins import KEY
 from cgbench.records import read_record, run_path, write_run
-from cgbench.run import load_evaluator, make_datamodule, provenance, score
+from cgbench.run import load_evaluator, make_datamodule, score
 
 
 class SamplesError(C.ConfigError):
@@ -254,7 +255,7 @@ def score_samples(
     classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
     result = score(ReplayGenerator(samples, y, rows, order), task, dm, classifier, cfg)
     sha_cfg = C.config_sha(cfg)
-    record = provenance(task, cfg, dm, classifier_info, sha_cfg, overrides)
+    record = P.record_fields(task, cfg, dm, classifier_info, sha_cfg, overrides)
     record |= result | {"status": "ok", "external": True, "samples_sha256": sha,
                         "samples_path": Path(samples_path).name}  # fmt: skip
     write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record,

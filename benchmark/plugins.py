@@ -21,7 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from cgbench.config import TASK_FILES, ConfigError
+from cgbench.config import TASK_FILES
+from cgbench.errors import ConfigError
 from cgbench.models import MODELS, ConditionalGenerator
 from cgbench.tasks import TASKS
 

@@ -25,10 +25,11 @@ import torch
 import yaml
 
 from cgbench import config as C
+from cgbench import provenance as P
 from cgbench.color import lab_to_rgb
 from cgbench.external import ReplayGenerator, _config, _grid, scored_rows
 from cgbench.records import read_record, run_path, write_run
-from cgbench.run import load_evaluator, make_datamodule, provenance, score
+from cgbench.run import load_evaluator, make_datamodule, score
 from cgbench.tasks import TASKS
 
 ROLES = {"ref_constant": "floor", "ref_shuffled": "floor", "ref_input": "floor",
@@ -138,7 +139,7 @@ def score_references(
         sha = C.config_sha(cfg)
         run_dir = run_path(results_dir, task_name, kind, profile, 0)
         old = read_record(run_dir / "metrics.json")
-        if old and old.get("config_sha") == sha and not C.staleness(old) and not force:
+        if old and old.get("config_sha") == sha and not P.staleness(old) and not force:
             out.append(old | {"skipped": True})
             continue
         if dm is None:
@@ -148,7 +149,7 @@ def score_references(
         classifier, info = cached["evaluator"]
         samples = samples_for(kind, x, y, dm, cfg["eval"]["k_samples"], classifier)
         result = score(ReplayGenerator(samples, y, rows, order), task, dm, classifier, cfg)
-        record = provenance(task, cfg, dm, info, sha, overrides)
+        record = P.record_fields(task, cfg, dm, info, sha, overrides)
         record |= result | {"status": "ok", "reference": ROLES[kind]}
         write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record,
                   {"samples": _grid(samples, x, y)})  # fmt: skip

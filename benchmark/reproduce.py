@@ -4,7 +4,7 @@
 again, at its task's published profile, into a temporary results folder (the committed records
 are never touched), scores it with today's code and tests what can reproduce:
 
-- **exact**, where the record was made on the same host kind and build (`cgbench.run.host`:
+- **exact**, where the record was made on the same host kind and build (`cgbench.provenance.host`:
   CPU model, ISA, torch build, threads): the same seed gives the same floats, so every score
   must equal its record's (to `ROUNDING`, 1e-6 relative).
 - **two-sample** elsewhere: kernels round differently and a seed's training diverges like a new
@@ -17,6 +17,7 @@ are never touched), scores it with today's code and tests what can reproduce:
 """
 
 import math
+import sys
 import tempfile
 from pathlib import Path
 
@@ -170,28 +171,40 @@ def _shown(value) -> str:
 
 
 def reproduce(
-    argv_run: list[str],
-    results_dir: Path = Path("results"),
-    rerun_dir: Path | None = None,
-    models: tuple[str, ...] = (),
+    cells: list, results_dir: Path = Path("results"), executor=None, rerun_dir: Path | None = None
 ) -> pd.DataFrame:
-    """Run ``cgbench run <argv_run> --force`` into a temporary folder, `compare`, `conclusions`.
+    """Train ``cells`` (`cgbench.matrix.Cell`) again in a scratch folder; `compare`, `conclusions`.
 
     Writes ``<results_dir>/reproduce.csv`` (atomically; other cells' rows kept) and returns
-    this rerun's rows. ``rerun_dir``: a results folder such a run already filled (on another
-    machine, say); its records of ``models`` (all when empty) are compared and nothing trains.
+    this rerun's rows. ``rerun_dir``: a results folder such a rerun already filled (on another
+    machine, say, with ``cgbench run --force``); its records of these cells are compared and
+    nothing trains.
+
+    Raises:
+        SystemExit: when a cell of the rerun failed (exit status 1, the cell named).
     """
-    from cgbench.__main__ import main  # the command line imports this module
+    from cgbench.matrix import run_matrix
+
+    wanted = {(c.task, c.model, c.profile, c.seed) for c in cells}
+
+    def of_cells(records: list[dict]) -> list[dict]:
+        return [
+            r
+            for r in records
+            if not r.get("reference")
+            and (r["task"], r.get("variant_of") or r["model"], r["profile"], r["seed"]) in wanted
+        ]
 
     if rerun_dir is not None:
-        rerun = [r for r in R.collect(Path(rerun_dir)) if not r.get("reference")
-                 and (not models or (r.get("variant_of") or r["model"]) in models)]  # fmt: skip
+        rerun = of_cells(R.collect(Path(rerun_dir)))
     else:
         with tempfile.TemporaryDirectory(prefix="cgbench-reproduce-") as scratch:
-            code = main(["run", *argv_run, "--force", "--results-dir", scratch])
-            if code != 0:
-                raise SystemExit(code)
-            rerun = [r for r in R.collect(Path(scratch)) if not r.get("reference")]
+            for cell, result in run_matrix(cells, Path(scratch), executor, force=True):
+                if not isinstance(result, dict):
+                    print(f"{cell.name}: the rerun failed ({result.error})", file=sys.stderr)
+                    raise SystemExit(1)
+                print(f"rerun {cell.name}: trained", flush=True)
+            rerun = of_cells(R.collect(Path(scratch)))
     committed = R.collect(Path(results_dir))
     trained = [r for r in rerun if not r.get("variant_of")]
     new = pd.concat([compare(committed, trained), conclusions(committed, rerun)],

@@ -15,10 +15,9 @@ import torch
 import yaml
 
 from cgbench import config as C
+from cgbench import provenance as P
 from cgbench.records import read_record, write_run
 from cgbench.run import (
-    evaluator_summary,
-    git_sha,
     load_evaluator,
     make_datamodule,
     make_model,
@@ -61,13 +60,13 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
         | result
         | {
             "task_version": task.version,
-            "evaluator": info and evaluator_summary(info),
+            "evaluator": info and P.evaluator_summary(info),
             "config_sha": sha,
             "weights_sha": record.get("weights_sha", record["config_sha"]),
             "code": record.get("code", {})
-            | {"scoring": C.code_fingerprint(task.name, "")["scoring"]},
+            | {"scoring": P.code_fingerprint(task.name, "")["scoring"]},
             "rescored": {
-                "git_sha": git_sha(),
+                "git_sha": P.git_sha(),
                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             },
         }

@@ -8,16 +8,12 @@ batches and noise as an uninterrupted run (every RNG is reseeded from (seed, epo
 epoch start). The checkpoints are deleted once the record is written.
 """
 
-import contextlib
 import dataclasses
-import datetime as dt
 import hashlib
 import inspect
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +23,7 @@ import torch
 import yaml
 
 from cgbench import config as C
+from cgbench import provenance as P
 from cgbench.callbacks import (
     BUDGET_MAX_EPOCHS,
     DivergedError,
@@ -42,67 +39,6 @@ from cgbench.models import MODELS
 from cgbench.records import atomic_write, file_lock, read_record, run_path, write_run
 from cgbench.spaces import feature_spaces
 from cgbench.tasks import TASKS
-
-
-def matrix(tasks: list[str], models: list[str]) -> list[tuple[str, str]]:
-    """Every (task, model) pair whose condition kinds match, in the given order."""
-    return [
-        (t, m)
-        for t in tasks
-        for m in models
-        if C.lookup(TASKS, t, "task").cond_kind in C.lookup(MODELS, m, "model").cond_kinds
-    ]
-
-
-def git_sha() -> str:
-    """Commit of the code that produced a result, ``+dirty`` when the tree has changes."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return sha + ("+dirty" if dirty else "")
-
-
-def device_name() -> str:
-    """The accelerator a run trained on, named for its record."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # change fp32/bf16 kernels
-
-
-def host() -> dict:
-    """The host kind and build a record was made on: what decides whether a rerun is exact.
-
-    The same code, seed and thread count give the same floats only on the same CPU model, ISA
-    and torch build; elsewhere kernels round differently (`cgbench.reproduce` then compares
-    seeds as samples instead).
-    """
-    first = {}  # the first processor's "key: value" lines of /proc/cpuinfo
-    with contextlib.suppress(OSError):
-        text = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
-        first = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        first = {k.strip(): v.strip() for k, v in first.items()}
-    cpu = first.get("model name") or platform.processor() or platform.machine()
-    if "cpu family" in first:  # VMs often name every Xeon alike; family/model tell them apart
-        cpu += f" (family {first['cpu family']} model {first.get('model', '?')})"
-    flags = set(first.get("flags", "").split())
-    return {
-        "cpu": cpu,
-        "isa": [f for f in ISA_FLAGS if f in flags],
-        "torch": torch.__version__,
-        "torch_git": (torch.version.git_version or "")[:12],
-        "threads": torch.get_num_threads(),
-    }
 
 
 def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg: dict):
@@ -159,20 +95,6 @@ def build(factory, where: str, **kwargs):
         ) from err
     except ValueError as err:  # a value the class refuses (an unknown attribute, a mask too big)
         raise C.ConfigError(f"{where}: {err}") from err
-
-
-def evaluator_summary(info: dict) -> dict:
-    """The evaluator fields of a run record: checksum, held-out figures overall and per column."""
-    keys = ("sha256", "frozen", "test_acc", "attr_balanced", "attr_tpr", "attr_tnr", "epochs",
-            "train_seconds")  # fmt: skip
-    summary = {k: info[k] for k in keys if k in info}
-    columns = info.get("columns") or []
-    summary["per_column"] = dict(zip(columns, info.get("test_acc_per_column", []), strict=False))
-    for rate in ("attr_balanced", "attr_tpr", "attr_tnr"):
-        if f"{rate}_per_column" in info:
-            summary[f"{rate}_per_column"] = dict(zip(columns, info[f"{rate}_per_column"],
-                                                     strict=True))  # fmt: skip
-    return summary
 
 
 def stage_cache_file(model_cls, model_args: dict, dm, seed: int, cache_dir: Path) -> str | None:
@@ -337,32 +259,10 @@ def without_nan(result: dict) -> dict:
     return result
 
 
-def provenance(task, cfg: dict, dm, classifier_info, sha: str, overrides=()) -> dict:
-    """The record fields every run has, trained here or scored from external samples."""
-    return {
-        "task": cfg["task"],
-        "task_version": task.version,
-        "model": cfg["model"],
-        "seed": cfg["seed"],
-        "profile": cfg["profile"],
-        "data": getattr(dm, "split_info", {}),
-        "evaluator": classifier_info and evaluator_summary(classifier_info),
-        "data_checksum": dm.data_checksum,
-        "git_sha": git_sha(),
-        "config_sha": sha,
-        "code": C.code_fingerprint(cfg["task"], cfg["model"]),
-        "overrides": list(overrides),
-        "torch": torch.__version__,
-        "device": device_name(),
-        "host": host(),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def is_current(record: dict | None, sha: str, force: bool = False) -> bool:
     """Whether a run's record needs no work: same config, task version and code, no --force."""
     return (
-        bool(record) and record.get("config_sha") == sha and not force and not C.staleness(record)
+        bool(record) and record.get("config_sha") == sha and not force and not P.staleness(record)
     )
 
 
@@ -399,11 +299,6 @@ def run_one(
     record = read_record(run_dir / "metrics.json")
     if is_current(record, sha, force):
         return record | {"skipped": True}
-    if record and not force and rescorable(run_dir, record, cfg):  # only the scoring changed
-        from cgbench.rescore import rescore_run  # rescore imports this module
-
-        print(f"  {run_dir}: {rescore_run(run_dir, results_dir)} (kept weights)", flush=True)
-        return read_record(run_dir / "metrics.json") | {"skipped": True}
     task, dm = make_datamodule(task_name, cfg)
     # before seeding: a cache hit must not change the run's RNG
     classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
@@ -419,7 +314,7 @@ def run_one(
     planned = model.planned_epochs()  # a model with its own schedule (LC's two stages)
     trainer = make_trainer(cfg, run_dir, run_logger, dm.cond_kind, ckpt_dir,
                            **({"max_epochs": planned} if planned else {}))  # fmt: skip
-    base_record = provenance(task, cfg, dm, classifier_info, sha, overrides) | {
+    base_record = P.record_fields(task, cfg, dm, classifier_info, sha, overrides) | {
         "n_params": sum(p.numel() for p in model.parameters()),
         "model_class": f"{type(model).__module__}:{type(model).__qualname__}",
     }
@@ -504,11 +399,11 @@ def rescorable(run_dir: Path, record: dict, cfg: dict) -> bool:
     Then it is rescored (`cgbench.rescore`) instead of retrained: same task version, training
     config (`config.TRAINING_KEYS`), model and data code; new metrics or evaluation settings.
     """
-    if record.get("status") != "ok" or C.staleness(record) not in ("config", "code (scoring)"):
+    if record.get("status") != "ok" or P.staleness(record) not in ("config", "code (scoring)"):
         return False
     if record.get("task_version", 1) != TASKS[record["task"]].version:
         return False
-    old_code, now = record.get("code") or {}, C.code_fingerprint(record["task"], record["model"])
+    old_code, now = record.get("code") or {}, P.code_fingerprint(record["task"], record["model"])
     if any(old_code.get(part) != now[part] for part in ("model", "data")):
         return False
     old = yaml.safe_load((run_dir / "config.yaml").read_text())

@@ -38,7 +38,8 @@ from cgbench import config as C
 from cgbench import metric_speed
 from cgbench.datamodules import DataNotFoundError
 from cgbench.models import MODELS
-from cgbench.run import device_name, make_model, make_trainer
+from cgbench.provenance import device_name
+from cgbench.run import make_model, make_trainer
 from cgbench.tasks import TASKS
 
 SPEED_TASKS = ("mnist", "completion_mnist")

@@ -30,7 +30,8 @@ from cgbench.datamodules import DataNotFoundError
 from cgbench.evaluate import build_metrics, eval_rows, evaluate
 from cgbench.metrics import METRICS, load_lpips
 from cgbench.models import MODELS
-from cgbench.run import device_name, load_evaluator, make_datamodule, make_model, make_trainer
+from cgbench.provenance import device_name
+from cgbench.run import load_evaluator, make_datamodule, make_model, make_trainer
 from cgbench.speed import step_flops
 from cgbench.tasks import TASKS
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--stop-at", type=float, default=None, help="end a curve at this value")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    from cgbench.run import matrix
+    from cgbench.matrix import pairs as matrix
 
     try:  # a bad task, --set or model argument: one line, not a traceback
         models = args.models or [m for _, m in matrix([C.lookup(TASKS, args.task, "task")],

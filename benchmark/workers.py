@@ -5,7 +5,7 @@ processes side by side beat one two-thread process by 1.05-1.24x when quiet, and
 step on a loaded machine was 6x slower than a one-thread one. So on CPU, ``--workers auto``
 runs one single-thread worker per core; with a GPU, one worker (the device is the limit).
 Workers are spawned (not forked: a forked OpenMP pool can hang), re-register ``--model`` and
-``--task-config`` plugins, and run the same `cgbench.run.run_one` as the sequential loop, so a
+``--task-config`` plugins, and run the same `cgbench.matrix.run_cell` as the sequential loop, so a
 record does not depend on how it was scheduled beyond float summation order.
 """
 
@@ -63,7 +63,7 @@ def setup(threads: int, task_files: list, model_specs: list) -> None:
 
 def _serve(conn, setup_args: tuple) -> None:
     """A worker process: set up once, then run ``(index, fn, args, kwargs)`` until None."""
-    from cgbench.config import ConfigError
+    from cgbench.errors import ConfigError
 
     setup(*setup_args)
     while (job := conn.recv()) is not None:

@@ -7,9 +7,9 @@ import pytest
 import cgbench.datamodules.mnist as mnist_module
 from cgbench import references
 from cgbench.__main__ import main
+from cgbench.matrix import pairs as matrix
 from cgbench.metrics.distribution import DISTRIBUTION
 from cgbench.models import MODELS
-from cgbench.run import matrix
 from cgbench.tasks import TASKS
 
 SYNTHETIC = [name for name, task in TASKS.items() if task.synthetic]

@@ -6,6 +6,7 @@ import pytest
 
 from cgbench import config as C
 from cgbench import evaluators as E
+from cgbench import provenance as P
 from cgbench.__main__ import main
 from cgbench.records import run_path
 
@@ -47,11 +48,11 @@ def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
     assert smoke_run(results) == 0
     path = run_path(results, "synthetic_label", "cvae", "smoke", 0) / "metrics.json"
     record = json.loads(path.read_text())
-    assert C.staleness(record) == "" and set(record["code"]) == {"model", "data", "scoring"}
+    assert P.staleness(record) == "" and set(record["code"]) == {"model", "data", "scoring"}
     record["code"]["scoring"] = "0" * 12  # as if the metrics had changed since
-    assert C.staleness(record) == "code (scoring)"
+    assert P.staleness(record) == "code (scoring)"
     record["task_version"] = 1
-    assert C.staleness(record) == "task"
+    assert P.staleness(record) == "task"
     path.write_text(json.dumps(record))  # a stale record is rerun, not skipped
     assert smoke_run(results) == 0
-    assert C.staleness(json.loads(path.read_text())) == ""
+    assert P.staleness(json.loads(path.read_text())) == ""

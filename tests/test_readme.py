@@ -3,7 +3,7 @@
 from test_claims import record, write
 
 from cgbench import readme
-from cgbench.config import load_records
+from cgbench.provenance import load_records
 
 
 def test_block_is_rebuilt_between_the_markers_and_drift_is_caught(tmp_path):

@@ -1,0 +1,203 @@
+"""Where a record comes from: the commit, the host and build, the code's digests, staleness.
+
+A record names the git commit (`git_sha`), the device and host kind and build (`host`: what
+decides whether a rerun is exact), and digests of the code behind it (`code_fingerprint`), so
+`staleness` can say when today's config, task version or code no longer match it.
+"""
+
+import contextlib
+import datetime as dt
+import hashlib
+import inspect
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import torch
+
+from cgbench import config as C
+from cgbench import records
+from cgbench.models import MODELS
+from cgbench.tasks import TASKS
+
+
+def git_sha() -> str:
+    """Commit of the code that produced a result, ``+dirty`` when the tree has changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def device_name() -> str:
+    """The accelerator a run trained on, named for its record."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # change fp32/bf16 kernels
+
+
+def host() -> dict:
+    """The host kind and build a record was made on: what decides whether a rerun is exact.
+
+    The same code, seed and thread count give the same floats only on the same CPU model, ISA
+    and torch build; elsewhere kernels round differently (`cgbench.reproduce` then compares
+    seeds as samples instead).
+    """
+    first = {}  # the first processor's "key: value" lines of /proc/cpuinfo
+    with contextlib.suppress(OSError):
+        text = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+        first = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        first = {k.strip(): v.strip() for k, v in first.items()}
+    cpu = first.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in first:  # VMs often name every Xeon alike; family/model tell them apart
+        cpu += f" (family {first['cpu family']} model {first.get('model', '?')})"
+    flags = set(first.get("flags", "").split())
+    return {
+        "cpu": cpu,
+        "isa": [f for f in ISA_FLAGS if f in flags],
+        "torch": torch.__version__,
+        "torch_git": (torch.version.git_version or "")[:12],
+        "threads": torch.get_num_threads(),
+    }
+
+
+def evaluator_summary(info: dict) -> dict:
+    """The evaluator fields of a run record: checksum, held-out figures overall and per column."""
+    keys = ("sha256", "frozen", "test_acc", "attr_balanced", "attr_tpr", "attr_tnr", "epochs",
+            "train_seconds")  # fmt: skip
+    summary = {k: info[k] for k in keys if k in info}
+    columns = info.get("columns") or []
+    summary["per_column"] = dict(zip(columns, info.get("test_acc_per_column", []), strict=False))
+    for rate in ("attr_balanced", "attr_tpr", "attr_tnr"):
+        if f"{rate}_per_column" in info:
+            summary[f"{rate}_per_column"] = dict(zip(columns, info[f"{rate}_per_column"],
+                                                     strict=True))  # fmt: skip
+    return summary
+
+
+def record_fields(task, cfg: dict, dm, classifier_info, sha: str, overrides=()) -> dict:
+    """The record fields every run has, trained here or scored from external samples."""
+    return {
+        "task": cfg["task"],
+        "task_version": task.version,
+        "model": cfg["model"],
+        "seed": cfg["seed"],
+        "profile": cfg["profile"],
+        "data": getattr(dm, "split_info", {}),
+        "evaluator": classifier_info and evaluator_summary(classifier_info),
+        "data_checksum": dm.data_checksum,
+        "git_sha": git_sha(),
+        "config_sha": sha,
+        "code": code_fingerprint(cfg["task"], cfg["model"]),
+        "overrides": list(overrides),
+        "torch": torch.__version__,
+        "device": device_name(),
+        "host": host(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+def _digest(paths) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(set(paths)):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def model_sources(source: Path, shared: Path, seen: set | None = None) -> set[Path]:
+    """A model's file and every ``cgbench.models`` module it imports, transitively.
+
+    LC builds on CVAE and CSVAE on its likelihood, so a change there changes their runs too.
+    """
+    seen = set() if seen is None else seen
+    if source not in seen and source.exists():
+        seen.add(source)
+        for name in re.findall(r"^from cgbench\.models\.(\w+) import", source.read_text(), re.M):
+            model_sources(shared / f"{name}.py", shared, seen)
+    return seen
+
+
+def code_fingerprint(task: str, model: str) -> dict[str, str]:
+    """Digests of the code behind a record, by part, so a code change marks records stale.
+
+    ``model``: the model's module with the shared bases and nets; ``data``: the DataModules;
+    ``scoring``: the metrics, the evaluation loops and the frozen evaluator files. Models that
+    are not registered (external samples) have no ``model`` part.
+    """
+    from cgbench import datamodules, metrics
+
+    parts = {}
+    if model in MODELS:
+        source = Path(inspect.getsourcefile(MODELS[model]))
+        shared = Path(inspect.getsourcefile(MODELS["cvae"])).parent  # models/
+        parts["model"] = _digest([*model_sources(source, shared), shared / "base.py",
+                                  shared / "nets.py"])  # fmt: skip
+    parts["data"] = _digest(Path(datamodules.__file__).parent.glob("*.py"))
+    frozen = PACKAGE_ROOT / "frozen"
+    scoring = [*Path(metrics.__file__).parent.glob("*.py"), PACKAGE_ROOT / "evaluate.py"]
+    parts["scoring"] = _digest([*scoring, *frozen.glob(f"{task}.*")])
+    return parts
+
+
+def staleness(record: dict) -> str:
+    """Why a record no longer matches today's code, or ``""``: ``config``, ``task``, ``code``.
+
+    ``config``: today's YAML and code defaults resolve another config (`make benchmark`
+    reruns it); ``task``: the task's version moved; ``code``: a part of `code_fingerprint`
+    changed (``code (scoring)`` alone: `cgbench rescore` refreshes it without retraining).
+    Records of unknown tasks (plugins not loaded, test fixtures) are never called stale;
+    external and reference records are judged by task and scoring code only.
+    """
+    if record["task"] not in TASKS:
+        return ""
+    if record.get("task_version", 1) != TASKS[record["task"]].version:
+        return "task"
+    trained = not (record.get("external") or record.get("reference"))
+    if trained and record["model"] in MODELS:
+        overrides = tuple(record.get("overrides") or ())
+        try:
+            cfg = C.run_config(record["task"], record["model"], record["seed"], record["profile"],
+                             overrides)  # fmt: skip
+        except ValueError:  # a profile or key this version no longer knows
+            return "config"
+        if C.config_sha(cfg) != record.get("config_sha"):
+            return "config"
+    elif trained:
+        return ""
+    old, now = record.get("code") or {}, code_fingerprint(record["task"], record["model"])
+    changed = [part for part in now if old.get(part) != now[part]]
+    return f"code ({', '.join(changed)})" if changed else ""
+
+
+def is_stale(record: dict) -> bool:
+    """Whether `make benchmark` would rerun the record (see `staleness`)."""
+    return bool(staleness(record))
+
+
+def annotate(record: dict) -> dict:
+    """Fields the tables need that depend on today's code, not on the record itself."""
+    cls, spec = MODELS.get(record["model"]), TASKS.get(record["task"])
+    return {
+        "stale": staleness(record),
+        "adapted": bool(cls and spec and spec.cond_kind in cls.adapted_kinds),
+    }
+
+
+def load_records(results_dir: Path) -> list[dict]:
+    """Every run record under ``results_dir``, annotated for today's code (see `annotate`)."""
+    return records.collect(results_dir, annotate)
