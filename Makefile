@@ -13,7 +13,7 @@ WORKERS ?= auto
 TRAIN   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore reproduce metric-speed speed fid-sanity time-to-quality clean
+.PHONY: help install test test-all lint layers format smoke benchmark leaderboard leaderboard-check report report-screenshot evaluators references rescore reproduce metric-speed speed fid-sanity time-to-quality clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE WORKERS; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,14 +27,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install the project with pinned dependencies
 
-test: $(STAMP) leaderboard-check ## Run the fast offline test suite (set DATA_DIR to use real data)
+test: $(STAMP) leaderboard-check layers ## Run the fast offline test suite (set DATA_DIR to use real data)
 	$(PY) -m pytest -q
 
 test-all: $(STAMP) ## Run every test, slow ones included
 	$(PY) -m pytest -q -m ""
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) layers ## ruff check and format check, and the import layers
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+layers: $(STAMP) ## The import-linter layers contract of pyproject.toml (no import circles)
+	.venv/bin/lint-imports
 
 format: $(STAMP) ## ruff fix and format
 	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
