@@ -73,9 +73,15 @@ def summary(record: dict) -> str:
     ceiling = (
         f" (evaluator {record['evaluator']['test_acc']:.4f})" if record.get("evaluator") else ""
     )
-    state = ("skipped, record exists" if record.get("skipped") else "from samples"
-             if record.get("external") else f"{record['reference']} {record['model']}"
-             if record.get("reference") else f"{record['train_seconds']:.0f}s")  # fmt: skip
+    state = (
+        "skipped, record exists"
+        if record.get("skipped")
+        else "from samples"
+        if record.get("external")
+        else f"{record['reference']} {record['model']}"
+        if record.get("reference")
+        else f"{record['train_seconds']:.0f}s"
+    )
     if record.get("rank"):
         return f"  trained as rank {record['rank']}; rank 0 scores and writes the record"
     if record.get("status") == "diverged":
@@ -89,9 +95,14 @@ def _executor(args) -> matrix.Executor:
     def given(name, default=()):
         return getattr(args, name, default) or default
 
-    return matrix.Executor(given("executor", "local"), str(given("workers", "1")),
-                           tuple(given("cluster")), given("job_dir", None),
-                           tuple(given("task_config")), tuple(given("model")))  # fmt: skip
+    return matrix.Executor(
+        given("executor", "local"),
+        str(given("workers", "1")),
+        tuple(given("cluster")),
+        given("job_dir", None),
+        tuple(given("task_config")),
+        tuple(given("model")),
+    )
 
 
 def _plan(args) -> list[matrix.Cell]:
@@ -116,8 +127,7 @@ def cmd_run(args) -> int:
         require_extra("wandb", "wandb", "--logger wandb")
     matrix.check_data(cells)  # every dataset's files before any work, not mid-matrix
     start, failures = time.perf_counter(), []
-    finished = matrix.run_matrix(cells, args.results_dir, _executor(args), args.logger,
-                                 args.force)  # fmt: skip
+    finished = matrix.run_matrix(cells, args.results_dir, _executor(args), args.logger, args.force)
     for done, (cell, record) in enumerate(finished, 1):
         print(f"run {done}/{len(cells)}: {cell.name}", flush=True)
         if isinstance(record, Failed):
@@ -131,12 +141,17 @@ def cmd_run(args) -> int:
     table = rebuild(args.results_dir, args.include_synthetic, summaries=False)
     if args.logger == "wandb":
         log_leaderboard_to_wandb(table, args.results_dir)
-    print(f"{len(cells)} run(s) in {time.perf_counter() - start:.0f}s; "
-          f"leaderboard in {args.results_dir}/leaderboard.md; `cgbench leaderboard` refreshes "
-          "claims.md and the README's results block")  # fmt: skip
+    print(
+        f"{len(cells)} run(s) in {time.perf_counter() - start:.0f}s; "
+        f"leaderboard in {args.results_dir}/leaderboard.md; `cgbench leaderboard` refreshes "
+        "claims.md and the README's results block"
+    )
     if failures:
-        print(f"{len(failures)} run(s) failed; the others landed. Rerunning the same command "
-              "resubmits only those:\n  " + "\n  ".join(failures), file=sys.stderr)  # fmt: skip
+        print(
+            f"{len(failures)} run(s) failed; the others landed. Rerunning the same command "
+            "resubmits only those:\n  " + "\n  ".join(failures),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -152,20 +167,25 @@ def _profiles_and_seeds(tasks: list[str], args) -> tuple[dict, dict]:
     named += [Path(path).stem for path in getattr(args, "task_config", [])]
     for task in [t for t, block in blocks.items() if block["profile"] is None]:
         if task in named:
-            raise C.ConfigError(f"{task} has no published profile yet (`published: {{profile: "
-                                "null}` in its YAML); pass --profile quick|standard|"
-                                "full")  # fmt: skip
+            raise C.ConfigError(
+                f"{task} has no published profile yet (`published: {{profile: "
+                "null}` in its YAML); pass --profile quick|standard|"
+                "full"
+            )
         print(f"{task}: not published yet (its YAML's `published` block); left out", flush=True)
         del blocks[task]
     profiles = {task: block["profile"] for task, block in blocks.items()}
-    seeds = {task: _seeds(getattr(args, "seeds", []) or [str(s) for s in block["seeds"]])
-             for task, block in blocks.items()}  # fmt: skip
+    seeds = {
+        task: _seeds(getattr(args, "seeds", []) or [str(s) for s in block["seeds"]])
+        for task, block in blocks.items()
+    }
     return profiles, seeds
 
 
 def _references(task: str, profile: str, args) -> None:
-    for record in references.score_references(task, profile, tuple(args.set),
-                                              args.results_dir, args.force):  # fmt: skip
+    for record in references.score_references(
+        task, profile, tuple(args.set), args.results_dir, args.force
+    ):
         if not record.get("skipped"):
             print(summary(record), flush=True)
 
@@ -225,9 +245,11 @@ def cmd_leaderboard(args) -> int:
         if readme.drifted(args.results_dir, records):
             stale.append("../README.md (its results block)")
         for name in stale:
-            print(f"{args.results_dir}/{name} differs from a rebuild from the run records; "
-                  "run `make leaderboard` and commit the result (never edit tables by hand)",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"{args.results_dir}/{name} differs from a rebuild from the run records; "
+                "run `make leaderboard` and commit the result (never edit tables by hand)",
+                file=sys.stderr,
+            )
         if not stale:
             print(f"tables in {args.results_dir} match the run records")
         return 1 if stale else 0
@@ -243,8 +265,10 @@ def cmd_reproduce(args) -> int:
     models = _names(args.models, MODELS, list(MODELS))
     recorded = {(r["task"], r["model"]) for r in R.collect(args.results_dir)}
     if not any((t, m) in recorded for t in tasks for m in models):
-        print(f"no committed record of these cells in {args.results_dir} to compare with; "
-              "run them first (`cgbench run`)")  # fmt: skip
+        print(
+            f"no committed record of these cells in {args.results_dir} to compare with; "
+            "run them first (`cgbench run`)"
+        )
         return 1
     profiles, seeds = _profiles_and_seeds(tasks, args)
     cells = matrix.plan(list(profiles), models, profiles, seeds)
@@ -290,11 +314,20 @@ def cmd_tune(args) -> int:
     for task in args.tasks:
         spaces = tuning.tuning_block(task).get("spaces") or {}
         for model in args.models or list(spaces):
-            rows = tuning.run_trials(task, model, args.results_dir, args.seed,
-                                     executor=args.executor, cluster_flags=args.cluster,
-                                     job_dir=args.job_dir)  # fmt: skip
-            failed += [f"{task} x {model} trial {r['trial']}: {r['failed']} (log {r['log']})"
-                       for r in rows if "failed" in r]  # fmt: skip
+            rows = tuning.run_trials(
+                task,
+                model,
+                args.results_dir,
+                args.seed,
+                executor=args.executor,
+                cluster_flags=args.cluster,
+                job_dir=args.job_dir,
+            )
+            failed += [
+                f"{task} x {model} trial {r['trial']}: {r['failed']} (log {r['log']})"
+                for r in rows
+                if "failed" in r
+            ]
             best = tuning.best_trial(rows)
             print(
                 f"{task} x {model}: best trial {best['trial']} {best['score']:.4f} "
@@ -304,8 +337,11 @@ def cmd_tune(args) -> int:
         table = tuning.write_table(task, args.results_dir)
         print(f"{len(table)} trial(s) in {args.results_dir}/tuning/{task}.csv")
     if failed:
-        print(f"{len(failed)} trial(s) failed; rerunning resubmits only those:\n  "
-              + "\n  ".join(failed), file=sys.stderr)  # fmt: skip
+        print(
+            f"{len(failed)} trial(s) failed; rerunning resubmits only those:\n  "
+            + "\n  ".join(failed),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -329,8 +365,10 @@ def cmd_evaluators(args) -> int:
         else:
             loaded = E.load_frozen(name, dm)
             if loaded is None:
-                raise C.ConfigError(f"{name} has no frozen evaluator; train it with `cgbench "
-                                    f"evaluators --train --tasks {name}`")  # fmt: skip
+                raise C.ConfigError(
+                    f"{name} has no frozen evaluator; train it with `cgbench "
+                    f"evaluators --train --tasks {name}`"
+                )
             record = loaded[1]
         E.write_table(record, E.table_path(args.results_dir, name))
         print(f"{name}: test accuracy {record['test_acc']:.4f}, sha256 {record['sha256'][:12]}")
@@ -348,8 +386,9 @@ def _task(args) -> str:
 def cmd_conditions(args) -> int:
     """Write the test conditions a task scores, for samples made elsewhere."""
     _task(args)
-    n = external.export_conditions(args.task, args.out, args.profile, tuple(args.set),
-                                   args.with_images)  # fmt: skip
+    n = external.export_conditions(
+        args.task, args.out, args.profile, tuple(args.set), args.with_images
+    )
     print(f"{n} test conditions of {args.task} ({args.profile}) written to {args.out}")
     return 0
 
@@ -358,8 +397,16 @@ def cmd_score(args) -> int:
     """Score samples made elsewhere; write their record and rebuild the tables."""
     _task(args)
     C.check_data_dir()
-    record = external.score_samples(args.task, args.samples, args.name, args.profile, args.seed,
-                                    tuple(args.set), args.results_dir, args.force)  # fmt: skip
+    record = external.score_samples(
+        args.task,
+        args.samples,
+        args.name,
+        args.profile,
+        args.seed,
+        tuple(args.set),
+        args.results_dir,
+        args.force,
+    )
     print(summary(record), flush=True)
     rebuild(args.results_dir, TASKS[args.task].synthetic, summaries=False)
     print("`cgbench leaderboard` refreshes claims.md and the README's results block")
@@ -374,20 +421,34 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the task x model x seed matrix, then the leaderboard")
     run.add_argument("--tasks", nargs="*", default=[], help="task keys or 'all' (published tasks)")
     run.add_argument("--models", nargs="*", default=[], help="model keys or 'all'")
-    run.add_argument("--seeds", nargs="*", default=[],
-                     help="seeds (default: the task's published seeds, else 0)")  # fmt: skip
-    run.add_argument("--profile", default="published", choices=("published", *C.PROFILES),
-                     help="published (default): each task's trusted profile and seeds, from "
-                     "its YAML's `published` block")  # fmt: skip
+    run.add_argument(
+        "--seeds", nargs="*", default=[], help="seeds (default: the task's published seeds, else 0)"
+    )
+    run.add_argument(
+        "--profile",
+        default="published",
+        choices=("published", *C.PROFILES),
+        help="published (default): each task's trusted profile and seeds, from "
+        "its YAML's `published` block",
+    )
     run.add_argument("--logger", default="csv", choices=["csv", "wandb", "none"])
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     run.add_argument("--force", action="store_true", help="rerun even if a record exists")
-    run.add_argument("--workers", default="1", metavar="N|auto",
-                     help="parallel worker processes; auto: one single-thread worker per CPU "
-                     "core, one with a GPU (cgbench.workers)")  # fmt: skip
-    run.add_argument("--model", action="append", default=[], metavar="[KEY=]PKG.MODULE:CLASS",
-                     help="your own ConditionalGenerator class (repeatable); runs only those "
-                     "unless --models names others too")  # fmt: skip
+    run.add_argument(
+        "--workers",
+        default="1",
+        metavar="N|auto",
+        help="parallel worker processes; auto: one single-thread worker per CPU "
+        "core, one with a GPU (cgbench.workers)",
+    )
+    run.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="[KEY=]PKG.MODULE:CLASS",
+        help="your own ConditionalGenerator class (repeatable); runs only those "
+        "unless --models names others too",
+    )
     run.set_defaults(fn=cmd_run)
     cond = sub.add_parser("conditions", help="write a task's scored test conditions (.npz/.pt)")
     cond.add_argument("--task", required=True)
@@ -396,18 +457,26 @@ def main(argv: list[str] | None = None) -> int:
     cond.set_defaults(fn=cmd_conditions)
     scr = sub.add_parser("score", help="score samples made elsewhere, as a run record")
     scr.add_argument("--task", required=True)
-    scr.add_argument("--samples", type=Path, required=True,
-                     help="(N, K, C, H, W) in .npz ('samples') or .pt, or a folder of "
-                     "<row>_<k>.png")  # fmt: skip
+    scr.add_argument(
+        "--samples",
+        type=Path,
+        required=True,
+        help="(N, K, C, H, W) in .npz ('samples') or .pt, or a folder of <row>_<k>.png",
+    )
     scr.add_argument("--name", required=True, help="the row's name in the tables")
     scr.add_argument("--seed", type=int, default=0, help="label of this set of samples")
-    scr.add_argument("--force", action="store_true",
-                     help="replace a record of other samples, same name and seed")  # fmt: skip
+    scr.add_argument(
+        "--force", action="store_true", help="replace a record of other samples, same name and seed"
+    )
     scr.set_defaults(fn=cmd_score)
     for p in (run, cond, scr):
-        p.add_argument("--task-config", action="append", default=[], metavar="PATH.yaml",
-                       help="a task YAML outside the package (key: its file stem; needs "
-                       "`base: <task>`)")  # fmt: skip
+        p.add_argument(
+            "--task-config",
+            action="append",
+            default=[],
+            metavar="PATH.yaml",
+            help="a task YAML outside the package (key: its file stem; needs `base: <task>`)",
+        )
     for p in (cond, scr):
         p.add_argument("--profile", default="quick", choices=C.PROFILES)
         p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
@@ -425,16 +494,23 @@ def main(argv: list[str] | None = None) -> int:
     board = sub.add_parser("leaderboard", help="rebuild results/*.csv and .md from the records")
     board.add_argument("--check", action="store_true", help="exit 1 if the tables are stale")
     board.set_defaults(fn=cmd_leaderboard)
-    repro = sub.add_parser("reproduce", help="retrain committed cells in a scratch folder and "
-                         "compare their scores: results/reproduce.csv")  # fmt: skip
+    repro = sub.add_parser(
+        "reproduce",
+        help="retrain committed cells in a scratch folder and "
+        "compare their scores: results/reproduce.csv",
+    )
     repro.add_argument("--tasks", nargs="+", required=True)
     repro.add_argument("--models", nargs="+", required=True)
     repro.add_argument("--seeds", nargs="*", default=[], help="default: the published seeds")
     repro.add_argument("--profile", default="published", choices=("published", *C.PROFILES))
     repro.add_argument("--workers", default="1", metavar="N|auto")
-    repro.add_argument("--rerun-dir", type=Path, default=None,
-                       help="compare the records a rerun already wrote there (e.g. on another "
-                       "machine, with `cgbench run --force`); nothing trains")  # fmt: skip
+    repro.add_argument(
+        "--rerun-dir",
+        type=Path,
+        default=None,
+        help="compare the records a rerun already wrote there (e.g. on another "
+        "machine, with `cgbench run --force`); nothing trains",
+    )
     repro.set_defaults(fn=cmd_reproduce)
     sub.add_parser("claims", help="check the papers' claims: results/claims.md").set_defaults(
         fn=cmd_claims
@@ -449,23 +525,34 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--seed", type=int, default=0, help="search seed (and training seed)")
     tune.set_defaults(fn=cmd_tune)
     for p in (run, tune):  # where the cells or trials run
-        p.add_argument("--executor", default="local", choices=cluster.EXECUTORS,
-                       help="local (default): this process or --workers; slurm: one SLURM job "
-                       "per cell through submitit; subprocess: the same jobs as processes "
-                       "here")  # fmt: skip
-        p.add_argument("--cluster", action="append", default=[], metavar="KEY=VALUE",
-                       help="a submitit job setting (timeout_min=60, gpus_per_node=1, "
-                       "slurm_partition=gpu, ...), over the config's `cluster` block")  # fmt: skip
-        p.add_argument("--job-dir", type=Path, default=None,
-                       help="submitit's pickles and logs, seen by every node "
-                       "(default $CGBENCH_CACHE/jobs)")  # fmt: skip
+        p.add_argument(
+            "--executor",
+            default="local",
+            choices=cluster.EXECUTORS,
+            help="local (default): this process or --workers; slurm: one SLURM job "
+            "per cell through submitit; subprocess: the same jobs as processes "
+            "here",
+        )
+        p.add_argument(
+            "--cluster",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a submitit job setting (timeout_min=60, gpus_per_node=1, "
+            "slurm_partition=gpu, ...), over the config's `cluster` block",
+        )
+        p.add_argument(
+            "--job-dir",
+            type=Path,
+            default=None,
+            help="submitit's pickles and logs, seen by every node (default $CGBENCH_CACHE/jobs)",
+        )
     clf = sub.add_parser("evaluators", help="verify (or --train) the frozen evaluators")
     clf.add_argument("--tasks", nargs="*", default=[])
     clf.add_argument("--train", action="store_true", help="train them (benchmark/frozen/)")
     clf.add_argument("--force", action="store_true", help="with --train: replace existing ones")
     clf.set_defaults(fn=cmd_evaluators)
-    for p in (run, board, rep, repro, clf, cond, scr, mig, refs, resc, tune,
-              sub.choices["claims"]):  # fmt: skip
+    for p in (run, board, rep, repro, clf, cond, scr, mig, refs, resc, tune, sub.choices["claims"]):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)

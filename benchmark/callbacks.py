@@ -122,8 +122,9 @@ class FlopCount(TorchDispatchMode):
 def _is_view(func) -> bool:
     """Whether an aten op returns a view of an input (``t``, ``view``, ``detach``): no work."""
     returns = func._schema.returns
-    return bool(returns) and all(r.alias_info is not None and not r.alias_info.is_write
-                                 for r in returns)  # fmt: skip
+    return bool(returns) and all(
+        r.alias_info is not None and not r.alias_info.is_write for r in returns
+    )
 
 
 class BudgetError(ConfigError):
@@ -202,16 +203,28 @@ class FlopBudget(pl.Callback):
                 "with --set budget.max_epochs=N (it is then marked off budget)"
             )
         last = self.phases[-1] if self.phases else None
-        if last is None or not math.isclose(last["mflop_per_image"], self.per_image / 1e6,
-                                            rel_tol=1e-6):  # fmt: skip
-            self.phases.append({"from_epoch": epoch, "mflop_per_image": self.per_image / 1e6,
-                                "batches": 0, "images": 0, "tflop": 0.0,
-                                "seconds": 0.0})  # fmt: skip
+        if last is None or not math.isclose(
+            last["mflop_per_image"], self.per_image / 1e6, rel_tol=1e-6
+        ):
+            self.phases.append(
+                {
+                    "from_epoch": epoch,
+                    "mflop_per_image": self.per_image / 1e6,
+                    "batches": 0,
+                    "images": 0,
+                    "tflop": 0.0,
+                    "seconds": 0.0,
+                }
+            )
 
     def state_dict(self) -> dict:
-        return {"spent": self.spent, "phases": self.phases, "uncounted": dict(self.uncounted),
-                "uncounted_elements": self.uncounted_elements,
-                "counted_flops": self.counted_flops}  # fmt: skip
+        return {
+            "spent": self.spent,
+            "phases": self.phases,
+            "uncounted": dict(self.uncounted),
+            "uncounted_elements": self.uncounted_elements,
+            "counted_flops": self.counted_flops,
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.spent = state_dict["spent"]

@@ -69,9 +69,14 @@ def _last_error(err: Exception) -> str:
 
 
 def run_jobs(
-    fn: Callable, cells: list[tuple[tuple, dict]], kind: str, params: list[dict], folder: Path,
-    task_files=(), model_specs=(),
-) -> Iterator[tuple[int, object]]:  # fmt: skip
+    fn: Callable,
+    cells: list[tuple[tuple, dict]],
+    kind: str,
+    params: list[dict],
+    folder: Path,
+    task_files=(),
+    model_specs=(),
+) -> Iterator[tuple[int, object]]:
     """Submit ``fn(*args, **kwargs)`` per cell as a job; yield ``(index, result | Failed)``.
 
     Args:
@@ -103,8 +108,10 @@ def run_jobs(
             except Exception as err:  # the job's traceback is in its log
                 failed += 1
                 yield i, Failed(_last_error(err), job.paths.stderr, job.paths.stdout)
-        line = (f"cells: {len(jobs) - len(pending) - failed} done, {failed} failed, "
-                f"{len(pending)} queued or running")  # fmt: skip
+        line = (
+            f"cells: {len(jobs) - len(pending) - failed} done, {failed} failed, "
+            f"{len(pending)} queued or running"
+        )
         if line != shown:
             print(line, flush=True)
             shown = line

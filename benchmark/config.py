@@ -152,8 +152,10 @@ def published(task: str) -> dict:
     """
     block = PUBLISHED_DEFAULT | (_task_yaml(task).get("published") or {})
     if block["profile"] not in (*PROFILES, None):  # None: not published yet
-        raise ConfigError(f"{task}.yaml: published.profile={block['profile']!r}; choose one of "
-                          f"{', '.join(PROFILES)}")  # fmt: skip
+        raise ConfigError(
+            f"{task}.yaml: published.profile={block['profile']!r}; choose one of "
+            f"{', '.join(PROFILES)}"
+        )
     return block
 
 

@@ -50,8 +50,10 @@ def frozen_network(task: str, x_shape) -> tuple[EvaluatorCNN, dict] | None:
         return None
     data = weights.read_bytes()
     if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        raise ConfigError(f"{weights} fails its SHA-256; restore it from git or retrain it with "
-                          f"`cgbench evaluators --tasks {task} --force`")  # fmt: skip
+        raise ConfigError(
+            f"{weights} fails its SHA-256; restore it from git or retrain it with "
+            f"`cgbench evaluators --tasks {task} --force`"
+        )
     n_outputs = len(record["columns"])
     classifier = EvaluatorCNN(tuple(x_shape), n_outputs, record["settings"].get("width", 32))
     classifier.load_state_dict(torch.load(io.BytesIO(data), weights_only=True))
@@ -83,14 +85,19 @@ def train_frozen(task: str, dm: ConditionalDataModule, settings: dict, force: bo
     """
     weights, meta = frozen_paths(task)
     if weights.exists() and not force:
-        raise ConfigError(f"{weights} exists: every committed record was scored with it; pass "
-                          "--force to replace it (then rescore or rerun the records)")  # fmt: skip
+        raise ConfigError(
+            f"{weights} exists: every committed record was scored with it; pass "
+            "--force to replace it (then rescore or rerun the records)"
+        )
     classifier, record = _train(task, dm, settings)
     buffer = io.BytesIO()
     torch.save(classifier.state_dict(), buffer)
     atomic_write(weights, buffer.getvalue())
-    record |= {"path": f"benchmark/frozen/{weights.name}", "settings": dict(settings),
-               "sha256": hashlib.sha256(buffer.getvalue()).hexdigest()}  # fmt: skip
+    record |= {
+        "path": f"benchmark/frozen/{weights.name}",
+        "settings": dict(settings),
+        "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+    }
     atomic_write(meta, json.dumps(record, indent=2) + "\n")
     return record
 
@@ -141,8 +148,11 @@ def load_or_train(
     buffer = io.BytesIO()
     torch.save(classifier.state_dict(), buffer)
     atomic_write(weights, buffer.getvalue())
-    record |= {"path": str(weights), "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
-               "frozen": False}  # fmt: skip
+    record |= {
+        "path": str(weights),
+        "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+        "frozen": False,
+    }
     atomic_write(meta, json.dumps(record, indent=2))
     return classifier, record
 
@@ -186,11 +196,15 @@ def table_path(results_dir: Path, task: str) -> Path:
 def write_table(record: dict, path: Path) -> None:
     """Per-column (attribute or class) held-out accuracy of an evaluator, as CSV."""
     rates = [k for k in ("attr_balanced", "attr_tpr", "attr_tnr") if k in record]
-    columns = [record["test_acc_per_column"], record["test_base_rate_per_column"],
-               *(record[f"{k}_per_column"] for k in rates)]  # fmt: skip
+    columns = [
+        record["test_acc_per_column"],
+        record["test_base_rate_per_column"],
+        *(record[f"{k}_per_column"] for k in rates),
+    ]
     lines = [",".join(["column", "evaluator_test_acc", "base_rate", *rates])]
     for name, *values in zip(record["columns"], *columns, strict=True):
         lines.append(",".join([name, *(f"{v:.4f}" for v in values)]))
-    lines.append(",".join(["all", f"{record['test_acc']:.4f}", "",
-                           *(f"{record[k]:.4f}" for k in rates)]))  # fmt: skip
+    lines.append(
+        ",".join(["all", f"{record['test_acc']:.4f}", "", *(f"{record[k]:.4f}" for k in rates)])
+    )
     atomic_write(path, "\n".join(lines) + "\n")

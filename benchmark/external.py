@@ -67,8 +67,12 @@ def export_conditions(
     cfg = _config(task, "conditions", 0, profile, overrides)
     _, dm = make_datamodule(task, cfg)
     _, rows, x, y = scored_rows(dm, cfg["eval"]["max_batches"])
-    content = {"conditions": y, "index": torch.tensor(rows), "x_shape": torch.tensor(dm.x_shape),
-               "k_samples": torch.tensor(cfg["eval"]["k_samples"])}  # fmt: skip
+    content = {
+        "conditions": y,
+        "index": torch.tensor(rows),
+        "x_shape": torch.tensor(dm.x_shape),
+        "k_samples": torch.tensor(cfg["eval"]["k_samples"]),
+    }
     if with_images:
         content["images"] = x
     out = Path(out)
@@ -208,8 +212,9 @@ def _grid(samples, x, y, n_rows: int = 10) -> torch.Tensor:
     if y.dim() == 4:
         shown = y[:n_rows, : x.shape[1]].expand(-1, x.shape[1], -1, -1)
         rows = torch.cat([shown[:, None], x[:n_rows, None], rows], 1)
-    return make_grid(rows.flatten(0, 1), nrow=rows.shape[1], normalize=True,
-                     value_range=(-1, 1), pad_value=1)  # fmt: skip
+    return make_grid(
+        rows.flatten(0, 1), nrow=rows.shape[1], normalize=True, value_range=(-1, 1), pad_value=1
+    )
 
 
 def score_samples(
@@ -256,8 +261,13 @@ def score_samples(
     result = score(ReplayGenerator(samples, y, rows, order), task, dm, classifier, cfg)
     sha_cfg = C.config_sha(cfg)
     record = P.record_fields(task, cfg, dm, classifier_info, sha_cfg, overrides)
-    record |= result | {"status": "ok", "external": True, "samples_sha256": sha,
-                        "samples_path": Path(samples_path).name}  # fmt: skip
-    write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record,
-              {"samples": _grid(samples, x, y)})  # fmt: skip
+    record |= result | {
+        "status": "ok",
+        "external": True,
+        "samples_sha256": sha,
+        "samples_path": Path(samples_path).name,
+    }
+    write_run(
+        run_dir, yaml.safe_dump(cfg, sort_keys=True), record, {"samples": _grid(samples, x, y)}
+    )
     return record

@@ -79,10 +79,17 @@ def main(n: int = 200, out: Path = Path("results/fid_sanity.csv")) -> pd.DataFra
             fake = space(images)
             seconds = time.perf_counter() - start
             kid, _, subset = kernel_distance(real, fake)
-            rows.append({"features": name, "corruption": corruption, "n": n,
-                         "fid": round(frechet_distance(real, fake), 4), "kid": round(kid, 6),
-                         **{k: round(v, 4) for k, v in prdc(real, fake).items()},
-                         "images_per_s": round(n / seconds, 1)})  # fmt: skip
+            rows.append(
+                {
+                    "features": name,
+                    "corruption": corruption,
+                    "n": n,
+                    "fid": round(frechet_distance(real, fake), 4),
+                    "kid": round(kid, 6),
+                    **{k: round(v, 4) for k, v in prdc(real, fake).items()},
+                    "images_per_s": round(n / seconds, 1),
+                }
+            )
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     out.parent.mkdir(parents=True, exist_ok=True)

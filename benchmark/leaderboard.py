@@ -24,9 +24,17 @@ from cgbench.tables import integer, markdown_table, mean_pm, missing, num, tflop
 from cgbench.tasks import TASKS
 
 SCORE_COLUMNS = [
-    "task", "task_version", "model", "profile", "seed", "metric", "value",
-    "higher_is_better", "git_sha", "config_sha",
-]  # fmt: skip
+    "task",
+    "task_version",
+    "model",
+    "profile",
+    "seed",
+    "metric",
+    "value",
+    "higher_is_better",
+    "git_sha",
+    "config_sha",
+]
 
 
 def _off_budget(group: pd.DataFrame) -> list[str]:
@@ -74,11 +82,15 @@ def _stages(group: pd.DataFrame) -> str:
 def scores_table(records: list[dict]) -> pd.DataFrame:
     """Long table: one row per (run, metric)."""
     rows = [
-        {**{k: r[k] for k in SCORE_COLUMNS if k in r}, "metric": metric, "value": value,
-         "higher_is_better": r["higher_is_better"][metric]}
+        {
+            **{k: r[k] for k in SCORE_COLUMNS if k in r},
+            "metric": metric,
+            "value": value,
+            "higher_is_better": r["higher_is_better"][metric],
+        }
         for r in records
         for metric, value in sorted(r["scores"].items())
-    ]  # fmt: skip
+    ]
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
@@ -107,13 +119,23 @@ def sample(runs: list[dict], metric: str) -> dict:
     mean = float(np.mean(values)) if values else math.nan
     if len(values) >= 2:
         half = _ci95(float(np.std(values, ddof=1)), len(values))
-        return {"_values": values, "_mean": mean, "_low": mean - half, "_high": mean + half,
-                "ci_over": "seeds"}  # fmt: skip
+        return {
+            "_values": values,
+            "_mean": mean,
+            "_low": mean - half,
+            "_high": mean + half,
+            "ci_over": "seeds",
+        }
     ci = runs[0].get("scores_ci95") if len(runs) == 1 else None
     boot = ci.get(metric) if isinstance(ci, dict) else None
     if boot:
-        return {"_values": values, "_mean": mean, "_low": boot[0], "_high": boot[1],
-                "ci_over": "items"}  # fmt: skip
+        return {
+            "_values": values,
+            "_mean": mean,
+            "_low": boot[0],
+            "_high": boot[1],
+            "ci_over": "items",
+        }
     return {"_values": values, "_mean": mean, "_low": mean, "_high": mean, "ci_over": ""}
 
 
@@ -127,8 +149,7 @@ def significantly_better(a: dict, b: dict, higher: bool) -> bool:
     if len(va) >= 2 and len(vb) >= 2:
         if np.std(va) == 0 and np.std(vb) == 0:
             return (np.mean(va) > np.mean(vb)) == higher and np.mean(va) != np.mean(vb)
-        test = stats.ttest_ind(va, vb, equal_var=False,
-                               alternative="greater" if higher else "less")  # fmt: skip
+        test = stats.ttest_ind(va, vb, equal_var=False, alternative="greater" if higher else "less")
         return bool(test.pvalue < 0.05)
     return a["_low"] > b["_high"] if higher else a["_high"] < b["_low"]
 
@@ -146,8 +167,9 @@ def _rank_budget(table: pd.DataFrame, idx, higher: bool) -> None:
     if not floors.empty:
         best = floors.sort_values("_mean", ascending=not higher).iloc[0]
         for i, row in models[models["_mean"].notna()].iterrows():  # unscored rows: no test
-            table.at[i, "vs_floor"] = ("above floor" if significantly_better(row, best, higher)
-                                       else "not above floor")  # fmt: skip
+            table.at[i, "vs_floor"] = (
+                "above floor" if significantly_better(row, best, higher) else "not above floor"
+            )
     ranked = models[models["variant_of"].isna() & models["_mean"].notna()]
     if not floors.empty:
         ranked = ranked[table.loc[ranked.index, "vs_floor"] == "above floor"]
@@ -169,9 +191,14 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         row = {"task": task, "model": model, "profile": profile, "n_seeds": len(group)}
         diverged = [r for r in group.to_dict("records") if r.get("status") == "diverged"]
         stale = [r["stale"] for r in group.to_dict("records") if r.get("stale")]
-        status = [f"{name} {len(rs)}/{len(group)}" for name, rs in
-                  (("diverged", diverged), (f"stale: {', '.join(sorted(set(map(str, stale))))}",
-                                            stale)) if rs]  # fmt: skip
+        status = [
+            f"{name} {len(rs)}/{len(group)}"
+            for name, rs in (
+                ("diverged", diverged),
+                (f"stale: {', '.join(sorted(set(map(str, stale))))}", stale),
+            )
+            if rs
+        ]
         status += _off_budget(group) + _unmetered(group)
         row["status"] = ", ".join(status) or "ok"
         row["adapted"] = "adapted" in group and bool(group["adapted"].fillna(False).any())
@@ -208,9 +235,11 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     order = {name: i for i, name in enumerate(reversed(R.PROFILES))}  # most thorough first
     table["budget"] = table["budget"].map(lambda b: order.get(b, len(order)))
     table["kind"] = table["reference"].map({"ceiling": 0, "floor": 2}).fillna(1)
-    table = table.sort_values(["task", "budget", "kind", "rank", "_mean", "model"],
-                              ascending=[True, True, True, True, False, True],
-                              na_position="last")  # fmt: skip
+    table = table.sort_values(
+        ["task", "budget", "kind", "rank", "_mean", "model"],
+        ascending=[True, True, True, True, False, True],
+        na_position="last",
+    )
     table["primary_low"], table["primary_high"] = table["_low"], table["_high"]
     return table.drop(columns=["budget", "kind", "_values", "_mean", "_low", "_high"])
 
@@ -220,8 +249,11 @@ def direction(records: list[dict], task: str, metric: str) -> bool:
 
     (A task's ranking metric may be newer than all its records: their rows stay unranked.)
     """
-    recorded = (r["higher_is_better"][metric] for r in records
-                if r["task"] == task and metric in r["higher_is_better"])  # fmt: skip
+    recorded = (
+        r["higher_is_better"][metric]
+        for r in records
+        if r["task"] == task and metric in r["higher_is_better"]
+    )
     found = next(recorded, None)
     if found is not None:
         return found
@@ -287,35 +319,54 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                 header.append(f"{metric} 95% CI")
         stages = group["train_stages"].astype(bool).any()
         iters = group["inference_iterations"].notna().any()
-        header += ["params", "train TFLOP", "train s", *(["stages s"] if stages else []),
-                   "samples/s",
-                   *(["inference iters"] if iters else []), "status"]  # fmt: skip
+        header += [
+            "params",
+            "train TFLOP",
+            "train s",
+            *(["stages s"] if stages else []),
+            "samples/s",
+            *(["inference iters"] if iters else []),
+            "status",
+        ]
         rows = []
         for _, row in group.iterrows():
             name = row["model"] + (" †" if row["adapted"] else "")
             if isinstance(row["reference"], str):
                 name = f"*{row['model']} ({row['reference']})*"
-            cells = [integer(row["rank"]), name, row["profile"], str(row["n_seeds"]),
-                     row["vs_floor"]]  # fmt: skip
+            cells = [
+                integer(row["rank"]),
+                name,
+                row["profile"],
+                str(row["n_seeds"]),
+                row["vs_floor"],
+            ]
             for metric in main:
                 mean, std = row.get(f"{metric}_mean"), row.get(f"{metric}_std")
                 cells.append(mean_pm(mean, std))
                 if metric == primary:
                     cells.append(_ci_cell(row))
-            cells += [integer(row["n_params"]), tflop(row["train_tflop"]),
-                      integer(row["train_seconds"]),
-                      *([row["train_stages"]] if stages else []),
-                      integer(row["samples_per_second"]),
-                      *([integer(row["inference_iterations"])] if iters else []),
-                      row["status"]]  # fmt: skip
+            cells += [
+                integer(row["n_params"]),
+                tflop(row["train_tflop"]),
+                integer(row["train_seconds"]),
+                *([row["train_stages"]] if stages else []),
+                integer(row["samples_per_second"]),
+                *([integer(row["inference_iterations"])] if iters else []),
+                row["status"],
+            ]
             rows.append(cells)
         lines += [*markdown_table(header, rows), ""]
         by_group = [m for m in metrics if m.split("@")[0] == primary and "@" in m]
         if by_group:
             lines += [f"`{primary}` per evaluation group:", ""]
-            rows = [[r["model"], r["profile"], *(mean_pm(r.get(f"{m}_mean"), r.get(f"{m}_std"))
-                                                  for m in by_group)]
-                    for _, r in group.iterrows()]  # fmt: skip
+            rows = [
+                [
+                    r["model"],
+                    r["profile"],
+                    *(mean_pm(r.get(f"{m}_mean"), r.get(f"{m}_std")) for m in by_group),
+                ]
+                for _, r in group.iterrows()
+            ]
             lines += [*markdown_table(["model", "profile", *by_group], rows), ""]
         lines += _distribution(group, records, task, [m for m in metrics if m in DISTRIBUTION])
         lines += _per_attribute(runs)
@@ -335,8 +386,13 @@ def _distribution(group: pd.DataFrame, records: list[dict], task: str, metrics: 
         for m in metrics:
             if r["task"] == task and m in settings:
                 sizes[(r["model"], r["profile"])] = settings[m]["n_samples"], settings[m]["n_real"]
-    header = ["model", "profile", "seeds", "samples / real",
-              *(f"{m} {arrow(records, task, m)}" for m in metrics)]  # fmt: skip
+    header = [
+        "model",
+        "profile",
+        "seeds",
+        "samples / real",
+        *(f"{m} {arrow(records, task, m)}" for m in metrics),
+    ]
     rows = []
     for _, row in group.iterrows():
         if all(missing(row.get(f"{m}_mean")) for m in metrics):
@@ -370,12 +426,19 @@ def _per_attribute(runs: list[dict]) -> list[str]:
     rates = [r for r in runs if r.get("details", {}).get("attr_tpr")]
     if not rates:
         per_class = [r for r in runs if r.get("details", {}).get("attr_acc")]
-        return _per_column(per_class, lambda d: num(d.get("attr_acc")),
-                           "`attr_acc` per class (share of samples of the class read as it)",
-                           "test_acc")  # fmt: skip
-    return _per_column(rates, lambda d: _pair(d.get("attr_tpr"), d.get("attr_tnr")),
-                       "TPR / TNR per attribute (requested-on seen / requested-off absent)",
-                       "attr_tpr", "attr_tnr")  # fmt: skip
+        return _per_column(
+            per_class,
+            lambda d: num(d.get("attr_acc")),
+            "`attr_acc` per class (share of samples of the class read as it)",
+            "test_acc",
+        )
+    return _per_column(
+        rates,
+        lambda d: _pair(d.get("attr_tpr"), d.get("attr_tnr")),
+        "TPR / TNR per attribute (requested-on seen / requested-off absent)",
+        "attr_tpr",
+        "attr_tnr",
+    )
 
 
 def _pair(a, b) -> str:
@@ -393,19 +456,34 @@ def _per_column(runs: list[dict], cell, title: str, *evaluator_keys: str) -> lis
         rows = []
         for model in sorted({r["model"] for r in runs if r["profile"] == profile}):
             group = [r for r in runs if r["profile"] == profile and r["model"] == model]
-            means = {metric: pd.DataFrame([r["details"][metric] for r in group]).mean()
-                     for metric in keys if metric in group[0]["details"]}  # fmt: skip
+            means = {
+                metric: pd.DataFrame([r["details"][metric] for r in group]).mean()
+                for metric in keys
+                if metric in group[0]["details"]
+            }
             rows.append([model, *(cell({m: v.get(c) for m, v in means.items()}) for c in columns)])
-        evaluator = next((r["evaluator"] for r in runs  # the one this profile scored with
-                          if r["profile"] == profile and r.get("evaluator")), None)  # fmt: skip
-        if evaluator and all(k == "test_acc" or f"{k}_per_column" in evaluator
-                             for k in evaluator_keys):  # fmt: skip
-            own = {k: evaluator["per_column"] if k == "test_acc" else evaluator[f"{k}_per_column"]
-                   for k in evaluator_keys}  # fmt: skip
+        evaluator = next(
+            (
+                r["evaluator"]
+                for r in runs  # the one this profile scored with
+                if r["profile"] == profile and r.get("evaluator")
+            ),
+            None,
+        )
+        if evaluator and all(
+            k == "test_acc" or f"{k}_per_column" in evaluator for k in evaluator_keys
+        ):
+            own = {
+                k: evaluator["per_column"] if k == "test_acc" else evaluator[f"{k}_per_column"]
+                for k in evaluator_keys
+            }
             rename = {"test_acc": "attr_acc"}
-            rows.append(["evaluator on real test images",
-                         *(cell({rename.get(k, k): v.get(c) for k, v in own.items()})
-                           for c in columns)])  # fmt: skip
+            rows.append(
+                [
+                    "evaluator on real test images",
+                    *(cell({rename.get(k, k): v.get(c) for k, v in own.items()}) for c in columns),
+                ]
+            )
         lines += [f"{title}, {profile}:", "", *markdown_table(["model", *columns], rows), ""]
     return lines
 

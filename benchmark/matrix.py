@@ -75,8 +75,13 @@ def plan(
 def check_data(cells: list[Cell]) -> None:
     """Check (or download) every task's files once, before any cell trains."""
     for task, data in {c.task: c.cfg["data"] for c in cells}.items():
-        dm = build(TASKS[task].datamodule, f"{task}.yaml data", data_dir=C.data_dir(),
-                   cache_dir=C.cache_dir(), **data)  # fmt: skip
+        dm = build(
+            TASKS[task].datamodule,
+            f"{task}.yaml data",
+            data_dir=C.data_dir(),
+            cache_dir=C.cache_dir(),
+            **data,
+        )
         build(dm.prepare_data, f"{task}.yaml data")  # downloads or names the missing files
 
 
@@ -94,8 +99,17 @@ def run_cell(cell: Cell, results_dir: Path, logger: str = "none", force: bool = 
 
         print(f"  {run_dir}: {rescore_run(run_dir, results_dir)} (kept weights)", flush=True)
         return read_record(run_dir / "metrics.json") | {"skipped": True}
-    return run_one(cell.task, cell.model, cell.seed, cell.profile, cell.overrides, results_dir,
-                   logger, force, cfg=cell.cfg)  # fmt: skip
+    return run_one(
+        cell.task,
+        cell.model,
+        cell.seed,
+        cell.profile,
+        cell.overrides,
+        results_dir,
+        logger,
+        force,
+        cfg=cell.cfg,
+    )
 
 
 @dataclasses.dataclass
@@ -123,19 +137,30 @@ class Executor:
         if self.kind == "local":
             processes, threads = workers.plan(self.workers, len(calls))
             if processes > 1:
-                print(f"{len(calls)} run(s) on {processes} workers x {threads} thread(s)",
-                      flush=True)  # fmt: skip
-            return workers.run_cells(fn, calls, processes, threads, self.task_files,
-                                     self.model_specs)  # fmt: skip
+                print(
+                    f"{len(calls)} run(s) on {processes} workers x {threads} thread(s)", flush=True
+                )
+            return workers.run_cells(
+                fn, calls, processes, threads, self.task_files, self.model_specs
+            )
         if self.kind not in cluster.EXECUTORS:
             raise ConfigError(f"--executor {self.kind}: choose {', '.join(cluster.EXECUTORS)}")
-        blocks = {(c.task, c.profile): C.checked_config(c.task, c.profile, c.overrides)
-                  .get("cluster") for c in cells}  # fmt: skip
-        params = [cluster.settings(blocks[c.task, c.profile], list(self.cluster_flags))
-                  for c in cells]  # fmt: skip
-        return cluster.run_jobs(fn, calls, self.kind, params, self.job_dir or
-                                C.cache_dir() / "jobs", self.task_files,
-                                self.model_specs)  # fmt: skip
+        blocks = {
+            (c.task, c.profile): C.checked_config(c.task, c.profile, c.overrides).get("cluster")
+            for c in cells
+        }
+        params = [
+            cluster.settings(blocks[c.task, c.profile], list(self.cluster_flags)) for c in cells
+        ]
+        return cluster.run_jobs(
+            fn,
+            calls,
+            self.kind,
+            params,
+            self.job_dir or C.cache_dir() / "jobs",
+            self.task_files,
+            self.model_specs,
+        )
 
 
 def run_matrix(

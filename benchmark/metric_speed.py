@@ -72,9 +72,15 @@ def measure(n_pairs: int, batch_size: int) -> list[dict]:
             metric.update(x_hat, b, b)  # image conditions: no per-class breakdown
         value = float(metric.compute())
         seconds = time.perf_counter() - start
-        rows.append({"metric": name, "pairs": n_pairs, "seconds": round(seconds, 2),
-                     "pairs_per_second": round(n_pairs / seconds, 1),
-                     "value": round(value, 6)})  # fmt: skip
+        rows.append(
+            {
+                "metric": name,
+                "pairs": n_pairs,
+                "seconds": round(seconds, 2),
+                "pairs_per_second": round(n_pairs / seconds, 1),
+                "value": round(value, 6),
+            }
+        )
     for name, reason in unavailable.items():
         rows.append({"metric": name, "pairs": n_pairs, "note": reason})
     return rows
@@ -108,9 +114,15 @@ def conv_rows(n_pairs: int, batch_size: int) -> list[dict]:
                 conv_ssim(x_noisy[i : i + batch_size], x[i : i + batch_size], scales).sum()
             )
         seconds = time.perf_counter() - start
-        rows.append({"metric": f"{name}:torchmetrics_conv", "pairs": n_pairs,
-                     "seconds": round(seconds, 2), "pairs_per_second": round(n_pairs / seconds, 1),
-                     "value": round(total / n_pairs, 6)})  # fmt: skip
+        rows.append(
+            {
+                "metric": f"{name}:torchmetrics_conv",
+                "pairs": n_pairs,
+                "seconds": round(seconds, 2),
+                "pairs_per_second": round(n_pairs / seconds, 1),
+                "value": round(total / n_pairs, 6),
+            }
+        )
     return rows
 
 
@@ -141,10 +153,15 @@ def feature_rows(n_images: int) -> list[dict]:
         drift = None
         if name == "inception_bf16":
             drift = round(float((feats - fp32[:16]).norm() / fp32[:16].norm()), 6)
-        rows.append({"metric": f"features:{name}", "pairs": len(images),
-                     "seconds": round(seconds, 2),
-                     "pairs_per_second": round(len(images) / seconds, 1),
-                     "value": drift})  # fmt: skip
+        rows.append(
+            {
+                "metric": f"features:{name}",
+                "pairs": len(images),
+                "seconds": round(seconds, 2),
+                "pairs_per_second": round(len(images) / seconds, 1),
+                "value": drift,
+            }
+        )
     return rows
 
 
@@ -160,8 +177,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     rows = measure(args.pairs, args.batch_size)
     total = sum(r.get("seconds", 0) for r in rows)
-    rows.append({"metric": "all", "pairs": args.pairs, "seconds": round(total, 2),
-                 "pairs_per_second": round(args.pairs / total, 1)})  # fmt: skip
+    rows.append(
+        {
+            "metric": "all",
+            "pairs": args.pairs,
+            "seconds": round(total, 2),
+            "pairs_per_second": round(args.pairs / total, 1),
+        }
+    )
     rows += conv_rows(args.pairs, args.batch_size) + feature_rows(args.feature_images)
     table = pd.DataFrame(rows)
     table["threads"], table["device"] = args.threads, "cpu"

@@ -57,8 +57,10 @@ def migrate(results_dir: Path) -> list[Path]:
     speed = Path(results_dir) / "metric_speed.csv"  # first column: the metric key
     if speed.exists():
         lines = speed.read_text().splitlines(keepends=True)
-        renamed = [new_key(line.split(",", 1)[0]) + line[line.find(","):] if "," in line
-                   else line for line in lines]  # fmt: skip
+        renamed = [
+            new_key(line.split(",", 1)[0]) + line[line.find(",") :] if "," in line else line
+            for line in lines
+        ]
         if renamed != lines:
             atomic_write(speed, "".join(renamed))
             changed.append(speed)

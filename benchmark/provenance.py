@@ -75,15 +75,24 @@ def host() -> dict:
 
 def evaluator_summary(info: dict) -> dict:
     """The evaluator fields of a run record: checksum, held-out figures overall and per column."""
-    keys = ("sha256", "frozen", "test_acc", "attr_balanced", "attr_tpr", "attr_tnr", "epochs",
-            "train_seconds")  # fmt: skip
+    keys = (
+        "sha256",
+        "frozen",
+        "test_acc",
+        "attr_balanced",
+        "attr_tpr",
+        "attr_tnr",
+        "epochs",
+        "train_seconds",
+    )
     summary = {k: info[k] for k in keys if k in info}
     columns = info.get("columns") or []
     summary["per_column"] = dict(zip(columns, info.get("test_acc_per_column", []), strict=False))
     for rate in ("attr_balanced", "attr_tpr", "attr_tnr"):
         if f"{rate}_per_column" in info:
-            summary[f"{rate}_per_column"] = dict(zip(columns, info[f"{rate}_per_column"],
-                                                     strict=True))  # fmt: skip
+            summary[f"{rate}_per_column"] = dict(
+                zip(columns, info[f"{rate}_per_column"], strict=True)
+            )
     return summary
 
 
@@ -145,8 +154,9 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     if model in MODELS:
         source = Path(inspect.getsourcefile(MODELS[model]))
         shared = Path(inspect.getsourcefile(MODELS["cvae"])).parent  # models/
-        parts["model"] = _digest([*model_sources(source, shared), shared / "base.py",
-                                  shared / "nets.py"])  # fmt: skip
+        parts["model"] = _digest(
+            [*model_sources(source, shared), shared / "base.py", shared / "nets.py"]
+        )
     parts["data"] = _digest(Path(datamodules.__file__).parent.glob("*.py"))
     frozen = PACKAGE_ROOT / "frozen"
     scoring = [*Path(metrics.__file__).parent.glob("*.py"), PACKAGE_ROOT / "evaluate.py"]
@@ -171,8 +181,9 @@ def staleness(record: dict) -> str:
     if trained and record["model"] in MODELS:
         overrides = tuple(record.get("overrides") or ())
         try:
-            cfg = C.run_config(record["task"], record["model"], record["seed"], record["profile"],
-                             overrides)  # fmt: skip
+            cfg = C.run_config(
+                record["task"], record["model"], record["seed"], record["profile"], overrides
+            )
         except ValueError:  # a profile or key this version no longer knows
             return "config"
         if C.config_sha(cfg) != record.get("config_sha"):

@@ -25,9 +25,15 @@ def headline(table: pd.DataFrame, records: list[dict]) -> list[str]:
         primary = TASKS[task].primary
         arrow = "↑" if leaderboard.direction(records, task, primary) else "↓"
         budgets = group["profile"].str.rstrip("*")
-        cells = ["; ".join(_cell(row, primary) for _, row in group[budgets == p].iterrows()
-                           if not pd.isna(row.get(f"{primary}_mean"))) or "–"
-                 for p in claims.PROFILES]  # fmt: skip
+        cells = [
+            "; ".join(
+                _cell(row, primary)
+                for _, row in group[budgets == p].iterrows()
+                if not pd.isna(row.get(f"{primary}_mean"))
+            )
+            or "–"
+            for p in claims.PROFILES
+        ]
         role = group["reference"].dropna()
         name = f"*{model} ({role.iloc[0]})*" if len(role) else model
         rows.append([task, f"`{primary}` {arrow}", name, *cells])
@@ -60,8 +66,13 @@ def grids(table: pd.DataFrame, results_dir: Path) -> list[str]:
         image = next((f / "samples.png" for f in folders if (f / "samples.png").exists()), None)
         if image:
             src = image.relative_to(results_dir.parent).as_posix()
-            rows.append([task, f"{row['model']} ({row['profile']}, {image.parent.name})",
-                         f'<img src="{src}" width="220">'])  # fmt: skip
+            rows.append(
+                [
+                    task,
+                    f"{row['model']} ({row['profile']}, {image.parent.name})",
+                    f'<img src="{src}" width="220">',
+                ]
+            )
     return markdown_table(["task", "model (profile, seed)", "samples"], rows)
 
 
@@ -74,19 +85,29 @@ def block(results_dir: Path = Path("results"), everything: list[dict] | None = N
     records = [r for r in everything if r["task"] in TASKS and not TASKS[r["task"]].synthetic]
     table = leaderboard.leaderboard_table(records)
     _, rows = claims.findings(results_dir, everything)
-    lines = [BEGIN, "",
-             "Generated from the run records by `make leaderboard` (do not edit between the",
-             "markers). Primary metric per task and model, `mean ± std (seeds)`, per profile,",
-             "beside each task's floor and ceiling references (`ref_*`, same scoring code);",
-             "`not above floor`: not significantly better than the best floor, so not ranked;",
-             "`*`: run with `--set` overrides; `stale: why k/n`: k runs no longer match today's",
-             "config, task version or code. Full tables: `results/leaderboard.md`.", "",
-             *headline(table, records), "",
-             "The papers' claims, a verdict per profile (rules and numbers: "
-             "[`results/claims.md`](results/claims.md)):", "",
-             *claims.verdict_table(rows), "",
-             "Samples of each task's top-ranked model (most thorough profile):", "",
-             *grids(table, results_dir), "", END]  # fmt: skip
+    lines = [
+        BEGIN,
+        "",
+        "Generated from the run records by `make leaderboard` (do not edit between the",
+        "markers). Primary metric per task and model, `mean ± std (seeds)`, per profile,",
+        "beside each task's floor and ceiling references (`ref_*`, same scoring code);",
+        "`not above floor`: not significantly better than the best floor, so not ranked;",
+        "`*`: run with `--set` overrides; `stale: why k/n`: k runs no longer match today's",
+        "config, task version or code. Full tables: `results/leaderboard.md`.",
+        "",
+        *headline(table, records),
+        "",
+        "The papers' claims, a verdict per profile (rules and numbers: "
+        "[`results/claims.md`](results/claims.md)):",
+        "",
+        *claims.verdict_table(rows),
+        "",
+        "Samples of each task's top-ranked model (most thorough profile):",
+        "",
+        *grids(table, results_dir),
+        "",
+        END,
+    ]
     return "\n".join(lines)
 
 

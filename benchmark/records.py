@@ -104,8 +104,10 @@ def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None
     run_dir = Path(run_dir)
     atomic_write(run_dir / "config.yaml", config_text)
     log = read_log(run_dir)  # read once for both curve files
-    for name, text in (("curves.csv", training_curves(log)),  # the report's training curves
-                       ("val_curves.csv", validation_curves(log))):  # fmt: skip
+    for name, text in (
+        ("curves.csv", training_curves(log)),  # the report's training curves
+        ("val_curves.csv", validation_curves(log)),
+    ):
         if text:
             atomic_write(run_dir / name, text)
     for stem, grid in (grids or {}).items():
@@ -124,8 +126,11 @@ def read_record(path: Path) -> dict | None:
             raise ValueError("not a run record (task, model, seed or scores missing)")
         return record
     except (ValueError, OSError) as err:
-        print(f"warning: {path} is corrupt ({err}); left out of the tables. Fix: rerun that run "
-              "(`make benchmark` redoes it) or delete the file", file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: {path} is corrupt ({err}); left out of the tables. Fix: rerun that run "
+            "(`make benchmark` redoes it) or delete the file",
+            file=sys.stderr,
+        )
         return None
 
 

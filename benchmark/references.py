@@ -32,9 +32,15 @@ from cgbench.records import read_record, run_path, write_run
 from cgbench.run import load_evaluator, make_datamodule, score
 from cgbench.tasks import TASKS
 
-ROLES = {"ref_constant": "floor", "ref_shuffled": "floor", "ref_input": "floor",
-         "ref_mean_fill": "floor", "ref_grey": "floor", "ref_real": "ceiling",
-         "ref_train": "ceiling"}  # fmt: skip
+ROLES = {
+    "ref_constant": "floor",
+    "ref_shuffled": "floor",
+    "ref_input": "floor",
+    "ref_mean_fill": "floor",
+    "ref_grey": "floor",
+    "ref_real": "ceiling",
+    "ref_train": "ceiling",
+}
 
 
 def kinds(task) -> list[str]:
@@ -151,7 +157,8 @@ def score_references(
         result = score(ReplayGenerator(samples, y, rows, order), task, dm, classifier, cfg)
         record = P.record_fields(task, cfg, dm, info, sha, overrides)
         record |= result | {"status": "ok", "reference": ROLES[kind]}
-        write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record,
-                  {"samples": _grid(samples, x, y)})  # fmt: skip
+        write_run(
+            run_dir, yaml.safe_dump(cfg, sort_keys=True), record, {"samples": _grid(samples, x, y)}
+        )
         out.append(record)
     return out

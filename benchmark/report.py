@@ -122,8 +122,12 @@ def quality_chart(results_dir: Path, task: str, out: Path) -> Path | None:
     colours = dict(zip(table["model"].unique(), plt.cm.tab10.colors, strict=False))
     for i, ((model, label), rows) in enumerate(table.groupby(["model", "label"], sort=False)):
         name = f"{model} [{label}]" if label else model  # a --set variant of the profile
-        style = {"marker": "os^vD"[i % 5], "label": name, "color": colours[model],
-                 "linestyle": "--" if label else "-"}  # fmt: skip
+        style = {
+            "marker": "os^vD"[i % 5],
+            "label": name,
+            "color": colours[model],
+            "linestyle": "--" if label else "-",
+        }
         axes[0].plot(rows["train_seconds"], rows["value"], **style)
         axes[1].plot(rows["train_flops"] / 1e12, rows["value"], **style)
     for ax, xlabel in zip(axes, ("training seconds", "training TFLOPs"), strict=True):
@@ -156,8 +160,11 @@ def tuning_chart(results_dir: Path, task: str, out: Path) -> Path | None:
     ax.set_xticks(range(table["model"].nunique()), sorted(table["model"].unique()))
     ax.set_ylabel(f"validation {table['score_metric'].iloc[0]}")
     trials = table.groupby("model")["trial"].count()
-    ax.set_title(f"{task}: tuning trials ({trials.min()}-{trials.max()} per model; square: YAML "
-                 "default, star: best)", fontsize=9)  # fmt: skip
+    ax.set_title(
+        f"{task}: tuning trials ({trials.min()}-{trials.max()} per model; square: YAML "
+        "default, star: best)",
+        fontsize=9,
+    )
     return _save(fig, out / f"{task}_tuning.png")
 
 
@@ -184,17 +191,31 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
         raise C.ConfigError(f"no run records under {results_dir}/runs: run `make benchmark` first")
     out = results_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    parts = [f"<!doctype html><meta charset=utf-8><title>cgbench report</title>"
-             f"<style>{STYLE}</style><h1>cgbench report</h1>"
-             "<p>Built from <code>results/runs/*/*/*/*/metrics.json</code> by "
-             "<code>make report</code>. Tables as in <code>leaderboard.md</code>; in the "
-             "charts floors are grey, the real-data ceiling red, models blue.</p>"]  # fmt: skip
+    parts = [
+        f"<!doctype html><meta charset=utf-8><title>cgbench report</title>"
+        f"<style>{STYLE}</style><h1>cgbench report</h1>"
+        "<p>Built from <code>results/runs/*/*/*/*/metrics.json</code> by "
+        "<code>make report</code>. Tables as in <code>leaderboard.md</code>; in the "
+        "charts floors are grey, the real-data ceiling red, models blue.</p>"
+    ]
     for task, rows in table.groupby("task", sort=True):
         primary = TASKS[task].primary if task in TASKS else ""
-        metrics = sorted(c[: -len("_mean")] for c in rows if c.endswith("_mean")
-                         and "@" not in c and rows[c].notna().any())  # fmt: skip
-        shown = ["rank", "model", "profile", "n_seeds", "reference", "vs_floor", "status",
-                 *(f"{m}_mean" for m in metrics), "train_seconds"]  # fmt: skip
+        metrics = sorted(
+            c[: -len("_mean")]
+            for c in rows
+            if c.endswith("_mean") and "@" not in c and rows[c].notna().any()
+        )
+        shown = [
+            "rank",
+            "model",
+            "profile",
+            "n_seeds",
+            "reference",
+            "vs_floor",
+            "status",
+            *(f"{m}_mean" for m in metrics),
+            "train_seconds",
+        ]
         chart = bar_charts(task, rows, metrics, out)
         parts += [
             f"<h2 id={task}>{html.escape(task)}</h2><p>Ranked by <code>{primary}</code>.</p>",
@@ -206,26 +227,36 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
             "<div class=grids>",
         ]
         for model, path in _grids(results_dir, task, list(dict.fromkeys(rows["model"]))):
-            parts.append(f"<figure><img class=grid src='{path}' alt='{model}'>"
-                         f"<figcaption>{html.escape(model)}</figcaption></figure>")  # fmt: skip
+            parts.append(
+                f"<figure><img class=grid src='{path}' alt='{model}'>"
+                f"<figcaption>{html.escape(model)}</figcaption></figure>"
+            )
         parts.append("</div>")
         plot = convergence_chart(results_dir, task, sorted(set(rows["model"])), out)
         if plot:
-            parts.append(f"<h3>Convergence</h3><p><img class=chart "
-                         f"src='{plot.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
+            parts.append(
+                f"<h3>Convergence</h3><p><img class=chart "
+                f"src='{plot.relative_to(results_dir).as_posix()}'></p>"
+            )
         quality = quality_chart(results_dir, task, out)
         if quality:
-            parts.append(f"<h3>Time to quality</h3><p><img class=chart "
-                         f"src='{quality.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
+            parts.append(
+                f"<h3>Time to quality</h3><p><img class=chart "
+                f"src='{quality.relative_to(results_dir).as_posix()}'></p>"
+            )
         tuned = tuning_chart(results_dir, task, out)
         if tuned:
             src = tuned.relative_to(results_dir).as_posix()
-            parts.append("<h3>Tuning trials (validation split, equal budget)</h3>"
-                         f"<p><img class=chart src='{src}'></p>")  # fmt: skip
+            parts.append(
+                "<h3>Tuning trials (validation split, equal budget)</h3>"
+                f"<p><img class=chart src='{src}'></p>"
+            )
         curves = curve_charts(results_dir, task, sorted(set(rows["model"])), out)
         if curves:
-            parts.append(f"<h3>Training curves (seed 0)</h3><p><img class=chart "
-                         f"src='{curves.relative_to(results_dir).as_posix()}'></p>")  # fmt: skip
+            parts.append(
+                f"<h3>Training curves (seed 0)</h3><p><img class=chart "
+                f"src='{curves.relative_to(results_dir).as_posix()}'></p>"
+            )
     path = results_dir / "report.html"
     atomic_write(path, "\n".join(parts) + "\n")
     return path

@@ -27,8 +27,23 @@ from scipy import stats
 
 from cgbench import records as R
 
-COLUMNS = ["task", "model", "profile", "seed", "metric", "record", "rerun", "delta", "seed_sd",
-           "p_value", "p_holm", "mdd80", "reproduces", "test", "why"]  # fmt: skip
+COLUMNS = [
+    "task",
+    "model",
+    "profile",
+    "seed",
+    "metric",
+    "record",
+    "rerun",
+    "delta",
+    "seed_sd",
+    "p_value",
+    "p_holm",
+    "mdd80",
+    "reproduces",
+    "test",
+    "why",
+]
 ALPHA = 0.05  # family-wise error rate over one cell's metrics (Holm)
 ROUNDING = 1e-6  # relative: a difference under it is float rounding, not a result
 HOST_KEYS = ("cpu", "isa", "torch", "torch_git", "threads")
@@ -118,15 +133,35 @@ def _exact_rows(cell: tuple, pairs: list, old: list[dict], why: str) -> list[lis
             sd = float(np.std(spread, ddof=1)) if len(spread) > 1 else 0.0
             a, b = before["scores"][metric], after["scores"][metric]
             same = math.isclose(a, b, rel_tol=ROUNDING, abs_tol=1e-12)
-            rows.append([*cell, str(after["seed"]), metric, a, b, b - a, sd, math.nan,
-                         math.nan, 0.0, same, "exact", why])  # fmt: skip
+            rows.append(
+                [
+                    *cell,
+                    str(after["seed"]),
+                    metric,
+                    a,
+                    b,
+                    b - a,
+                    sd,
+                    math.nan,
+                    math.nan,
+                    0.0,
+                    same,
+                    "exact",
+                    why,
+                ]
+            )
     return rows
 
 
 def _sample_rows(cell: tuple, old: list[dict], new: list[dict], why: str) -> list[list]:
     metrics = [m for m in _metrics(new) if any(m in r["scores"] for r in old)]
-    values = {m: ([r["scores"][m] for r in old if m in r["scores"]],
-                  [r["scores"][m] for r in new if m in r["scores"]]) for m in metrics}  # fmt: skip
+    values = {
+        m: (
+            [r["scores"][m] for r in old if m in r["scores"]],
+            [r["scores"][m] for r in new if m in r["scores"]],
+        )
+        for m in metrics
+    }
     tests = [two_sample_p(*values[m]) for m in metrics]
     adjusted = holm([p for p, _ in tests])
     seeds = " ".join(str(r["seed"]) for r in sorted(new, key=lambda r: r["seed"]))
@@ -134,9 +169,23 @@ def _sample_rows(cell: tuple, old: list[dict], new: list[dict], why: str) -> lis
     for metric, (p, mdd), p_adj in zip(metrics, tests, adjusted, strict=True):
         a, b = values[metric]
         sd = float(np.std(a, ddof=1)) if len(a) > 1 else 0.0
-        rows.append([*cell, seeds, metric, float(np.mean(a)), float(np.mean(b)),
-                     float(np.mean(b) - np.mean(a)), sd, p, p_adj, mdd, p_adj >= ALPHA,
-                     "two-sample", why])  # fmt: skip
+        rows.append(
+            [
+                *cell,
+                seeds,
+                metric,
+                float(np.mean(a)),
+                float(np.mean(b)),
+                float(np.mean(b) - np.mean(a)),
+                sd,
+                p,
+                p_adj,
+                mdd,
+                p_adj >= ALPHA,
+                "two-sample",
+                why,
+            ]
+        )
     return rows
 
 
@@ -151,18 +200,37 @@ def conclusions(committed: list[dict], rerun: list[dict]) -> pd.DataFrame:
     cells = {(r["task"], r.get("variant_of") or r["model"], r["profile"]) for r in rerun}
     tasks = {task for task, _, _ in cells}
     before = [r for r in committed if r["task"] in tasks]
-    after = [r for r in before if (r["task"], r.get("variant_of") or r["model"], r["profile"])
-             not in cells] + rerun  # fmt: skip
-    old, new = (leaderboard_table(rs).set_index(["task", "model", "profile"])
-                for rs in (before, after))  # fmt: skip
+    after = [
+        r
+        for r in before
+        if (r["task"], r.get("variant_of") or r["model"], r["profile"]) not in cells
+    ] + rerun
+    old, new = (
+        leaderboard_table(rs).set_index(["task", "model", "profile"]) for rs in (before, after)
+    )
     rows = []
     for key in old.index.intersection(new.index):
         if isinstance(old.at[key, "reference"], str):  # references are never ranked
             continue
         for column, name in (("rank", "rank"), ("vs_floor", "vs_floor")):
             a, b = (_shown(t.at[key, column]) for t in (old, new))
-            rows.append([*key, "", name, a, b, math.nan, math.nan, math.nan, math.nan,
-                         math.nan, a == b, "conclusion", "the leaderboard's rules"])  # fmt: skip
+            rows.append(
+                [
+                    *key,
+                    "",
+                    name,
+                    a,
+                    b,
+                    math.nan,
+                    math.nan,
+                    math.nan,
+                    math.nan,
+                    math.nan,
+                    a == b,
+                    "conclusion",
+                    "the leaderboard's rules",
+                ]
+            )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -207,8 +275,7 @@ def reproduce(
             rerun = of_cells(R.collect(Path(scratch)))
     committed = R.collect(Path(results_dir))
     trained = [r for r in rerun if not r.get("variant_of")]
-    new = pd.concat([compare(committed, trained), conclusions(committed, rerun)],
-                    ignore_index=True)  # fmt: skip
+    new = pd.concat([compare(committed, trained), conclusions(committed, rerun)], ignore_index=True)
     path, key = Path(results_dir) / "reproduce.csv", ["task", "model", "profile"]
     table = new
     if path.exists():  # keep the other cells' rows; replace this rerun's
@@ -236,20 +303,30 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
     scored = table[table["test"] != "conclusion"]
     for (task, model, profile), rows in scored.groupby(["task", "model", "profile"]):
         primary = rows[rows["metric"] == TASKS[task].primary] if task in TASKS else rows[:0]
-        detail = "".join(f"; {p.metric} record {p.record:.4f}, rerun {p.rerun:.4f}"
-                         + (f" (p {p.p_value:.2f}, Holm {p.p_holm:.2f}; detectable "
-                            f"{p.mdd80:.4f})"
-                            if p.test == "two-sample" else "")
-                         for p in primary.itertuples())  # fmt: skip
-        lines.append(f"{task} x {model} ({profile}): {rows['test'].iloc[0]} test, "
-                     f"{rows['why'].iloc[0]}: {int(rows['reproduces'].sum())} of {len(rows)} "
-                     f"scores agree{detail}")  # fmt: skip
+        detail = "".join(
+            f"; {p.metric} record {p.record:.4f}, rerun {p.rerun:.4f}"
+            + (
+                f" (p {p.p_value:.2f}, Holm {p.p_holm:.2f}; detectable {p.mdd80:.4f})"
+                if p.test == "two-sample"
+                else ""
+            )
+            for p in primary.itertuples()
+        )
+        lines.append(
+            f"{task} x {model} ({profile}): {rows['test'].iloc[0]} test, "
+            f"{rows['why'].iloc[0]}: {int(rows['reproduces'].sum())} of {len(rows)} "
+            f"scores agree{detail}"
+        )
     changed = table[(table["test"] == "conclusion") & ~table["reproduces"].astype(bool)]
     for row in changed.itertuples():
-        lines.append(f"{row.task} x {row.model} ({row.profile}): CONCLUSION CHANGED, "
-                     f"{row.metric} {row.record or '-'!r} -> {row.rerun or '-'!r}")  # fmt: skip
+        lines.append(
+            f"{row.task} x {row.model} ({row.profile}): CONCLUSION CHANGED, "
+            f"{row.metric} {row.record or '-'!r} -> {row.rerun or '-'!r}"
+        )
     held = table[(table["test"] == "conclusion")]
     if len(held):
-        lines.append(f"conclusions: {int(held['reproduces'].astype(bool).sum())} of {len(held)} "
-                     "rank groups and floor verdicts unchanged")  # fmt: skip
+        lines.append(
+            f"conclusions: {int(held['reproduces'].astype(bool).sum())} of {len(held)} "
+            "rank groups and floor verdicts unchanged"
+        )
     return lines

@@ -37,8 +37,13 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
         return f"status {record.get('status')}: nothing to score"
     old_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     try:
-        cfg = C.run_config(record["task"], record["model"], record["seed"], record["profile"],
-                           tuple(record.get("overrides") or ()))  # fmt: skip
+        cfg = C.run_config(
+            record["task"],
+            record["model"],
+            record["seed"],
+            record["profile"],
+            tuple(record.get("overrides") or ()),
+        )
     except (ValueError, KeyError) as err:
         return f"today's config cannot be resolved ({err}): rerun it"
     changed = [k for k in C.TRAINING_KEYS if old_cfg.get(k) != cfg.get(k)]

@@ -77,8 +77,13 @@ def log_leaderboard_to_wandb(table, results_dir: Path) -> None:
     import wandb
 
     mode = os.environ.get("WANDB_MODE", "offline")
-    run = wandb.init(project="cgbench", group="leaderboard", job_type="leaderboard",
-                     dir=str(results_dir), mode=mode)  # fmt: skip
+    run = wandb.init(
+        project="cgbench",
+        group="leaderboard",
+        job_type="leaderboard",
+        dir=str(results_dir),
+        mode=mode,
+    )
     run.log({"leaderboard": wandb.Table(dataframe=table.astype(str))})
     run.finish()
 
@@ -128,8 +133,14 @@ def make_model(cfg: dict, dm, stage_cache: bool = True):
         extra["stage_cache"] = stage_cache_file(
             model_cls, cfg["model_args"], dm, cfg["seed"], C.cache_dir()
         )
-    return build(model_cls, f"{cfg['task']}.yaml models.{cfg['model']}", x_shape=dm.x_shape,
-                 y_shape=dm.y_shape, **cfg["model_args"], **extra)  # fmt: skip
+    return build(
+        model_cls,
+        f"{cfg['task']}.yaml models.{cfg['model']}",
+        x_shape=dm.x_shape,
+        y_shape=dm.y_shape,
+        **cfg["model_args"],
+        **extra,
+    )
 
 
 def make_trainer(
@@ -147,17 +158,25 @@ def make_trainer(
     """
     budget = cfg.get("budget") or {}
     limit = budget.get("train_tflop")
-    callbacks = [DivergenceGuard(), EpochSeed(cfg["seed"]),
-                 FlopBudget(limit and limit * 1e12, cfg["model"], "max_epochs" in budget),
-                 *extra.pop("callbacks", [])]  # fmt: skip
+    callbacks = [
+        DivergenceGuard(),
+        EpochSeed(cfg["seed"]),
+        FlopBudget(limit and limit * 1e12, cfg["model"], "max_epochs" in budget),
+        *extra.pop("callbacks", []),
+    ]
     if cond_kind == "image":
         callbacks.append(ValidationSampleL1())
     if ckpt_dir is not None and cfg["trainer"].get("enable_checkpointing", True):
         # One file, overwritten at each epoch's end, never mid-epoch (EpochSeed resumes from
         # epoch boundaries). save_last with save_top_k=0 would write only at fit end.
-        callbacks.append(pl.callbacks.ModelCheckpoint(
-            ckpt_dir, filename="last", enable_version_counter=False, save_on_train_epoch_end=True
-        ))  # fmt: skip
+        callbacks.append(
+            pl.callbacks.ModelCheckpoint(
+                ckpt_dir,
+                filename="last",
+                enable_version_counter=False,
+                save_on_train_epoch_end=True,
+            )
+        )
     args = {"enable_progress_bar": sys.stdout.isatty()} | cfg["trainer"] | extra  # no bars in logs
     if limit and args.get("max_steps", -1) == -1:
         # The budget ends the run; the cap ends one whose FLOPs the meter under-counts: the
@@ -170,8 +189,14 @@ def make_trainer(
     if args.get("precision") == "auto":  # bf16 where the GPU has it; the record names the device
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         args["precision"] = "bf16-mixed" if bf16 else "32-true"
-    return build(pl.Trainer, f"{cfg['task']}.yaml trainer", default_root_dir=run_dir / "logs",
-                 logger=logger, callbacks=callbacks, **args)  # fmt: skip
+    return build(
+        pl.Trainer,
+        f"{cfg['task']}.yaml trainer",
+        default_root_dir=run_dir / "logs",
+        logger=logger,
+        callbacks=callbacks,
+        **args,
+    )
 
 
 def make_datamodule(task_name: str, cfg: dict):
@@ -185,8 +210,13 @@ def make_datamodule(task_name: str, cfg: dict):
         subset = tuple(cfg["eval"]["metrics"])
         edits = tuple(m for m in task.edit_metrics if m in subset)
         task = dataclasses.replace(task, metrics=subset, edit_metrics=edits)
-    dm = build(task.datamodule, f"{task_name}.yaml data", data_dir=C.data_dir(),
-               cache_dir=C.cache_dir(), **cfg["data"])  # fmt: skip
+    dm = build(
+        task.datamodule,
+        f"{task_name}.yaml data",
+        data_dir=C.data_dir(),
+        cache_dir=C.cache_dir(),
+        **cfg["data"],
+    )
     if dm.cond_kind != task.cond_kind:
         raise C.ConfigError(
             f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
@@ -209,8 +239,9 @@ def make_datamodule(task_name: str, cfg: dict):
 def needs_evaluator(task) -> bool:
     """Whether any of the task's metrics reads images with the evaluator classifier."""
     names = task.metrics + task.edit_metrics
-    return any("classifier" in inspect.signature(C.lookup(METRICS, n, "metric")).parameters
-               for n in names)  # fmt: skip
+    return any(
+        "classifier" in inspect.signature(C.lookup(METRICS, n, "metric")).parameters for n in names
+    )
 
 
 def load_evaluator(task, dm, cfg: dict, results_dir: Path = Path("results")):
@@ -232,13 +263,26 @@ def score(model, task, dm, classifier, cfg: dict) -> dict:
     if any("lpips" in n for n in task.metrics + task.edit_metrics):
         lpips_net, lpips_info = load_lpips(C.lpips_backbone())
     spaces, spaces_missing = feature_spaces(task, dm, classifier, cfg)
-    context = {"image_size": dm.x_shape[1], "classifier": classifier, "cond_kind": dm.cond_kind,
-               "attribute_names": getattr(dm, "attributes", None), "net": lpips_net,
-               "info": lpips_info, "features": spaces,
-               "features_unavailable": spaces_missing}  # fmt: skip
+    context = {
+        "image_size": dm.x_shape[1],
+        "classifier": classifier,
+        "cond_kind": dm.cond_kind,
+        "attribute_names": getattr(dm, "attributes", None),
+        "net": lpips_net,
+        "info": lpips_info,
+        "features": spaces,
+        "features_unavailable": spaces_missing,
+    }
     settings = C.EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
-    result = score_model(model, dm, task, context, k_samples=settings["k_samples"],
-                         seed=cfg["seed"], max_batches=settings["max_batches"])  # fmt: skip
+    result = score_model(
+        model,
+        dm,
+        task,
+        context,
+        k_samples=settings["k_samples"],
+        seed=cfg["seed"],
+        max_batches=settings["max_batches"],
+    )
     return without_nan(result)
 
 
@@ -312,8 +356,14 @@ def run_one(
         if stale != ckpt_dir:
             shutil.rmtree(stale, ignore_errors=True)
     planned = model.planned_epochs()  # a model with its own schedule (LC's two stages)
-    trainer = make_trainer(cfg, run_dir, run_logger, dm.cond_kind, ckpt_dir,
-                           **({"max_epochs": planned} if planned else {}))  # fmt: skip
+    trainer = make_trainer(
+        cfg,
+        run_dir,
+        run_logger,
+        dm.cond_kind,
+        ckpt_dir,
+        **({"max_epochs": planned} if planned else {}),
+    )
     base_record = P.record_fields(task, cfg, dm, classifier_info, sha, overrides) | {
         "n_params": sum(p.numel() for p in model.parameters()),
         "model_class": f"{type(model).__module__}:{type(model).__qualname__}",
@@ -385,11 +435,14 @@ def flop_fields(trainer: pl.Trainer, cfg: dict) -> dict:
         fields["budget_tflop"] = cfg["budget"]["train_tflop"]
         fields["budget_max_epochs"] = budget_max_epochs(cfg)
         fields["stopped_by"] = (
-            "budget" if meter.spent >= meter.limit
-            else "fast_dev_run" if trainer.fast_dev_run  # the smoke profile: one batch
-            else "max_epochs" if trainer.current_epoch >= (trainer.max_epochs or 0) > 0
+            "budget"
+            if meter.spent >= meter.limit
+            else "fast_dev_run"
+            if trainer.fast_dev_run  # the smoke profile: one batch
+            else "max_epochs"
+            if trainer.current_epoch >= (trainer.max_epochs or 0) > 0
             else "schedule"
-        )  # fmt: skip
+        )
     return fields
 
 
@@ -433,8 +486,9 @@ def sample_grids(model, task, dm, seed: int) -> dict:
     grids = {"samples": sample_grid(model, *first_batch, seed=seed, composite=task.paste_back)}
     for variant in model.variants:  # the same conditions and noise, e.g. LC without its actor
         model.variant = variant
-        grids[f"samples_{variant}"] = sample_grid(model, *first_batch, seed=seed,
-                                                  composite=task.paste_back)  # fmt: skip
+        grids[f"samples_{variant}"] = sample_grid(
+            model, *first_batch, seed=seed, composite=task.paste_back
+        )
         model.variant = None
     return grids
 

@@ -22,14 +22,17 @@ from cgbench.metrics.features import (
     load_inception,
 )
 
-INCEPTION_OFF = ("off in this profile: Inception costs about 0.3 s per image on 2 CPU cores; "
-                 "turn it on with --set eval.inception=true (the full profile does)")  # fmt: skip
+INCEPTION_OFF = (
+    "off in this profile: Inception costs about 0.3 s per image on 2 CPU cores; "
+    "turn it on with --set eval.inception=true (the full profile does)"
+)
 
 
 def wanted_spaces(task) -> set[str]:
     """Feature spaces named by the task's metrics (``inception``, ``evaluator``)."""
-    return {getattr(C.lookup(METRICS, n, "metric"), "space_name", None)
-            for n in task.metrics} - {None}  # fmt: skip
+    return {getattr(C.lookup(METRICS, n, "metric"), "space_name", None) for n in task.metrics} - {
+        None
+    }
 
 
 def network_digest(net: torch.nn.Module) -> str:
@@ -47,8 +50,9 @@ def _evaluator_space(task, dm, classifier) -> tuple[FeatureSpace | None, str]:
     if classifier is None:
         return None, "no evaluator for this task's images"
     classifier = classifier.eval()
-    return FeatureSpace("evaluator", evaluator_extractor(classifier), network_digest(classifier),
-                        batch_size=256), ""  # fmt: skip
+    return FeatureSpace(
+        "evaluator", evaluator_extractor(classifier), network_digest(classifier), batch_size=256
+    ), ""
 
 
 def _inception_space(cfg: dict) -> tuple[FeatureSpace | None, str]:
@@ -63,8 +67,10 @@ def _inception_space(cfg: dict) -> tuple[FeatureSpace | None, str]:
 def feature_spaces(task, dm, classifier, cfg: dict) -> tuple[dict, dict]:
     """``({space: FeatureSpace with its reference}, {space: why it is missing})``."""
     spaces, missing = {}, {}
-    builders = {"evaluator": lambda: _evaluator_space(task, dm, classifier),
-                "inception": lambda: _inception_space(cfg)}  # fmt: skip
+    builders = {
+        "evaluator": lambda: _evaluator_space(task, dm, classifier),
+        "inception": lambda: _inception_space(cfg),
+    }
     wanted = wanted_spaces(task)
     if not wanted:
         return spaces, missing

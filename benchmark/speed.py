@@ -137,8 +137,10 @@ def _peak_cases(dtype) -> list[tuple[str, object, int]]:
     w = torch.randn(64, 64, 3, 3, dtype=dtype)
     a, b = torch.randn(1024, 1024, dtype=dtype), torch.randn(1024, 1024, dtype=dtype)
     conv_flops = 2 * 64 * 64 * 64 * 9 * 32 * 32  # 2 x N x C_out x C_in x k^2 x H x W
-    return [("conv2d 3x3", lambda: torch.nn.functional.conv2d(x, w, padding=1), conv_flops),
-            ("matmul 1024", lambda: a @ b, 2 * 1024**3)]  # fmt: skip
+    return [
+        ("conv2d 3x3", lambda: torch.nn.functional.conv2d(x, w, padding=1), conv_flops),
+        ("matmul 1024", lambda: a @ b, 2 * 1024**3),
+    ]
 
 
 def measure_peak() -> list[dict]:
@@ -148,8 +150,13 @@ def measure_peak() -> list[dict]:
         for name, fn, flops in _peak_cases(dtype):
             with torch.inference_mode():
                 seconds = _best_of(fn)
-            rows.append({"kind": "peak", "name": f"{name} {str(dtype)[6:]}",
-                         "gflops_per_s": round(flops / seconds / 1e9, 1)})  # fmt: skip
+            rows.append(
+                {
+                    "kind": "peak",
+                    "name": f"{name} {str(dtype)[6:]}",
+                    "gflops_per_s": round(flops / seconds / 1e9, 1),
+                }
+            )
     return rows
 
 
@@ -178,10 +185,20 @@ def time_suite(cfg, dm, warmup: int, steps: int, log_dir: Path) -> float:
     model = make_model(cfg, dm, stage_cache=False)
     timer = StepTimer(warmup)
     logger = pl.loggers.CSVLogger(log_dir, name="logs", version="")
-    trainer = make_trainer(cfg, log_dir, logger, dm.cond_kind, callbacks=[timer],
-                           limit_train_batches=warmup + steps, max_epochs=1, limit_val_batches=0,
-                           num_sanity_val_steps=0, enable_progress_bar=False,
-                           enable_model_summary=False, enable_checkpointing=False)  # fmt: skip
+    trainer = make_trainer(
+        cfg,
+        log_dir,
+        logger,
+        dm.cond_kind,
+        callbacks=[timer],
+        limit_train_batches=warmup + steps,
+        max_epochs=1,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
     trainer.fit(model, dm)
     return timer.seconds_per_step()  # batches, not optimiser steps (GANs take two a batch)
 
@@ -209,16 +226,29 @@ def measure_models(models: list[str], repeats: int, warmup: int, steps: int) -> 
         flops = step_flops(fresh(), next(iter(dm.train_dataloader())))
         # few steps: some kernels (transposed convolutions) are far slower under bf16 here
         bf16 = time_bf16(fresh(), dm.train_dataloader(), 2, BF16_STEPS)
-        rows.append({"kind": "train step", "name": name, "task": task,
-                     "batch_size": dm.batch_size, "suite_ms": round(1000 * s, 2),
-                     "plain_ms": round(1000 * p, 2), "ratio": round(s / p, 3),
-                     "images_per_second": round(dm.batch_size / s, 1),
-                     "gflop_per_step": round(flops / 1e9, 3),
-                     "gflops_per_s": round(flops / p / 1e9, 1),
-                     "bf16_ms": round(1000 * bf16, 2), "bf16_speedup": round(p / bf16, 3),
-                     "repeats": repeats, "steps": steps})  # fmt: skip
-        print(f"{name:6s} on {task}: suite {1000 * s:.1f} ms/step, plain {1000 * p:.1f} "
-              f"ms/step, ratio {s / p:.3f}", flush=True)  # fmt: skip
+        rows.append(
+            {
+                "kind": "train step",
+                "name": name,
+                "task": task,
+                "batch_size": dm.batch_size,
+                "suite_ms": round(1000 * s, 2),
+                "plain_ms": round(1000 * p, 2),
+                "ratio": round(s / p, 3),
+                "images_per_second": round(dm.batch_size / s, 1),
+                "gflop_per_step": round(flops / 1e9, 3),
+                "gflops_per_s": round(flops / p / 1e9, 1),
+                "bf16_ms": round(1000 * bf16, 2),
+                "bf16_speedup": round(p / bf16, 3),
+                "repeats": repeats,
+                "steps": steps,
+            }
+        )
+        print(
+            f"{name:6s} on {task}: suite {1000 * s:.1f} ms/step, plain {1000 * p:.1f} "
+            f"ms/step, ratio {s / p:.3f}",
+            flush=True,
+        )
     return rows
 
 
@@ -240,9 +270,15 @@ def main(argv: list[str] | None = None) -> None:
     except DataNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
     for row in metric_rows:
-        rows.append({"kind": "metric", "name": row["metric"], "task": "celeba 64x64 pairs",
-                     "images_per_second": row.get("pairs_per_second"),
-                     "note": row.get("note")})  # fmt: skip
+        rows.append(
+            {
+                "kind": "metric",
+                "name": row["metric"],
+                "task": "celeba 64x64 pairs",
+                "images_per_second": row.get("pairs_per_second"),
+                "note": row.get("note"),
+            }
+        )
     table = pd.DataFrame(rows)
     conv_peak = next(r["gflops_per_s"] for r in peak if r["name"] == "conv2d 3x3 float32")
     steps = table["kind"] == "train step"

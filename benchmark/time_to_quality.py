@@ -57,10 +57,14 @@ class QualityClock(pl.Callback):
             self.points.pop(0)
             value = self.score(pl_module)
             pl_module.train()
-            self.rows.append({"train_seconds": self.train_seconds,  # unrounded: tables round
-                              "batches": self.batches, "value": value})  # fmt: skip
-            print(f"  {self.train_seconds:7.1f} s, {self.batches} batches: {value:.4f}",
-                  flush=True)  # fmt: skip
+            self.rows.append(
+                {
+                    "train_seconds": self.train_seconds,  # unrounded: tables round
+                    "batches": self.batches,
+                    "value": value,
+                }
+            )
+            print(f"  {self.train_seconds:7.1f} s, {self.batches} batches: {value:.4f}", flush=True)
             trainer.should_stop = not self.points or self.reached(value)
 
 
@@ -81,8 +85,14 @@ def curve(
     classifier, _ = load_evaluator(task, dm, cfg)
     net, info = load_lpips(C.lpips_backbone()) if "lpips" in task.primary else (None, {})
     names = getattr(dm, "attributes", None)
-    context = {"image_size": dm.x_shape[1], "classifier": classifier, "net": net, "info": info,
-               "cond_kind": dm.cond_kind, "attribute_names": names}  # fmt: skip
+    context = {
+        "image_size": dm.x_shape[1],
+        "classifier": classifier,
+        "net": net,
+        "info": info,
+        "cond_kind": dm.cond_kind,
+        "attribute_names": names,
+    }
     metrics = build_metrics([task.primary], context, {})
     rows = eval_rows(len(dm.test_set), eval_rows_n)
     loader = DataLoader(Subset(dm.test_set, rows), batch_size=dm.eval_batch_size)
@@ -101,15 +111,31 @@ def curve(
 
     clock = QualityClock(list(points), score, reached)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = make_trainer(cfg, Path(run_dir), False, dm.cond_kind, callbacks=[clock],
-                               enable_checkpointing=False, limit_val_batches=0,
-                               num_sanity_val_steps=0)  # fmt: skip
+        trainer = make_trainer(
+            cfg,
+            Path(run_dir),
+            False,
+            dm.cond_kind,
+            callbacks=[clock],
+            enable_checkpointing=False,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+        )
         trainer.fit(model, dm)
-    return [row | {"task": task_name, "model": model_name, "metric": task.primary,
-                   "profile": profile, "seed": seed, "batch_size": dm.batch_size,
-                   "images_seen": row["batches"] * dm.batch_size,
-                   "train_flops": row["batches"] * flops}
-            for row in clock.rows]  # fmt: skip
+    return [
+        row
+        | {
+            "task": task_name,
+            "model": model_name,
+            "metric": task.primary,
+            "profile": profile,
+            "seed": seed,
+            "batch_size": dm.batch_size,
+            "images_seen": row["batches"] * dm.batch_size,
+            "train_flops": row["batches"] * flops,
+        }
+        for row in clock.rows
+    ]
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -129,15 +155,24 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     from cgbench.matrix import pairs as matrix
 
     try:  # a bad task, --set or model argument: one line, not a traceback
-        models = args.models or [m for _, m in matrix([C.lookup(TASKS, args.task, "task")],
-                                                      list(MODELS))]  # fmt: skip
+        models = args.models or [
+            m for _, m in matrix([C.lookup(TASKS, args.task, "task")], list(MODELS))
+        ]
         for name in models:  # every config before any training
             C.run_config(args.task, name, args.seed, args.profile, tuple(args.set))
         rows = []
         for name in models:
             print(f"{args.task} x {name}", flush=True)
-            rows += curve(args.task, name, args.points, args.profile, args.eval_rows, args.seed,
-                          args.set, args.stop_at)  # fmt: skip
+            rows += curve(
+                args.task,
+                name,
+                args.points,
+                args.profile,
+                args.eval_rows,
+                args.seed,
+                args.set,
+                args.stop_at,
+            )
     except (C.ConfigError, C.UnknownNameError, DataNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

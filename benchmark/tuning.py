@@ -71,9 +71,15 @@ def trial_overrides(space: dict, trials: int, seed: int, salt: str) -> list[tupl
 
 
 def run_trials(
-    task: str, model: str, results_dir: Path = Path("results"), seed: int = 0, logger="none",
-    executor: str = "local", cluster_flags=(), job_dir: Path | None = None,
-) -> list[dict]:  # fmt: skip
+    task: str,
+    model: str,
+    results_dir: Path = Path("results"),
+    seed: int = 0,
+    logger="none",
+    executor: str = "local",
+    cluster_flags=(),
+    job_dir: Path | None = None,
+) -> list[dict]:
     """Run (or skip, when recorded) every trial of ``model`` on ``task``; return their rows.
 
     ``executor`` ``local`` runs the trials here, one after another; ``slurm`` or
@@ -101,12 +107,16 @@ def run_trials(
 
         profile = block.get("profile", "quick")
         params = cluster.settings(C.checked_config(task, profile).get("cluster"), cluster_flags)
-        finished = cluster.run_jobs(run_trial, todo, executor, [params] * len(todo),
-                                    job_dir or C.cache_dir() / "jobs")  # fmt: skip
+        finished = cluster.run_jobs(
+            run_trial, todo, executor, [params] * len(todo), job_dir or C.cache_dir() / "jobs"
+        )
     for j, row in finished:
         i = todo[j][0][2]
-        rows[i] = row if isinstance(row, dict) else {"trial": i, "failed": row.error,
-                                                     "log": str(row.stderr)}  # fmt: skip
+        rows[i] = (
+            row
+            if isinstance(row, dict)
+            else {"trial": i, "failed": row.error, "log": str(row.stderr)}
+        )
     return [rows[i] for i in sorted(rows)]
 
 
@@ -116,8 +126,15 @@ def _overrides(task: str, model: str, point: tuple[str, ...]) -> list[str]:
     return [*fixed, *(f"models.{model}.{p}" for p in point)]
 
 
-def run_trial(task: str, model: str, i: int, point: tuple[str, ...], seed: int = 0,
-              results_dir: Path = Path("results"), logger: str = "none") -> dict:  # fmt: skip
+def run_trial(
+    task: str,
+    model: str,
+    i: int,
+    point: tuple[str, ...],
+    seed: int = 0,
+    results_dir: Path = Path("results"),
+    logger: str = "none",
+) -> dict:
     """Train and score one trial; write ``tuning/<task>/<model>/trial<i>.json``; return the row."""
     primary, overrides = TASKS[task].primary, _overrides(task, model, point)
     print(f"{task} x {model}: trial {i} {' '.join(point) or '(YAML default)'}", flush=True)
@@ -126,18 +143,29 @@ def run_trial(task: str, model: str, i: int, point: tuple[str, ...], seed: int =
     start = time.perf_counter()
     C.cache_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=C.cache_dir()) as scratch:  # grids stay out of git
-        record = run_one(task, model, seed, profile, tuple(overrides), Path(scratch), logger,
-                         force=True, cfg=cfg)  # fmt: skip
-    row = {"task": task, "model": model, "trial": i, "overrides": overrides,
-           "search": dict(p.split("=", 1) for p in point), "seed": seed,
-           "model_args": cfg["model_args"], "config_sha": C.config_sha(cfg),
-           "score_metric": primary, "score": record["scores"].get(primary),
-           "higher_is_better": record["higher_is_better"].get(primary, True),
-           "y_flip": record["scores"].get("y_flip"),
-           "wall_seconds": round(time.perf_counter() - start, 1),
-           **{k: record.get(k) for k in TRIAL_FIELDS}}  # fmt: skip
-    atomic_write(Path(results_dir) / "tuning" / task / model / f"trial{i:02d}.json",
-                 json.dumps(row, indent=1) + "\n")  # fmt: skip
+        record = run_one(
+            task, model, seed, profile, tuple(overrides), Path(scratch), logger, force=True, cfg=cfg
+        )
+    row = {
+        "task": task,
+        "model": model,
+        "trial": i,
+        "overrides": overrides,
+        "search": dict(p.split("=", 1) for p in point),
+        "seed": seed,
+        "model_args": cfg["model_args"],
+        "config_sha": C.config_sha(cfg),
+        "score_metric": primary,
+        "score": record["scores"].get(primary),
+        "higher_is_better": record["higher_is_better"].get(primary, True),
+        "y_flip": record["scores"].get("y_flip"),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        **{k: record.get(k) for k in TRIAL_FIELDS},
+    }
+    atomic_write(
+        Path(results_dir) / "tuning" / task / model / f"trial{i:02d}.json",
+        json.dumps(row, indent=1) + "\n",
+    )
     return row
 
 

@@ -90,9 +90,13 @@ def _death(exitcode: int | None) -> str:
 
 
 def run_cells(
-    fn: Callable, cells: list[tuple[tuple, dict]], processes: int, threads: int,
-    task_files=(), model_specs=(),
-) -> Iterator[tuple[int, object]]:  # fmt: skip
+    fn: Callable,
+    cells: list[tuple[tuple, dict]],
+    processes: int,
+    threads: int,
+    task_files=(),
+    model_specs=(),
+) -> Iterator[tuple[int, object]]:
     """Yield ``(index, fn(*args, **kwargs) | Failed)`` for every cell as it finishes.
 
     One process: in order, in this process. Several: spawned worker processes, each set up
@@ -141,8 +145,12 @@ def run_cells(
                 except (EOFError, OSError):  # died without a reply
                     proc.join()
                     conn.close()
-                    print(f"worker process {proc.pid} {_death(proc.exitcode)} mid-cell; the "
-                          "other cells go on", file=sys.stderr, flush=True)  # fmt: skip
+                    print(
+                        f"worker process {proc.pid} {_death(proc.exitcode)} mid-cell; the "
+                        "other cells go on",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     yield i, Failed(f"its worker process {_death(proc.exitcode)}")
                     if queue and not raised:
                         start()

@@ -85,8 +85,16 @@ def test_unknown_profile_lists_the_profiles(capsys):
 
 
 def test_mask_larger_than_the_image(tmp_path, capsys):
-    err = fails(capsys, "run", "--tasks", "completion_mnist", "--results-dir", str(tmp_path),
-                "--set", "data.train_areas=[0.1,1.5]")  # fmt: skip
+    err = fails(
+        capsys,
+        "run",
+        "--tasks",
+        "completion_mnist",
+        "--results-dir",
+        str(tmp_path),
+        "--set",
+        "data.train_areas=[0.1,1.5]",
+    )
     assert "does not fit a 28x28 image" in err
 
 
@@ -113,8 +121,17 @@ def test_corrupt_jpeg(tmp_path, capsys, monkeypatch):
     broken.unlink()
     broken.write_bytes(b"\xff\xd8\xff not a jpeg")
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    err = fails(capsys, "run", "--tasks", "celeba", "--models", "cvae", *SMOKE,
-                "--results-dir", str(tmp_path))  # fmt: skip
+    err = fails(
+        capsys,
+        "run",
+        "--tasks",
+        "celeba",
+        "--models",
+        "cvae",
+        *SMOKE,
+        "--results-dir",
+        str(tmp_path),
+    )
     assert f"cannot read image {broken}" in err
 
 
@@ -124,8 +141,17 @@ def test_truncated_attribute_file(tmp_path, capsys, monkeypatch):
     (folder / "list_attr_celeba.txt").unlink()
     (folder / "list_attr_celeba.txt").write_text("\n".join(lines[:30]) + "\n" + lines[30][:40])
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    err = fails(capsys, "run", "--tasks", "celeba", "--models", "cvae", *SMOKE,
-                "--results-dir", str(tmp_path))  # fmt: skip
+    err = fails(
+        capsys,
+        "run",
+        "--tasks",
+        "celeba",
+        "--models",
+        "cvae",
+        *SMOKE,
+        "--results-dir",
+        str(tmp_path),
+    )
     assert "list_attr_celeba.txt is truncated or corrupt" in err
 
 
@@ -146,7 +172,7 @@ def test_no_traceback_unless_debug(tmp_path):
     [
         (["report"], "report"),
         (["run", "--tasks", "synthetic_label", *SMOKE, "--logger", "wandb"], "wandb"),
-    ],  # fmt: skip
+    ],
 )
 def test_a_missing_optional_dependency_names_its_extra(tmp_path, capsys, monkeypatch, argv, extra):
     import importlib.util

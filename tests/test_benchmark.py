@@ -16,9 +16,23 @@ SYNTHETIC = [name for name, task in TASKS.items() if task.synthetic]
 
 
 def run(tmp_path, *extra):
-    return main(["run", "--tasks", *SYNTHETIC, "--models", "all", "--profile", "smoke",
-                 "--logger", "none", "--results-dir", str(tmp_path), "--include-synthetic",
-                 *extra])  # fmt: skip
+    return main(
+        [
+            "run",
+            "--tasks",
+            *SYNTHETIC,
+            "--models",
+            "all",
+            "--profile",
+            "smoke",
+            "--logger",
+            "none",
+            "--results-dir",
+            str(tmp_path),
+            "--include-synthetic",
+            *extra,
+        ]
+    )
 
 
 def test_matrix_pairs_only_matching_condition_kinds():
@@ -53,9 +67,17 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
         assert set(record["scores"]) == expected
         assert set(record["higher_is_better"]) == expected
         assert all(v == v for v in record["scores"].values()), "no NaN scores"
-        for key in ("git_sha", "config_sha", "data_checksum", "n_params", "train_seconds",
-                    "train_tflop", "samples_per_second", "evaluator",
-                    "metric_settings"):  # fmt: skip
+        for key in (
+            "git_sha",
+            "config_sha",
+            "data_checksum",
+            "n_params",
+            "train_seconds",
+            "train_tflop",
+            "samples_per_second",
+            "evaluator",
+            "metric_settings",
+        ):
             assert key in record, key
         if "attr_acc" in TASKS[task].metrics:
             assert record["evaluator"]["sha256"] and 0 <= record["evaluator"]["test_acc"] <= 1
@@ -121,8 +143,19 @@ def test_list_prints_the_matrix(command, capsys):
 
 
 def test_refused_config_values_exit_2_before_any_run(tmp_path, capsys):
-    code = main(["run", "--tasks", "synthetic_image", "--models", "cvae", "--results-dir",
-                 str(tmp_path), "--set", "models.cvae.likelihood=laplace"])  # fmt: skip
+    code = main(
+        [
+            "run",
+            "--tasks",
+            "synthetic_image",
+            "--models",
+            "cvae",
+            "--results-dir",
+            str(tmp_path),
+            "--set",
+            "models.cvae.likelihood=laplace",
+        ]
+    )
     assert code == 2
     assert "models.cvae" in capsys.readouterr().err
 
@@ -135,15 +168,28 @@ def test_wandb_offline_run_holds_metrics_and_images(tmp_path, monkeypatch):
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    args = ["run", "--tasks", "synthetic_label", "--models", "cvae", "--profile", "smoke",
-            "--logger", "wandb", "--results-dir", str(tmp_path), "--include-synthetic"]  # fmt: skip
+    args = [
+        "run",
+        "--tasks",
+        "synthetic_label",
+        "--models",
+        "cvae",
+        "--profile",
+        "smoke",
+        "--logger",
+        "wandb",
+        "--results-dir",
+        str(tmp_path),
+        "--include-synthetic",
+    ]
     assert main(args) == 0
     (log,) = glob.glob(
         str(tmp_path / "runs/synthetic_label/cvae/smoke/seed0/wandb/offline-run-*/run-*.wandb")
     )
     wandb_cli = Path(sys.executable).with_name("wandb")
-    out = subprocess.run([wandb_cli, "leet", "inspect", "--json", log], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [wandb_cli, "leet", "inspect", "--json", log], capture_output=True, text=True, check=True
+    ).stdout
     history = {}
     for line in out.splitlines():
         record = json.loads(line)
@@ -154,16 +200,37 @@ def test_wandb_offline_run_holds_metrics_and_images(tmp_path, monkeypatch):
     (board,) = glob.glob(
         str(tmp_path / "wandb/offline-run-*/run-*.wandb")
     )  # the leaderboard's own run
-    assert "leaderboard" in subprocess.run([wandb_cli, "leet", "inspect", "--summary", board],
-                                           capture_output=True, text=True).stdout  # fmt: skip
+    assert (
+        "leaderboard"
+        in subprocess.run(
+            [wandb_cli, "leet", "inspect", "--summary", board], capture_output=True, text=True
+        ).stdout
+    )
 
 
 def test_image_tasks_record_a_shared_convergence_curve(tmp_path):
-    args = ["run", "--tasks", "synthetic_image", "--models", "cvae", "cgan", "cgml",
-            "--profile", "quick", "--logger", "csv", "--include-synthetic",
-            "--results-dir", str(tmp_path),
-            "--set", "trainer.enable_progress_bar=false", "--set", "trainer.limit_train_batches=1",
-            "--set", "eval.max_batches=1"]  # fmt: skip
+    args = [
+        "run",
+        "--tasks",
+        "synthetic_image",
+        "--models",
+        "cvae",
+        "cgan",
+        "cgml",
+        "--profile",
+        "quick",
+        "--logger",
+        "csv",
+        "--include-synthetic",
+        "--results-dir",
+        str(tmp_path),
+        "--set",
+        "trainer.enable_progress_bar=false",
+        "--set",
+        "trainer.limit_train_batches=1",
+        "--set",
+        "eval.max_batches=1",
+    ]
     assert main(args) == 0
     for model in ("cvae", "cgan", "cgml"):  # cgan has no validation step of its own
         curve = tmp_path / "runs" / "synthetic_image" / model / "quick" / "seed0" / "val_curves.csv"
@@ -175,9 +242,21 @@ def test_image_tasks_record_a_shared_convergence_curve(tmp_path):
 
 def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     def scores(name, *extra):
-        args = ["run", "--tasks", "synthetic_attributes", "--models", "cvae", "--profile",
-                "smoke", "--logger", "none", "--include-synthetic", "--results-dir",
-                str(tmp_path / name), *extra]  # fmt: skip
+        args = [
+            "run",
+            "--tasks",
+            "synthetic_attributes",
+            "--models",
+            "cvae",
+            "--profile",
+            "smoke",
+            "--logger",
+            "none",
+            "--include-synthetic",
+            "--results-dir",
+            str(tmp_path / name),
+            *extra,
+        ]
         assert main(args) == 0
         path = tmp_path / name / "runs" / "synthetic_attributes" / "cvae" / "smoke" / "seed0"
         return json.loads((path / "metrics.json").read_text())
@@ -187,8 +266,9 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     two = scores("two", "--set", "trainer.devices=2", "--set", "trainer.strategy=ddp_spawn")
     assert two["status"] == "ok" and set(two["scores"]) == set(one["scores"])
     # Feature distances (fid_eval ...) on 16 samples move with any weight difference: left out.
-    diffs = {k: abs(two["scores"][k] - v) for k, v in one["scores"].items()
-             if k not in DISTRIBUTION}  # fmt: skip
+    diffs = {
+        k: abs(two["scores"][k] - v) for k, v in one["scores"].items() if k not in DISTRIBUTION
+    }
     # 16 scored samples: one sample read differently moves a rate by 1/16.
     assert all(d <= 2 / 16 for d in diffs.values()), diffs
 
@@ -212,8 +292,13 @@ def test_a_models_own_batch_size_trains_with_it_but_scores_the_rows_of_the_other
     from cgbench.run import make_datamodule
 
     base = run_config("synthetic_label", "cgan", 0, "smoke", ("eval.max_batches=2",))
-    own = run_config("synthetic_label", "cgan", 0, "smoke",
-                     ("eval.max_batches=2", "models.cgan.data.batch_size=4"))  # fmt: skip
+    own = run_config(
+        "synthetic_label",
+        "cgan",
+        0,
+        "smoke",
+        ("eval.max_batches=2", "models.cgan.data.batch_size=4"),
+    )
     assert own["data"]["batch_size"] == 4 and "data" not in own["model_args"]
     assert own["eval"]["batch_size"] == base["data"].get("batch_size", 128) != 4
     _, dm_base = make_datamodule("synthetic_label", base)

@@ -68,8 +68,18 @@ class HiddenFFT(ConditionalGenerator):
     def generate(self, y, generator=None):
         return self.net(y).view(len(y), *self.x_shape).tanh()
 '''
-RUN = ["run", "--tasks", "synthetic_label", "--profile", "quick", "--logger", "none",
-       "--include-synthetic", "--set", "budget.train_tflop=1"]  # fmt: skip
+RUN = [
+    "run",
+    "--tasks",
+    "synthetic_label",
+    "--profile",
+    "quick",
+    "--logger",
+    "none",
+    "--include-synthetic",
+    "--set",
+    "budget.train_tflop=1",
+]
 
 
 def record(results, model):
@@ -122,13 +132,15 @@ def test_the_suites_own_models_count_almost_everything(tmp_path):
 
 
 def test_an_unbounded_budgeted_run_gets_the_stated_epoch_cap(tmp_path):
-    cfg = run_config("synthetic_label", "cvae", 0, "quick",
-                     ("budget.train_tflop=1", "trainer.max_epochs=-1"))  # fmt: skip
+    cfg = run_config(
+        "synthetic_label", "cvae", 0, "quick", ("budget.train_tflop=1", "trainer.max_epochs=-1")
+    )
     assert "max_epochs" not in cfg["budget"]  # the default: in the record, not the config hash
     trainer = make_trainer(cfg, tmp_path, False, "label")
     assert trainer.max_epochs == BUDGET_MAX_EPOCHS
-    capped = run_config("synthetic_label", "cvae", 0, "quick",
-                        ("budget.train_tflop=1", "budget.max_epochs=1"))  # fmt: skip
+    capped = run_config(
+        "synthetic_label", "cvae", 0, "quick", ("budget.train_tflop=1", "budget.max_epochs=1")
+    )
     assert capped["budget"]["max_epochs"] == 1  # set: recorded in the config (and its hash)
     assert capped["trainer"]["max_epochs"] == 2  # quick's own, under the cap where that is set
     assert make_trainer(capped, tmp_path, False, "label").max_epochs == 1

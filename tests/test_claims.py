@@ -6,9 +6,17 @@ from cgbench import claims
 
 
 def record(task, model, scores, seed=0, profile="standard", **extra):
-    return {"task": task, "model": model, "seed": seed, "profile": profile, "status": "ok",
-            "scores": scores, "higher_is_better": {k: True for k in scores},
-            "config_sha": "x", **extra}  # fmt: skip
+    return {
+        "task": task,
+        "model": model,
+        "seed": seed,
+        "profile": profile,
+        "status": "ok",
+        "scores": scores,
+        "higher_is_better": {k: True for k in scores},
+        "config_sha": "x",
+        **extra,
+    }
 
 
 def write(tmp_path, *records):
@@ -33,18 +41,31 @@ def floor(task, scores, profile="standard"):
 
 def test_acgan_rule_is_applied_per_profile_to_the_records_it_lists(tmp_path):
     pairwise = {"pairwise_ms_ssim": 0.46, "pairwise_ms_ssim_real": 0.44}
-    runs = [record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise,
-                                      "pairwise_ms_ssim_gap": 0.02 + s / 1000}, seed=s)
-            for s in range(3)]  # fmt: skip
+    runs = [
+        record(
+            "mnist",
+            "acgan",
+            {"attr_acc": 0.97 + s / 100, **pairwise, "pairwise_ms_ssim_gap": 0.02 + s / 1000},
+            seed=s,
+        )
+        for s in range(3)
+    ]
     write(tmp_path, *runs, floor("mnist", {"attr_acc": 0.11}))
     text = claims.render(tmp_path)
     assert "accuracy. | not measured | holds | not measured |" in text
     assert "`runs/mnist/acgan/standard/seed0`, `runs/mnist/acgan/standard/seed1`" in text
     assert "attr_acc 0.9800 ± 0.0100" in text  # mean ± sample sd over the seeds
-    collapsed = {"attr_acc": 0.97, "pairwise_ms_ssim": 0.60, "pairwise_ms_ssim_real": 0.44,
-                 "pairwise_ms_ssim_gap": 0.16}  # fmt: skip
-    write(tmp_path, record("mnist", "acgan", collapsed, seed=0, profile="full"),
-          floor("mnist", {"attr_acc": 0.11}, profile="full"))  # fmt: skip
+    collapsed = {
+        "attr_acc": 0.97,
+        "pairwise_ms_ssim": 0.60,
+        "pairwise_ms_ssim_real": 0.44,
+        "pairwise_ms_ssim_gap": 0.16,
+    }
+    write(
+        tmp_path,
+        record("mnist", "acgan", collapsed, seed=0, profile="full"),
+        floor("mnist", {"attr_acc": 0.11}, profile="full"),
+    )
     text = claims.render(tmp_path)  # each profile keeps its own verdict; one seed makes none
     assert "accuracy. | inconclusive (1 seed) | holds | not measured |" in text
     assert "**full: inconclusive (1 seed).**" in text
@@ -52,11 +73,21 @@ def test_acgan_rule_is_applied_per_profile_to_the_records_it_lists(tmp_path):
 
 def test_runs_that_never_learned_make_no_verdict(tmp_path):
     # Three seeds at the floor's attr_acc: not above it, so no verdict either way.
-    pairwise = {"pairwise_ms_ssim": 0.9, "pairwise_ms_ssim_real": 0.44,
-                "pairwise_ms_ssim_gap": 0.46}  # fmt: skip
-    write(tmp_path, *[record("mnist", "acgan", {"attr_acc": 0.11 + s / 1000, **pairwise},
-                             seed=s, profile="quick") for s in range(3)],
-          floor("mnist", {"attr_acc": 0.112}, profile="quick"))  # fmt: skip
+    pairwise = {
+        "pairwise_ms_ssim": 0.9,
+        "pairwise_ms_ssim_real": 0.44,
+        "pairwise_ms_ssim_gap": 0.46,
+    }
+    write(
+        tmp_path,
+        *[
+            record(
+                "mnist", "acgan", {"attr_acc": 0.11 + s / 1000, **pairwise}, seed=s, profile="quick"
+            )
+            for s in range(3)
+        ],
+        floor("mnist", {"attr_acc": 0.112}, profile="quick"),
+    )
     text = claims.render(tmp_path)
     reason = "inconclusive (under-trained: acgan not above the ref_constant floor on attr_acc)"
     assert reason in text
@@ -64,8 +95,10 @@ def test_runs_that_never_learned_make_no_verdict(tmp_path):
 
 def test_convergence_needs_curves_with_several_evaluations(tmp_path):
     for model in ("cgml", "cvae", "cgan"):
-        write(tmp_path, record("completion", model, {"lpips": 0.2}, profile="quick",
-                               train_seconds=10.0))  # fmt: skip
+        write(
+            tmp_path,
+            record("completion", model, {"lpips": 0.2}, profile="quick", train_seconds=10.0),
+        )
         folder = tmp_path / "runs" / "completion" / model / "quick" / "seed0"
         (folder / "val_curves.csv").write_text("batches,val/sample_l1\n20,0.3\n")
     text = claims.render(tmp_path)
@@ -91,8 +124,14 @@ def test_the_latent_claim_gates_lc_on_its_vae_not_on_its_actor(tmp_path):
         prior = {"scores": {"fid_eval": fid + seed}}
         scores = {"attr_balanced": 0.50, "latent_auroc": 0.85 + seed / 1000}
         directions = {**dict.fromkeys(scores, True), "fid_eval": False}
-        return record("celeba", "lc", scores, seed=seed, variants={"prior": prior},
-                      higher_is_better=directions)  # fmt: skip
+        return record(
+            "celeba",
+            "lc",
+            scores,
+            seed=seed,
+            variants={"prior": prior},
+            higher_is_better=directions,
+        )
 
     def model(name, auroc, seed):
         scores = {"attr_balanced": 0.60 + seed / 100, "latent_auroc": auroc + seed / 1000}
@@ -110,11 +149,18 @@ def test_the_latent_claim_gates_lc_on_its_vae_not_on_its_actor(tmp_path):
 def test_the_diversity_tolerance_is_never_below_real_datas_own_gap(tmp_path):
     # real digits drawn again miss the rows' MS-SSIM by 0.10: a 0.07 gap is as diverse as real
     pairwise = {"pairwise_ms_ssim": 0.51, "pairwise_ms_ssim_real": 0.44}
-    runs = [record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise,
-                                      "pairwise_ms_ssim_gap": 0.07 + s / 1000}, seed=s)
-            for s in range(3)]  # fmt: skip
-    real = record("mnist", "ref_real", {"attr_acc": 0.99, "pairwise_ms_ssim_gap": 0.10},
-                  reference="ceiling")  # fmt: skip
+    runs = [
+        record(
+            "mnist",
+            "acgan",
+            {"attr_acc": 0.97 + s / 100, **pairwise, "pairwise_ms_ssim_gap": 0.07 + s / 1000},
+            seed=s,
+        )
+        for s in range(3)
+    ]
+    real = record(
+        "mnist", "ref_real", {"attr_acc": 0.99, "pairwise_ms_ssim_gap": 0.10}, reference="ceiling"
+    )
     write(tmp_path, *runs, floor("mnist", {"attr_acc": 0.11}))
     assert "accuracy. | not measured | does not hold | not measured |" in claims.render(tmp_path)
     write(tmp_path, real)
@@ -124,10 +170,25 @@ def test_the_diversity_tolerance_is_never_below_real_datas_own_gap(tmp_path):
 def test_one_tasks_clean_evidence_refutes_the_cgml_quality_claim(tmp_path):
     # completion: 3 seeds each above the floor, cGML significantly worse; colorization missing
     means = (("cgml", 0.30), ("cvae", 0.10), ("cgan", 0.12))
-    runs = [record("completion", m, {"lpips_best": v + s / 1000}, seed=s, profile="quick",
-                   higher_is_better={"lpips_best": False})
-            for m, v in means for s in range(3)]  # fmt: skip
-    ref = record("completion", "ref_input", {"lpips_best": 0.50}, profile="quick",
-                 reference="floor", higher_is_better={"lpips_best": False})  # fmt: skip
+    runs = [
+        record(
+            "completion",
+            m,
+            {"lpips_best": v + s / 1000},
+            seed=s,
+            profile="quick",
+            higher_is_better={"lpips_best": False},
+        )
+        for m, v in means
+        for s in range(3)
+    ]
+    ref = record(
+        "completion",
+        "ref_input",
+        {"lpips_best": 0.50},
+        profile="quick",
+        reference="floor",
+        higher_is_better={"lpips_best": False},
+    )
     write(tmp_path, *runs, ref)
     assert "CVAE/CGAN. | not measured | not measured | does not hold |" in claims.render(tmp_path)

@@ -37,8 +37,16 @@ class Boom(ConditionalGenerator):
     def generate(self, y, generator=None):
         raise NotImplementedError
 '''
-CELLS = ["run", "--tasks", "synthetic_label", "--profile", "smoke", "--logger", "none",
-         "--include-synthetic"]  # fmt: skip
+CELLS = [
+    "run",
+    "--tasks",
+    "synthetic_label",
+    "--profile",
+    "smoke",
+    "--logger",
+    "none",
+    "--include-synthetic",
+]
 TIMING = ("train_seconds", "samples_per_second", "train_stages")  # differ between any two runs
 
 
@@ -70,8 +78,19 @@ def test_jobs_in_parallel_processes_give_the_sequential_tables(tmp_path, capsys)
 
 
 def test_a_failing_job_is_reported_with_its_log_and_the_others_land(tmp_path, capsys, failing):
-    args = [*CELLS, "--models", "cvae", "--model", failing, "--executor", "subprocess",
-            "--job-dir", str(tmp_path / "jobs"), "--results-dir", str(tmp_path / "r")]  # fmt: skip
+    args = [
+        *CELLS,
+        "--models",
+        "cvae",
+        "--model",
+        failing,
+        "--executor",
+        "subprocess",
+        "--job-dir",
+        str(tmp_path / "jobs"),
+        "--results-dir",
+        str(tmp_path / "r"),
+    ]
     assert main(args) == 1
     captured = capsys.readouterr()
     assert "1 run(s) failed; the others landed" in captured.err
@@ -86,8 +105,9 @@ def test_a_failing_job_is_reported_with_its_log_and_the_others_land(tmp_path, ca
 
 
 def test_cluster_settings_merge_the_config_block_and_flags_and_are_checked(tmp_path):
-    params = cluster.settings({"timeout_min": 60, "slurm_partition": "cpu"},
-                              ["timeout_min=120", "gpus_per_node=1"])  # fmt: skip
+    params = cluster.settings(
+        {"timeout_min": 60, "slurm_partition": "cpu"}, ["timeout_min=120", "gpus_per_node=1"]
+    )
     assert params == {"timeout_min": 120, "slurm_partition": "cpu", "gpus_per_node": 1}
     with pytest.raises(C.ConfigError, match="KEY=VALUE"):
         cluster.settings(None, ["timeout_min"])
@@ -100,7 +120,8 @@ def test_tuning_trials_as_jobs_score_as_the_local_ones(tmp_path):
     assert main([*tune, "--results-dir", str(tmp_path / "seq")]) == 0
     jobs = ["--executor", "subprocess", "--job-dir", str(tmp_path / "jobs")]
     assert main([*tune, *jobs, "--results-dir", str(tmp_path / "par")]) == 0
-    seq, par = (pd.read_csv(tmp_path / d / "tuning" / "synthetic_attributes.csv")
-                for d in ("seq", "par"))  # fmt: skip
+    seq, par = (
+        pd.read_csv(tmp_path / d / "tuning" / "synthetic_attributes.csv") for d in ("seq", "par")
+    )
     assert list(seq["search"].fillna("")) == list(par["search"].fillna(""))
     assert list(par["score"]) == pytest.approx(list(seq["score"]), rel=1e-3, abs=1e-5)

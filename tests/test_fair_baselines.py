@@ -18,8 +18,9 @@ FILM_MODELS = ["cvae", "cgan", "acgan", "csvae"]
 
 
 @pytest.mark.parametrize("name", FILM_MODELS)
-def test_film_injection_trains_and_reads_the_condition_at_every_layer(name, synthetic_dm,
-                                                                      fast_trainer):  # fmt: skip
+def test_film_injection_trains_and_reads_the_condition_at_every_layer(
+    name, synthetic_dm, fast_trainer
+):
     dm = synthetic_dm("attributes")
     args = load_config("synthetic_attributes", "smoke")["models"][name]
     model = MODELS[name](x_shape=dm.x_shape, y_shape=dm.y_shape, **args, y_injection="film")
@@ -32,8 +33,9 @@ def test_film_injection_trains_and_reads_the_condition_at_every_layer(name, synt
     flipped[:, -decoder.cond_features :] = 1 - flipped[:, -decoder.cond_features :]
     decoder.eval()
     film = decoder.films[0]
-    assert not torch.allclose(film.proj(h[:, -decoder.cond_features :]),
-                              film.proj(flipped[:, -decoder.cond_features :]))  # fmt: skip
+    assert not torch.allclose(
+        film.proj(h[:, -decoder.cond_features :]), film.proj(flipped[:, -decoder.cond_features :])
+    )
 
 
 def test_unknown_injection_names_the_choices():
@@ -79,13 +81,26 @@ def test_y_flip_is_one_when_the_flip_shows_and_zero_when_y_is_ignored(follow, ex
 
 def test_a_flop_budget_ends_training_within_one_batch(tmp_path):
     overrides = ("trainer.max_epochs=-1", "trainer.enable_checkpointing=false")
-    free = run_one("synthetic_label", "cvae", 0, "quick", overrides + ("trainer.max_epochs=1",),
-                   tmp_path / "free", "none")  # fmt: skip
+    free = run_one(
+        "synthetic_label",
+        "cvae",
+        0,
+        "quick",
+        overrides + ("trainer.max_epochs=1",),
+        tmp_path / "free",
+        "none",
+    )
     per_batch = free["train_tflop"] / free["global_steps"]  # 4 batches of 16 in one epoch
     budget = 2.5 * per_batch
-    capped = run_one("synthetic_label", "cvae", 0, "quick",
-                     overrides + (f"budget.train_tflop={budget}",), tmp_path / "capped",
-                     "none")  # fmt: skip
+    capped = run_one(
+        "synthetic_label",
+        "cvae",
+        0,
+        "quick",
+        overrides + (f"budget.train_tflop={budget}",),
+        tmp_path / "capped",
+        "none",
+    )
     assert capped["global_steps"] == 3 and capped["budget_tflop"] == pytest.approx(budget)
     assert budget <= capped["train_tflop"] < budget + per_batch * 1.01
 
@@ -114,8 +129,15 @@ def test_trials_start_with_the_default_and_are_distinct_and_seeded():
 
 
 def test_tune_records_every_trial_on_the_validation_split(tmp_path, capsys):
-    args = ["tune", "--tasks", "synthetic_attributes", "--models", "cvae",
-            "--results-dir", str(tmp_path)]  # fmt: skip
+    args = [
+        "tune",
+        "--tasks",
+        "synthetic_attributes",
+        "--models",
+        "cvae",
+        "--results-dir",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     trials = sorted((tmp_path / "tuning" / "synthetic_attributes" / "cvae").glob("trial*.json"))
     block = load_config("synthetic_attributes", "quick")["tuning"]
@@ -145,9 +167,15 @@ def test_leaderboard_flags_runs_off_their_budget():
 def test_the_meter_counts_both_lc_stages_and_its_gradient_penalty(tmp_path):
     # LC's critic takes torch.autograd.grad(create_graph=True), which torch's FlopCounterMode
     # (module hooks) refuses; its stage 2 must train under the meter all the same
-    record = run_one("synthetic_attributes", "lc", 0, "quick",
-                     ("budget.train_tflop=1", "trainer.enable_checkpointing=false"),
-                     tmp_path, "none")  # fmt: skip
+    record = run_one(
+        "synthetic_attributes",
+        "lc",
+        0,
+        "quick",
+        ("budget.train_tflop=1", "trainer.enable_checkpointing=false"),
+        tmp_path,
+        "none",
+    )
     assert record["status"] == "ok" and record["train_tflop"] > 0
     # stage 2 ran: the meter saw a second phase (another FLOP rate) from the epoch after the VAE
     # (structure, not seconds: on a fast host both stages take under 0.05 s)

@@ -36,12 +36,29 @@ class StoppableCGAN(CGAN):
         super().on_train_epoch_start()
 """
 VICTIM = "victim"
-MATRIX = ["run", "--tasks", "synthetic_label", "--models", "cvae", "csvae",
-          "--model", f"{VICTIM}=victim_model:StoppableCGAN",
-          "--profile", "quick", "--logger", "none", "--include-synthetic",
-          "--set", "trainer.max_epochs=3", "--set", "trainer.enable_checkpointing=true",
-          "--set", "trainer.enable_progress_bar=false",
-          "--set", "trainer.enable_model_summary=false"]  # fmt: skip
+MATRIX = [
+    "run",
+    "--tasks",
+    "synthetic_label",
+    "--models",
+    "cvae",
+    "csvae",
+    "--model",
+    f"{VICTIM}=victim_model:StoppableCGAN",
+    "--profile",
+    "quick",
+    "--logger",
+    "none",
+    "--include-synthetic",
+    "--set",
+    "trainer.max_epochs=3",
+    "--set",
+    "trainer.enable_checkpointing=true",
+    "--set",
+    "trainer.enable_progress_bar=false",
+    "--set",
+    "trainer.enable_model_summary=false",
+]
 EXECUTORS = {
     "workers": ["--workers", "2"],
     "subprocess": ["--executor", "subprocess", "--job-dir", "{jobs}"],
@@ -51,14 +68,22 @@ EXECUTORS = {
 def start(root: Path, results: Path, extra: list[str], barrier: Path | None = None):
     # one thread everywhere: the pool's workers, the jobs and a rerun's single process alike,
     # so an interrupted and an uninterrupted run compute the same floats
-    env = os.environ | {"CGBENCH_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1",
-                        "PYTHONPATH": str(root)}  # fmt: skip
+    env = os.environ | {
+        "CGBENCH_CACHE": str(root / "cache"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(root),
+    }
     env.pop("CGBENCH_TEST_BARRIER", None)
     if barrier:
         env["CGBENCH_TEST_BARRIER"] = str(barrier)
-    return subprocess.Popen([sys.executable, "-m", "cgbench", *MATRIX, *extra, "--results-dir",
-                             str(results)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "cgbench", *MATRIX, *extra, "--results-dir", str(results)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def scores(results: Path, model: str) -> dict:

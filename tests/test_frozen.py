@@ -35,8 +35,18 @@ def test_other_data_or_a_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypa
         E.load_frozen("mnist", Data())
 
 
-SMOKE_RUN = ["run", "--tasks", "synthetic_label", "--models", "cvae", "--profile", "smoke",
-             "--logger", "none", "--include-synthetic"]  # fmt: skip
+SMOKE_RUN = [
+    "run",
+    "--tasks",
+    "synthetic_label",
+    "--models",
+    "cvae",
+    "--profile",
+    "smoke",
+    "--logger",
+    "none",
+    "--include-synthetic",
+]
 
 
 def smoke_run(results) -> int:

@@ -22,9 +22,15 @@ def test_acgan_auxiliary_head_classifies_real_mnist_above_chance(isolated_cache)
     dm.setup()
     pl.seed_everything(0)
     model = ACGAN(dm.x_shape, dm.y_shape, z_dim=16, width=16, hidden=64)
-    trainer = pl.Trainer(max_steps=300, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False,
-                         limit_val_batches=0)  # fmt: skip
+    trainer = pl.Trainer(
+        max_steps=300,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     trainer.fit(model, dm)
     x, y = next(iter(torch.utils.data.DataLoader(dm.test_set, batch_size=1000)))
     model.eval()
@@ -35,10 +41,29 @@ def test_acgan_auxiliary_head_classifies_real_mnist_above_chance(isolated_cache)
 
 
 def test_a_diverging_run_is_recorded_and_the_matrix_goes_on(tmp_path, capsys):
-    code = main(["run", "--tasks", "synthetic_label", "--models", "cgan", "cvae",
-                 "--profile", "smoke", "--logger", "none", "--results-dir", str(tmp_path),
-                 "--include-synthetic", "--set", "models.cgan.lr=1e30", "--set",
-                 "trainer.fast_dev_run=false", "--set", "trainer.max_steps=10"])  # fmt: skip
+    code = main(
+        [
+            "run",
+            "--tasks",
+            "synthetic_label",
+            "--models",
+            "cgan",
+            "cvae",
+            "--profile",
+            "smoke",
+            "--logger",
+            "none",
+            "--results-dir",
+            str(tmp_path),
+            "--include-synthetic",
+            "--set",
+            "models.cgan.lr=1e30",
+            "--set",
+            "trainer.fast_dev_run=false",
+            "--set",
+            "trainer.max_steps=10",
+        ]
+    )
     assert code == 0
     assert "DIVERGED" in capsys.readouterr().out
     runs = tmp_path / "runs" / "synthetic_label"

@@ -37,8 +37,10 @@ def tiny_celeba(root: Path, n_images=12, n_rows=20, partition=None, broken=None)
         write_jpeg(image, str(folder / f"{i:06d}.jpg"))
     if broken:
         (folder / broken).write_bytes(b"not a jpeg")
-    rows = [f"{i:06d}.jpg " + " ".join("1" if (i + j) % 3 == 0 else "-1" for j in range(len(NAMES)))
-            for i in range(1, n_rows + 1)]  # fmt: skip
+    rows = [
+        f"{i:06d}.jpg " + " ".join("1" if (i + j) % 3 == 0 else "-1" for j in range(len(NAMES)))
+        for i in range(1, n_rows + 1)
+    ]
     (root / "celeba" / "list_attr_celeba.txt").write_bytes(
         "\r\n".join(["202599", " ".join(NAMES), *rows]).encode()
     )
@@ -125,8 +127,11 @@ def test_lab_round_trip_matches_scikit_image():
 
 def test_colorization_condition_is_the_lightness(tmp_path):
     tiny_celeba(tmp_path)
-    dm = ColorizationDataModule(data_dir=tmp_path, cache_dir=tmp_path / "cache",
-                                base_args={"image_size": 16, "attributes": ["Male"]})  # fmt: skip
+    dm = ColorizationDataModule(
+        data_dir=tmp_path,
+        cache_dir=tmp_path / "cache",
+        base_args={"image_size": 16, "attributes": ["Male"]},
+    )
     dm.setup()
     x, y = dm.test_set[0]
     assert y.shape == (1, 16, 16)

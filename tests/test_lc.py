@@ -14,8 +14,13 @@ def fit(dm, cache, **kwargs) -> LC:
     args |= kwargs
     path = stage_cache_file(LC, model_defaults("lc") | args, dm, seed=0, cache_dir=cache)
     model = LC(dm.x_shape, dm.y_shape, stage_cache=path, **args)
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, dm)
     return model
 
@@ -30,8 +35,14 @@ def test_stage_two_leaves_the_vae_frozen(synthetic_dm, tmp_path):
     vae, actor = weights(model.vae), weights(model.actor)
     model.hparams.latent_epochs = 1
     assert model.vae_done  # stage 1 finished at the end of its epoch
-    pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, max_epochs=1,
-               enable_progress_bar=False, enable_model_summary=False).fit(model, dm)  # fmt: skip
+    pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        max_epochs=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    ).fit(model, dm)
     assert all(torch.equal(a, b) for a, b in zip(vae, weights(model.vae), strict=True))
     assert any(not torch.equal(a, b) for a, b in zip(actor, weights(model.actor), strict=True))
     assert model.sigma_batches > 0  # sigma_bar_z comes from stage-2 posteriors

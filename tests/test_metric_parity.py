@@ -51,11 +51,16 @@ def test_ssim_matches_skimage(image_pairs):
     ours = SSIM().pair_scores(a, b)
     theirs = [
         structural_similarity(
-            p.numpy(), t.numpy(), data_range=1.0, channel_axis=0, gaussian_weights=True,
-            sigma=1.5, use_sample_covariance=False,
+            p.numpy(),
+            t.numpy(),
+            data_range=1.0,
+            channel_axis=0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
         )
         for p, t in zip(a, b, strict=True)
-    ]  # fmt: skip
+    ]
     np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-4, rtol=0)
     reference = [ref.ssim(p.numpy(), t.numpy()) for p, t in zip(a, b, strict=True)]
     np.testing.assert_allclose(ours.numpy(), reference, atol=1e-5, rtol=0)

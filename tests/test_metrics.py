@@ -81,14 +81,17 @@ def test_attribute_rates_are_per_attribute_and_blind_to_collapse():
     # Two conditions, three attributes; the samples' logits are their "seen" decisions.
     y = torch.tensor([[1.0, 0, 1], [0.0, 0, 1]])
     seen = torch.tensor([[1.0, -1, -1], [1.0, 1, 1]]).view(1, 2, 1, 1, 3)
-    rates = {cls.name: cls(Identity(), "attributes", ["a", "b", "c"])
-             for cls in (AttributeTPR, AttributeTNR, AttributeBalanced)}  # fmt: skip
+    rates = {
+        cls.name: cls(Identity(), "attributes", ["a", "b", "c"])
+        for cls in (AttributeTPR, AttributeTNR, AttributeBalanced)
+    }
     for metric in rates.values():
         metric.update(seen, seen[0], y)
     # a: on asked once, seen (TPR 1); off asked once, seen (TNR 0). b: never on (TPR NaN);
     # off twice, seen once (TNR 0.5). c: on twice, seen once (TPR 0.5); never off.
-    assert rates["attr_tpr"].details() == pytest.approx({"a": 1.0, "b": float("nan"), "c": 0.5},
-                                                        nan_ok=True)  # fmt: skip
+    assert rates["attr_tpr"].details() == pytest.approx(
+        {"a": 1.0, "b": float("nan"), "c": 0.5}, nan_ok=True
+    )
     assert rates["attr_tnr"].compute().item() == pytest.approx((0 + 0.5) / 2)
     assert rates["attr_balanced"].compute().item() == pytest.approx(0.5)  # only a has both
     # a constant output scores exactly 0.5 balanced, whatever it draws

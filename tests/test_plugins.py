@@ -60,9 +60,18 @@ def outside(plugin_module):
 
 
 def test_an_outside_model_runs_with_set_overrides(tmp_path, outside):
-    args = ["run", "--tasks", "synthetic_label", "--model", "mine=my_generators:TinyGen",
-            "--set", "models.mine.hidden=7", "--results-dir", str(tmp_path / "r"),
-            *SMOKE]  # fmt: skip
+    args = [
+        "run",
+        "--tasks",
+        "synthetic_label",
+        "--model",
+        "mine=my_generators:TinyGen",
+        "--set",
+        "models.mine.hidden=7",
+        "--results-dir",
+        str(tmp_path / "r"),
+        *SMOKE,
+    ]
     assert main(args) == 0
     run = tmp_path / "r" / "runs" / "synthetic_label" / "mine" / "smoke" / "seed0"
     record = json.loads((run / "metrics.json").read_text())
@@ -110,8 +119,11 @@ def test_the_wheel_installs_beside_a_package_that_ships_its_own_models(tmp_path)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist),
-                    str(source)], check=True, cwd=tmp_path)  # fmt: skip
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)],
+        check=True,
+        cwd=tmp_path,
+    )
     dummy = tmp_path / "dummy"
     (dummy / "models").mkdir(parents=True)
     (dummy / "models" / "__init__.py").write_text("WHO = 'dummy'\n")
@@ -127,8 +139,11 @@ def test_the_wheel_installs_beside_a_package_that_ships_its_own_models(tmp_path)
         packages = ["models"]
     """)
     )
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist),
-                    str(dummy)], check=True, cwd=tmp_path)  # fmt: skip
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(dummy)],
+        check=True,
+        cwd=tmp_path,
+    )
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
@@ -139,15 +154,29 @@ def test_the_wheel_installs_beside_a_package_that_ships_its_own_models(tmp_path)
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), *wheels], check=True)
     outside_repo = {**os.environ, "PYTHONPATH": ""}
     check = subprocess.run(
-        [str(python), "-c", "import models, cgbench.models, cgbench.metrics, cgbench; "
-         "print(models.WHO, sorted(cgbench.models.MODELS), cgbench.__file__)"],
-        capture_output=True, text=True, cwd=tmp_path, env=outside_repo, check=True,
-    )  # fmt: skip
+        [
+            str(python),
+            "-c",
+            "import models, cgbench.models, cgbench.metrics, cgbench; "
+            "print(models.WHO, sorted(cgbench.models.MODELS), cgbench.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=outside_repo,
+        check=True,
+    )
     assert check.stdout.startswith("dummy ['acgan', 'cgan', 'cgml', 'csvae', 'cvae', 'lc']")
     assert str(site) in check.stdout  # the wheel's copy, not the repo's
     configs = site / "cgbench" / "configs"
     assert (configs / "mnist.yaml").exists()  # task YAMLs ship as package data
     script = site / "bin" / "cgbench"
-    helped = subprocess.run([str(python), str(script), "--help"], capture_output=True, text=True,
-                            cwd=tmp_path, env=outside_repo, check=True)  # fmt: skip
+    helped = subprocess.run(
+        [str(python), str(script), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=outside_repo,
+        check=True,
+    )
     assert "conditions" in helped.stdout and "score" in helped.stdout

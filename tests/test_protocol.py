@@ -91,8 +91,23 @@ def test_a_condition_ignoring_generator_ranks_below_one_that_conditions(tmp_path
         samples.append(train_x[pool[torch.randint(0, len(pool), (2,), generator=generator)]])
     path = tmp_path / "male_only.npz"
     np.savez(path, samples=torch.stack(samples).numpy())
-    assert main(["score", "--task", "celeba", "--samples", str(path), "--name", "male_only",
-                 "--results-dir", str(results), *SLICE]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "score",
+                "--task",
+                "celeba",
+                "--samples",
+                str(path),
+                "--name",
+                "male_only",
+                "--results-dir",
+                str(results),
+                *SLICE,
+            ]
+        )
+        == 0
+    )
     table = leaderboard.leaderboard_table(collect(results)).set_index("model")
     ours = table.loc["male_only"]
     assert ours["vs_floor"] == "above floor" and ours["rank"] == 1
@@ -108,8 +123,10 @@ def test_paste_back_makes_a_copy_of_the_input_score_exactly_the_floor(tmp_path):
     results = tmp_path / "results"
     args = ["--results-dir", str(results), "--profile", "quick", "--set", "eval.max_batches=1"]
     assert main(["references", "--tasks", "completion_mnist", *args]) == 0
-    cfg = {"eval": C.EVAL_DEFAULTS | {"max_batches": 1},
-           "data": C.load_config("completion_mnist")["data"]}  # fmt: skip
+    cfg = {
+        "eval": C.EVAL_DEFAULTS | {"max_batches": 1},
+        "data": C.load_config("completion_mnist")["data"],
+    }
     _, dm = make_datamodule("completion_mnist", cfg)
     _, _, _, y = scored_rows(dm, 1)
     k = C.load_config("completion_mnist")["eval"]["k_samples"]
@@ -118,8 +135,21 @@ def test_paste_back_makes_a_copy_of_the_input_score_exactly_the_floor(tmp_path):
     samples = (noise * (1 - hole)).numpy()  # visible: noise; holes: 0, as the input
     path = tmp_path / "copy.npz"
     np.savez(path, samples=samples)
-    assert main(["score", "--task", "completion_mnist", "--samples", str(path), "--name",
-                 "copy_input", *args]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "score",
+                "--task",
+                "completion_mnist",
+                "--samples",
+                str(path),
+                "--name",
+                "copy_input",
+                *args,
+            ]
+        )
+        == 0
+    )
     copied = record(results, "completion_mnist", "copy_input")["scores"]
     floor = record(results, "completion_mnist", "ref_input")["scores"]
     assert copied == floor

@@ -16,12 +16,23 @@ def test_every_published_task_names_a_profile_with_three_seeds():
             assert len(set(block["seeds"])) >= 3, name
 
 
-def test_an_unpublished_task_is_left_out_of_all_and_refused_when_named(tmp_path, capsys,
-                                                                       registries):  # fmt: skip
+def test_an_unpublished_task_is_left_out_of_all_and_refused_when_named(
+    tmp_path, capsys, registries
+):
     task = tmp_path / "draft.yaml"
     task.write_text("base: synthetic_label\npublished: {profile: null}\n")
-    args = ["run", "--task-config", str(task), "--models", "cvae", "--logger", "none",
-            "--include-synthetic", "--results-dir", str(tmp_path)]  # fmt: skip
+    args = [
+        "run",
+        "--task-config",
+        str(task),
+        "--models",
+        "cvae",
+        "--logger",
+        "none",
+        "--include-synthetic",
+        "--results-dir",
+        str(tmp_path),
+    ]
     assert main(args) == 2  # --task-config names it: no silent skip
     assert "draft has no published profile yet" in capsys.readouterr().err
     assert main([*args, "--profile", "smoke"]) == 0
@@ -30,8 +41,18 @@ def test_an_unpublished_task_is_left_out_of_all_and_refused_when_named(tmp_path,
 def test_run_defaults_to_each_tasks_published_profile_and_seeds(tmp_path, registries):
     task = tmp_path / "two_seeds.yaml"
     task.write_text("base: synthetic_label\npublished: {profile: smoke, seeds: [0, 1]}\n")
-    args = ["run", "--task-config", str(task), "--models", "cvae", "--logger", "none",
-            "--include-synthetic", "--results-dir", str(tmp_path / "r")]  # fmt: skip
+    args = [
+        "run",
+        "--task-config",
+        str(task),
+        "--models",
+        "cvae",
+        "--logger",
+        "none",
+        "--include-synthetic",
+        "--results-dir",
+        str(tmp_path / "r"),
+    ]
     assert main(args) == 0
     runs = tmp_path / "r" / "runs" / "two_seeds"
     assert sorted(p.name for p in (runs / "cvae" / "smoke").iterdir()) == ["seed0", "seed1"]
@@ -47,8 +68,20 @@ def test_run_defaults_to_each_tasks_published_profile_and_seeds(tmp_path, regist
 def test_seeds_on_the_command_line_win_over_the_published_ones(tmp_path, registries):
     task = tmp_path / "two_seeds.yaml"
     task.write_text("base: synthetic_label\npublished: {profile: smoke, seeds: [0, 1]}\n")
-    args = ["run", "--task-config", str(task), "--models", "cvae", "--seeds", "1", "--logger",
-            "none", "--include-synthetic", "--results-dir", str(tmp_path)]  # fmt: skip
+    args = [
+        "run",
+        "--task-config",
+        str(task),
+        "--models",
+        "cvae",
+        "--seeds",
+        "1",
+        "--logger",
+        "none",
+        "--include-synthetic",
+        "--results-dir",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     assert [p.name for p in (tmp_path / "runs" / "two_seeds" / "cvae" / "smoke").iterdir()] == [
         "seed1"

@@ -10,13 +10,34 @@ def test_block_is_rebuilt_between_the_markers_and_drift_is_caught(tmp_path):
     results = tmp_path / "results"
     path = tmp_path / "README.md"
     path.write_text(f"# intro\n\n{readme.BEGIN}\nold\n{readme.END}\n\n## after\n")
-    pairwise = {"pairwise_ms_ssim": 0.46, "pairwise_ms_ssim_real": 0.44,
-                "pairwise_ms_ssim_gap": 0.02}  # fmt: skip
-    write(results, *[record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise}, seed=s,
-                            profile="quick", evaluator={"test_acc": 0.99}, task_version=2)
-                     for s in range(3)],
-          record("mnist", "ref_constant", {"attr_acc": 0.11}, profile="quick",
-                 reference="floor", task_version=2))  # fmt: skip
+    pairwise = {
+        "pairwise_ms_ssim": 0.46,
+        "pairwise_ms_ssim_real": 0.44,
+        "pairwise_ms_ssim_gap": 0.02,
+    }
+    write(
+        results,
+        *[
+            record(
+                "mnist",
+                "acgan",
+                {"attr_acc": 0.97 + s / 100, **pairwise},
+                seed=s,
+                profile="quick",
+                evaluator={"test_acc": 0.99},
+                task_version=2,
+            )
+            for s in range(3)
+        ],
+        record(
+            "mnist",
+            "ref_constant",
+            {"attr_acc": 0.11},
+            profile="quick",
+            reference="floor",
+            task_version=2,
+        ),
+    )
     assert readme.drifted(results, load_records(results))
     assert readme.write(results, load_records(results)) == path.resolve()
     text = path.read_text()

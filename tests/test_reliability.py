@@ -17,18 +17,39 @@ from cgbench.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
 # A matrix long enough to be killed part-way: 10 short epochs per run, a checkpoint each epoch.
-SLOW_MATRIX = ["run", "--tasks", "synthetic_label", "--models", "cvae", "cgan",
-               "--profile", "quick", "--logger", "none", "--include-synthetic",
-               "--set", "trainer.max_epochs=10", "--set", "trainer.enable_checkpointing=true",
-               "--set", "trainer.enable_progress_bar=false",
-               "--set", "trainer.enable_model_summary=false"]  # fmt: skip
+SLOW_MATRIX = [
+    "run",
+    "--tasks",
+    "synthetic_label",
+    "--models",
+    "cvae",
+    "cgan",
+    "--profile",
+    "quick",
+    "--logger",
+    "none",
+    "--include-synthetic",
+    "--set",
+    "trainer.max_epochs=10",
+    "--set",
+    "trainer.enable_checkpointing=true",
+    "--set",
+    "trainer.enable_progress_bar=false",
+    "--set",
+    "trainer.enable_model_summary=false",
+]
 
 
 def start(results: Path, cache: Path) -> subprocess.Popen:
     env = os.environ | {"CGBENCH_CACHE": str(cache), "OMP_NUM_THREADS": "2"}
-    return subprocess.Popen([sys.executable, "-m", "cgbench", *SLOW_MATRIX, "--results-dir",
-                             str(results)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "cgbench", *SLOW_MATRIX, "--results-dir", str(results)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen) -> str:
@@ -65,8 +86,18 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
 
 
 def test_same_seed_gives_identical_scores(tmp_path):
-    args = ["run", "--tasks", "synthetic_attributes", "--models", "csvae", "--profile",
-            "smoke", "--logger", "none", "--include-synthetic"]  # fmt: skip
+    args = [
+        "run",
+        "--tasks",
+        "synthetic_attributes",
+        "--models",
+        "csvae",
+        "--profile",
+        "smoke",
+        "--logger",
+        "none",
+        "--include-synthetic",
+    ]
     scores = []
     for name in ("a", "b"):
         assert main([*args, "--results-dir", str(tmp_path / name)]) == 0
@@ -75,8 +106,21 @@ def test_same_seed_gives_identical_scores(tmp_path):
 
 
 def test_corrupt_record_is_named_and_left_out(tmp_path, capsys):
-    args = ["run", "--tasks", "synthetic_label", "--models", "cvae", "cgan", "--profile", "smoke",
-            "--logger", "none", "--include-synthetic", "--results-dir", str(tmp_path)]  # fmt: skip
+    args = [
+        "run",
+        "--tasks",
+        "synthetic_label",
+        "--models",
+        "cvae",
+        "cgan",
+        "--profile",
+        "smoke",
+        "--logger",
+        "none",
+        "--include-synthetic",
+        "--results-dir",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     broken = tmp_path / "runs" / "synthetic_label" / "cgan" / "smoke" / "seed0" / "metrics.json"
     broken.write_text('{"task": "synthetic_label", "scores": {')  # cut off mid-write
@@ -90,9 +134,25 @@ def test_corrupt_record_is_named_and_left_out(tmp_path, capsys):
 
 
 def test_table_rebuilds_wait_for_each_other(tmp_path):
-    assert main(["run", "--tasks", "synthetic_label", "--models", "cvae", "--profile", "smoke",
-                 "--logger", "none", "--include-synthetic", "--results-dir",
-                 str(tmp_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--tasks",
+                "synthetic_label",
+                "--models",
+                "cvae",
+                "--profile",
+                "smoke",
+                "--logger",
+                "none",
+                "--include-synthetic",
+                "--results-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     (tmp_path / "leaderboard.md").unlink()
     with open(tmp_path / ".leaderboard.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process is rebuilding
@@ -107,12 +167,32 @@ def test_table_rebuilds_wait_for_each_other(tmp_path):
 def test_two_matrices_sharing_results_lose_no_record(tmp_path):
     env = os.environ | {"CGBENCH_CACHE": str(tmp_path / "cache")}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "cgbench", "run", "--tasks", task, "--models",
-                          "cvae", "--profile", "smoke", "--logger", "none", "--include-synthetic",
-                          "--results-dir", str(tmp_path)], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cgbench",
+                "run",
+                "--tasks",
+                task,
+                "--models",
+                "cvae",
+                "--profile",
+                "smoke",
+                "--logger",
+                "none",
+                "--include-synthetic",
+                "--results-dir",
+                str(tmp_path),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for task in ("synthetic_label", "synthetic_attributes")
-    ]  # fmt: skip
+    ]
     for proc in procs:
         assert proc.wait(timeout=300) == 0, proc.stderr.read()
     rows = (tmp_path / "leaderboard.csv").read_text()

@@ -6,13 +6,24 @@ import pytest
 from cgbench.__main__ import main
 from cgbench.reproduce import compare, conclusions, summary_lines
 
-CELL = ["--tasks", "synthetic_label", "--models", "cvae", "--profile", "smoke",
-        "--include-synthetic"]  # fmt: skip
+CELL = [
+    "--tasks",
+    "synthetic_label",
+    "--models",
+    "cvae",
+    "--profile",
+    "smoke",
+    "--include-synthetic",
+]
 
 
 def test_a_rerun_on_this_host_is_exact_and_leaves_the_record_untouched(tmp_path):
-    assert main(["run", *CELL, "--seeds", "0", "1", "--logger", "none",
-                 "--results-dir", str(tmp_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            ["run", *CELL, "--seeds", "0", "1", "--logger", "none", "--results-dir", str(tmp_path)]
+        )
+        == 0
+    )
     record = tmp_path / "runs" / "synthetic_label" / "cvae" / "smoke" / "seed0" / "metrics.json"
     before = record.read_bytes()
     assert main(["reproduce", *CELL, "--seeds", "0", "--results-dir", str(tmp_path)]) == 0
@@ -25,9 +36,17 @@ def test_a_rerun_on_this_host_is_exact_and_leaves_the_record_untouched(tmp_path)
 
 
 def rec(seed, value, host=None, model="m", **extra):
-    return {"task": "synthetic_label", "model": model, "profile": "quick", "seed": seed,
-            "scores": {"attr_acc": value}, "higher_is_better": {"attr_acc": True},
-            "status": "ok", "host": host, **extra}  # fmt: skip
+    return {
+        "task": "synthetic_label",
+        "model": model,
+        "profile": "quick",
+        "seed": seed,
+        "scores": {"attr_acc": value},
+        "higher_is_better": {"attr_acc": True},
+        "status": "ok",
+        "host": host,
+        **extra,
+    }
 
 
 def test_another_host_compares_seeds_as_samples():

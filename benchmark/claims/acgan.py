@@ -31,14 +31,17 @@ def acgan_diverse(ev: Evidence) -> Finding:
         f"tolerance {tolerance:.4f} (0.05, or real test digits' own gap when larger: "
         f"{', '.join(f'{v:.4f}' for v in real) or 'no ref_real record'})",
     ]
-    # fmt: skip
+
     return Finding(decide(reasons, holds, fails), numbers, ev.paths(runs))
 
 
 def class_gaps(runs: list[dict]) -> dict[str, float]:
     """Per class, |samples' within-class MS-SSIM - real digits'|, averaged over seeds."""
-    rows = [(r["details"].get("pairwise_ms_ssim"), r["details"].get("pairwise_ms_ssim_real"))
-            for r in runs if r.get("details")]  # fmt: skip
+    rows = [
+        (r["details"].get("pairwise_ms_ssim"), r["details"].get("pairwise_ms_ssim_real"))
+        for r in runs
+        if r.get("details")
+    ]
     rows = [(d, real) for d, real in rows if d and real]
     if not rows:
         return {}

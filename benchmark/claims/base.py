@@ -104,8 +104,14 @@ class Evidence:
         ``name`` picks one floor (e.g. ``ref_constant``) where the best is no test: real faces
         with shuffled conditions have the real data's FID.
         """
-        floors = [r for r in self.records if r["task"] == task and r.get("reference") == "floor"
-                  and metric in r["scores"] and name in (None, r["model"])]  # fmt: skip
+        floors = [
+            r
+            for r in self.records
+            if r["task"] == task
+            and r.get("reference") == "floor"
+            and metric in r["scores"]
+            and name in (None, r["model"])
+        ]
         floors.sort(key=lambda r: r["scores"][metric], reverse=higher)
         return floors[:1]
 
@@ -117,8 +123,14 @@ class Evidence:
         """Whether ``a`` beats ``b`` on ``metric`` significantly (see `significantly_better`)."""
         return significantly_better(sample(a, metric), sample(b, metric), higher)
 
-    def problems(self, task: str, groups: dict[str, list[dict]], metric: str,
-                 higher: bool = True, floor: str | None = None) -> list[str]:  # fmt: skip
+    def problems(
+        self,
+        task: str,
+        groups: dict[str, list[dict]],
+        metric: str,
+        higher: bool = True,
+        floor: str | None = None,
+    ) -> list[str]:
         """Why a verdict resting on ``groups`` cannot be given: missing, seeds, under-trained.
 
         Every group needs a record, current (not stale) and at least 3 seeds, and must beat the
@@ -141,8 +153,10 @@ class Evidence:
         else:
             low = [n for n, runs in models.items() if not self.better(runs, floor, metric, higher)]
             if low:
-                reasons.append(f"under-trained: {', '.join(low)} not above the "
-                               f"{floor[0]['model']} floor on {metric}")  # fmt: skip
+                reasons.append(
+                    f"under-trained: {', '.join(low)} not above the "
+                    f"{floor[0]['model']} floor on {metric}"
+                )
         return reasons
 
 
@@ -165,8 +179,9 @@ def label(runs: list[dict]) -> str:
 
 def stat_line(ev: Evidence, groups: dict[str, list[dict]], metric: str) -> str:
     """``metric: cvae (quick, 3 seeds) 0.8 ± 0.1, ...``: each group's mean ± sd."""
-    return f"{metric}: " + ", ".join(f"{label(g)} {ev.stat(g, metric)}" for g in groups.values()
-                                     if g)  # fmt: skip
+    return f"{metric}: " + ", ".join(
+        f"{label(g)} {ev.stat(g, metric)}" for g in groups.values() if g
+    )
 
 
 EVIDENCE = (
@@ -203,16 +218,20 @@ def render(
     measured it, its numbers and records.
     """
     views, rows = findings(claims, results_dir, records)
-    lines = ["# The papers' claims under one protocol", "",
-             "Rebuilt from the run records by `cgbench claims`. Each claim's rule",
-             "(stated under it) is applied per profile; numbers are mean ± standard deviation",
-             "over seeds, records are paths under `results/`. A verdict needs 3 seeds of every",
-             "run it uses, each significantly above its task's floor reference, and a",
-             "significant difference; otherwise it is *inconclusive* with the reason.",
-             "Read each claim in its task's published profile (the `published` block of the",
-             "task's YAML, what `make benchmark` runs with 3 seeds): `standard` for CelebA,",
-             "`quick` for MNIST and the image tasks, under equal FLOP budgets.",
-             "", *verdict_table(rows)]  # fmt: skip
+    lines = [
+        "# The papers' claims under one protocol",
+        "",
+        "Rebuilt from the run records by `cgbench claims`. Each claim's rule",
+        "(stated under it) is applied per profile; numbers are mean ± standard deviation",
+        "over seeds, records are paths under `results/`. A verdict needs 3 seeds of every",
+        "run it uses, each significantly above its task's floor reference, and a",
+        "significant difference; otherwise it is *inconclusive* with the reason.",
+        "Read each claim in its task's published profile (the `published` block of the",
+        "task's YAML, what `make benchmark` runs with 3 seeds): `standard` for CelebA,",
+        "`quick` for MNIST and the image tasks, under equal FLOP budgets.",
+        "",
+        *verdict_table(rows),
+    ]
     for claim, found in rows:
         lines += ["", f"## {claim.source}: {claim.text}", "", claim.rule]
         for ev, finding in zip(views, found, strict=True):

@@ -92,10 +92,14 @@ def cgml_convergence(ev: Evidence) -> Finding:
     reach = {
         m: int(c.loc[c["val/sample_l1"] <= level, "batches"].iloc[0]) for m, c in curves.items()
     }
-    rises = {m: int((c["val/sample_l1"].diff() > 0.01 * c["val/sample_l1"]).sum())
-             for m, c in curves.items()}  # fmt: skip
-    seconds = {m: ev.runs("completion", m)[0]["train_seconds"] / c["batches"].iloc[-1]
-               for m, c in curves.items()}  # fmt: skip
+    rises = {
+        m: int((c["val/sample_l1"].diff() > 0.01 * c["val/sample_l1"]).sum())
+        for m, c in curves.items()
+    }
+    seconds = {
+        m: ev.runs("completion", m)[0]["train_seconds"] / c["batches"].iloc[-1]
+        for m, c in curves.items()
+    }
     faster = reach["cgml"] <= min(reach["cvae"], reach["cgan"])
     faster_s = reach["cgml"] * seconds["cgml"] <= min(
         reach[m] * seconds[m] for m in ("cvae", "cgan")
@@ -104,16 +108,18 @@ def cgml_convergence(ev: Evidence) -> Finding:
     groups = {m: ev.runs("completion", m) for m in curves}
     reasons = ev.problems("completion", groups, "lpips", higher=False)
     reasons.append("one seed's curve per model")  # curves of more seeds: not compared yet
-    numbers = [f"level {level:.4f}; batches to reach it: "
-               + ", ".join(f"{m} {b}" for m, b in reach.items()),
-               "training seconds per batch (a batch's cost differs; CPU, 2 cores): "
-               + ", ".join(f"{m} {t:.2f}" for m, t in seconds.items())
-               + "; so seconds to reach the level: "
-               + ", ".join(f"{m} {reach[m] * t:.0f}" for m, t in seconds.items()),
-               f"faster per batch: {faster}; per second: {faster_s}; "
-               "rises of more than 1% between evaluations: "
-               + ", ".join(f"{m} {n}" for m, n in rises.items()),
-               "plot: report/completion_convergence.png"]  # fmt: skip
+    numbers = [
+        f"level {level:.4f}; batches to reach it: "
+        + ", ".join(f"{m} {b}" for m, b in reach.items()),
+        "training seconds per batch (a batch's cost differs; CPU, 2 cores): "
+        + ", ".join(f"{m} {t:.2f}" for m, t in seconds.items())
+        + "; so seconds to reach the level: "
+        + ", ".join(f"{m} {reach[m] * t:.0f}" for m, t in seconds.items()),
+        f"faster per batch: {faster}; per second: {faster_s}; "
+        "rises of more than 1% between evaluations: "
+        + ", ".join(f"{m} {n}" for m, n in rises.items()),
+        "plot: report/completion_convergence.png",
+    ]
     verdict = decide(reasons, faster and faster_s and stabler, not (faster or faster_s))
     return Finding(verdict, numbers, ev.paths(ev.runs("completion", "cgml"))[:1])
 

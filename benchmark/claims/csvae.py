@@ -13,16 +13,21 @@ def csvae_less_information(ev: Evidence) -> Finding:
     # latent is its stage-1 VAE's, which the latent actor never changes: that unconditional
     # VAE must have learnt the faces (prior samples' fid_eval below one constant image's).
     reasons = ev.problems(task, {m: groups[m] for m in ("csvae", "cvae")}, "attr_balanced")
-    reasons += ev.problems(task, {"lc": ev.runs(task, "lc[prior]")}, "fid_eval",
-                           higher=False, floor="ref_constant")  # fmt: skip
+    reasons += ev.problems(
+        task, {"lc": ev.runs(task, "lc[prior]")}, "fid_eval", higher=False, floor="ref_constant"
+    )
     base = [g for m, g in groups.items() if m != "csvae" and g]
     holds = all(ev.better(groups["csvae"], g, "latent_auroc", higher=False) for g in base)
     fails = any(ev.better(g, groups["csvae"], "latent_auroc", higher=False) for g in base)
-    vae = {"lc[prior]": ev.runs(task, "lc[prior]"),
-           "ref_constant": ev.floor(task, "fid_eval", False, "ref_constant")}  # fmt: skip
-    numbers = [stat_line(ev, groups, "latent_auroc") + " (0.5: nothing readable)",
-               stat_line(ev, groups, "leakage_max"),
-               "LC's VAE learnt the faces: " + stat_line(ev, vae, "fid_eval")]  # fmt: skip
+    vae = {
+        "lc[prior]": ev.runs(task, "lc[prior]"),
+        "ref_constant": ev.floor(task, "fid_eval", False, "ref_constant"),
+    }
+    numbers = [
+        stat_line(ev, groups, "latent_auroc") + " (0.5: nothing readable)",
+        stat_line(ev, groups, "leakage_max"),
+        "LC's VAE learnt the faces: " + stat_line(ev, vae, "fid_eval"),
+    ]
     return Finding(decide(reasons, holds, fails), numbers, ev.paths(groups["csvae"]))
 
 
@@ -35,8 +40,9 @@ def cvae_more_accurate(ev: Evidence) -> Finding:
     holds = ev.better(groups["cvae"], groups["csvae"], "attr_tpr")
     fails = ev.better(groups["csvae"], groups["cvae"], "attr_tpr")
     numbers = [stat_line(ev, groups, m) for m in ("attr_tpr", "attr_balanced", "edit_success")]
-    return Finding(decide(reasons, holds, fails), numbers,
-                   ev.paths(groups["cvae"]) + ev.paths(groups["csvae"]))  # fmt: skip
+    return Finding(
+        decide(reasons, holds, fails), numbers, ev.paths(groups["cvae"]) + ev.paths(groups["csvae"])
+    )
 
 
 CLAIMS = [

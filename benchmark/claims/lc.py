@@ -19,9 +19,11 @@ def lc_close_to_real(ev: Evidence) -> Finding:
         span = sample(lc, metric)
         share = [(v - bottom) / max(top - bottom, 1e-9) for v in (span["_low"], span["_high"])]
         holds, fails = share[0] >= HEADROOM, share[1] < HEADROOM
-        numbers.append(f"floor ({floor[0]['model']}) {bottom:.4f}, ceiling (ref_real) {top:.4f}: "
-                       f"LC closes {share[0]:.0%} to {share[1]:.0%} of the headroom "
-                       f"(95% interval)")  # fmt: skip
+        numbers.append(
+            f"floor ({floor[0]['model']}) {bottom:.4f}, ceiling (ref_real) {top:.4f}: "
+            f"LC closes {share[0]:.0%} to {share[1]:.0%} of the headroom "
+            f"(95% interval)"
+        )
     return Finding(decide(reasons, holds, fails), numbers, ev.paths(lc))
 
 
@@ -36,16 +38,19 @@ def lc_new_attribute(ev: Evidence) -> Finding:
         return Finding("not measured", ["no celeba_new_attributes LC record"])
     reasons = ev.problems(task, {"lc": lc, "cvae": cvae}, metric)
     cached = all(r.get("vae_from_cache") for r in lc)
-    latent = [sum(v for k, v in r.get("stage_seconds", {}).items() if not k.startswith("stage1"))
-              for r in lc]  # fmt: skip
+    latent = [
+        sum(v for k, v in r.get("stage_seconds", {}).items() if not k.startswith("stage1"))
+        for r in lc
+    ]
     retrain = [r["train_seconds"] for r in cvae]
     cheap = bool(retrain) and cached and max(latent) < min(retrain)
     gain = bool(prior) and ev.better(lc, prior, metric)
-    numbers = [f"VAE from the cache in every run: {cached}; latent-stage seconds {latent} vs "
-               f"training a CVAE for the new attributes {retrain}",
-               stat_line(ev, {"lc": lc, "lc[prior]": prior, "cvae": cvae}, metric)]  # fmt: skip
-    return Finding(decide(reasons, cheap and gain, not cheap or not gain), numbers,
-                   ev.paths(lc))  # fmt: skip
+    numbers = [
+        f"VAE from the cache in every run: {cached}; latent-stage seconds {latent} vs "
+        f"training a CVAE for the new attributes {retrain}",
+        stat_line(ev, {"lc": lc, "lc[prior]": prior, "cvae": cvae}, metric),
+    ]
+    return Finding(decide(reasons, cheap and gain, not cheap or not gain), numbers, ev.paths(lc))
 
 
 CLAIMS = [
