@@ -25,14 +25,10 @@ from cgbench import evaluators as E
 from cgbench import provenance as P
 from cgbench import records as R
 from cgbench.datamodules import DataNotFoundError
-from cgbench.errors import UnknownNameError, lookup
+from cgbench.errors import UnknownNameError, lookup, require_extra
 from cgbench.models import MODELS
-from cgbench.run import (
-    log_leaderboard_to_wandb,
-    make_datamodule,
-    needs_evaluator,
-    require_extra,
-)
+from cgbench.pipeline import make_datamodule, needs_evaluator
+from cgbench.run import log_leaderboard_to_wandb
 from cgbench.tasks import TASKS
 from cgbench.workers import Failed
 

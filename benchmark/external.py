@@ -19,16 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torchvision.utils import make_grid
 
 from cgbench import config as C
-from cgbench import provenance as P
 from cgbench.evaluate import evaluation_order
 from cgbench.models import MODELS, ConditionalGenerator
+from cgbench.pipeline import make_datamodule, prepare, score_cell
 from cgbench.plugins import KEY
-from cgbench.records import read_record, run_path, write_run
-from cgbench.run import load_evaluator, make_datamodule, score
+from cgbench.records import read_record, run_path
 
 
 class SamplesError(C.ConfigError):
@@ -254,20 +252,15 @@ def score_samples(
             "--name or --seed, or pass --force to replace it"
         )
     cfg = _config(task_name, name, seed, profile, overrides) | {"samples_sha256": sha}
-    task, dm = make_datamodule(task_name, cfg)
-    order, rows, x, y = scored_rows(dm, cfg["eval"]["max_batches"])
-    check_samples(samples, len(rows), cfg["eval"]["k_samples"], dm.x_shape, str(samples_path))
-    classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
-    result = score(ReplayGenerator(samples, y, rows, order), task, dm, classifier, cfg)
-    sha_cfg = C.config_sha(cfg)
-    record = P.record_fields(task, cfg, dm, classifier_info, sha_cfg, overrides)
-    record |= result | {
+    scoring = prepare(task_name, cfg, results_dir)
+    order, rows, x, y = scored_rows(scoring.dm, cfg["eval"]["max_batches"])
+    k, shape = cfg["eval"]["k_samples"], scoring.dm.x_shape
+    check_samples(samples, len(rows), k, shape, str(samples_path))
+    fields = {
         "status": "ok",
         "external": True,
         "samples_sha256": sha,
         "samples_path": Path(samples_path).name,
     }
-    write_run(
-        run_dir, yaml.safe_dump(cfg, sort_keys=True), record, {"samples": _grid(samples, x, y)}
-    )
-    return record
+    replay, grids = ReplayGenerator(samples, y, rows, order), {"samples": _grid(samples, x, y)}
+    return score_cell(scoring, cfg, replay, run_dir, fields, grids=grids, overrides=overrides)

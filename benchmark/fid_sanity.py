@@ -29,7 +29,7 @@ from cgbench.metrics.features import (
     inception_extractor,
     load_inception,
 )
-from cgbench.run import make_datamodule
+from cgbench.pipeline import make_datamodule
 
 
 def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:

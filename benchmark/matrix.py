@@ -15,10 +15,11 @@ from pathlib import Path
 
 from cgbench import cluster, workers
 from cgbench import config as C
-from cgbench.errors import ConfigError, lookup
+from cgbench import provenance as P
+from cgbench.errors import ConfigError, build, lookup
 from cgbench.models import MODELS
 from cgbench.records import read_record, run_path
-from cgbench.run import build, is_current, rescorable, run_one
+from cgbench.run import rescorable, run_one
 from cgbench.tasks import TASKS
 from cgbench.workers import Failed
 
@@ -92,7 +93,7 @@ def run_cell(cell: Cell, results_dir: Path, logger: str = "none", force: bool = 
     """
     run_dir = cell.run_dir(results_dir)
     record = read_record(run_dir / "metrics.json")
-    if is_current(record, C.config_sha(cell.cfg), force):
+    if P.is_current(record, C.config_sha(cell.cfg), force):
         return record | {"skipped": True}
     if record and not force and rescorable(run_dir, record, cell.cfg):  # only scoring changed
         from cgbench.rescore import rescore_run  # rescore builds on the training module
@@ -179,7 +180,7 @@ def run_matrix(
     todo = []
     for cell in cells:
         record = read_record(cell.run_dir(results_dir) / "metrics.json")
-        if is_current(record, C.config_sha(cell.cfg), force):
+        if P.is_current(record, C.config_sha(cell.cfg), force):
             yield cell, record | {"skipped": True}
         else:
             todo.append(cell)

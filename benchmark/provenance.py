@@ -212,3 +212,8 @@ def annotate(record: dict) -> dict:
 def load_records(results_dir: Path) -> list[dict]:
     """Every run record under ``results_dir``, annotated for today's code (see `annotate`)."""
     return records.collect(results_dir, annotate)
+
+
+def is_current(record: dict | None, sha: str, force: bool = False) -> bool:
+    """Whether a run's record needs no work: same config, task version and code, no --force."""
+    return bool(record) and record.get("config_sha") == sha and not force and not staleness(record)

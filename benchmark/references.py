@@ -22,14 +22,13 @@ the tables show them beside the models and never rank them.
 """
 
 import torch
-import yaml
 
 from cgbench import config as C
 from cgbench import provenance as P
 from cgbench.color import lab_to_rgb
 from cgbench.external import ReplayGenerator, _config, _grid, scored_rows
-from cgbench.records import read_record, run_path, write_run
-from cgbench.run import load_evaluator, make_datamodule, score
+from cgbench.pipeline import prepare, score_cell
+from cgbench.records import read_record, run_path
 from cgbench.tasks import TASKS
 
 ROLES = {
@@ -139,26 +138,24 @@ def score_references(
 
     results_dir = Path(results_dir or "results")
     task = C.lookup(TASKS, task_name, "task")
-    out, dm, cached = [], None, {}
+    out, scoring = [], None
     for kind in kinds(task):
         cfg = _config(task_name, kind, 0, profile, overrides) | {"reference": ROLES[kind]}
         sha = C.config_sha(cfg)
         run_dir = run_path(results_dir, task_name, kind, profile, 0)
         old = read_record(run_dir / "metrics.json")
-        if old and old.get("config_sha") == sha and not P.staleness(old) and not force:
+        if P.is_current(old, sha, force):
             out.append(old | {"skipped": True})
             continue
-        if dm is None:
-            task, dm = make_datamodule(task_name, cfg)
-            order, rows, x, y = scored_rows(dm, cfg["eval"]["max_batches"])
-            cached["evaluator"] = load_evaluator(task, dm, cfg, results_dir)
-        classifier, info = cached["evaluator"]
-        samples = samples_for(kind, x, y, dm, cfg["eval"]["k_samples"], classifier)
-        result = score(ReplayGenerator(samples, y, rows, order), task, dm, classifier, cfg)
-        record = P.record_fields(task, cfg, dm, info, sha, overrides)
-        record |= result | {"status": "ok", "reference": ROLES[kind]}
-        write_run(
-            run_dir, yaml.safe_dump(cfg, sort_keys=True), record, {"samples": _grid(samples, x, y)}
+        if scoring is None:  # one datamodule and evaluator for all the task's references
+            scoring = prepare(task_name, cfg, results_dir)
+            order, rows, x, y = scored_rows(scoring.dm, cfg["eval"]["max_batches"])
+        k = cfg["eval"]["k_samples"]
+        samples = samples_for(kind, x, y, scoring.dm, k, scoring.classifier)
+        replay = ReplayGenerator(samples, y, rows, order)
+        fields = {"status": "ok", "reference": ROLES[kind]}
+        grids = {"samples": _grid(samples, x, y)}
+        out.append(
+            score_cell(scoring, cfg, replay, run_dir, fields, grids=grids, overrides=overrides)
         )
-        out.append(record)
     return out

@@ -16,15 +16,9 @@ import yaml
 
 from cgbench import config as C
 from cgbench import provenance as P
-from cgbench.records import read_record, write_run
-from cgbench.run import (
-    load_evaluator,
-    make_datamodule,
-    make_model,
-    sample_grids,
-    score,
-    weights_path,
-)
+from cgbench.pipeline import prepare, score_cell
+from cgbench.records import read_record
+from cgbench.run import make_model, weights_path
 from cgbench.tasks import TASKS
 
 
@@ -52,31 +46,23 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
     weights = weights_path(old_cfg, record.get("weights_sha", record["config_sha"]))
     if not weights.exists():
         return f"no kept weights at {weights}: rerun it"
-    task, dm = make_datamodule(record["task"], cfg)
-    classifier, info = load_evaluator(task, dm, cfg, results_dir)
+    scoring = prepare(record["task"], cfg, results_dir)
     torch.manual_seed(cfg["seed"])
-    model = make_model(cfg, dm)
+    model = make_model(cfg, scoring.dm)
     model.load_state_dict(torch.load(weights, weights_only=True))
-    result = score(model, task, dm, classifier, cfg)
-    grids = sample_grids(model, task, dm, cfg["seed"])
-    sha = C.config_sha(cfg)
-    new = (
-        record
-        | result
-        | {
-            "task_version": task.version,
-            "evaluator": info and P.evaluator_summary(info),
-            "config_sha": sha,
-            "weights_sha": record.get("weights_sha", record["config_sha"]),
-            "code": record.get("code", {})
-            | {"scoring": P.code_fingerprint(task.name, "")["scoring"]},
-            "rescored": {
-                "git_sha": P.git_sha(),
-                "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            },
-        }
-    )
-    write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), new, grids)
+    base = record | {  # the training provenance stays; the scoring's is today's
+        "task_version": scoring.task.version,
+        "evaluator": scoring.info and P.evaluator_summary(scoring.info),
+        "config_sha": C.config_sha(cfg),
+        "weights_sha": record.get("weights_sha", record["config_sha"]),
+        "code": record.get("code", {})
+        | {"scoring": P.code_fingerprint(scoring.task.name, "")["scoring"]},
+        "rescored": {
+            "git_sha": P.git_sha(),
+            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+    score_cell(scoring, cfg, model, run_dir, {}, base=base)
     return "rescored"
 
 

@@ -8,7 +8,6 @@ batches and noise as an uninterrupted run (every RNG is reseeded from (seed, epo
 epoch start). The checkpoints are deleted once the record is written.
 """
 
-import dataclasses
 import hashlib
 import inspect
 import json
@@ -32,12 +31,10 @@ from cgbench.callbacks import (
     FlopBudget,
     ValidationSampleL1,
 )
-from cgbench.evaluate import sample_grid, score_model
-from cgbench.evaluators import load_frozen, load_or_train
-from cgbench.metrics import METRICS, load_lpips
+from cgbench.errors import build, require_extra
 from cgbench.models import MODELS
-from cgbench.records import atomic_write, file_lock, read_record, run_path, write_run
-from cgbench.spaces import feature_spaces
+from cgbench.pipeline import prepare, score_cell
+from cgbench.records import atomic_write, read_record, run_path, write_run
 from cgbench.tasks import TASKS
 
 
@@ -62,16 +59,6 @@ def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg:
     raise C.ConfigError(f"unknown logger {kind!r}; choose csv, wandb or none")
 
 
-def require_extra(module: str, extra: str, feature: str) -> None:
-    """Stop with the install command when an optional dependency of ``feature`` is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise C.ConfigError(
-            f"{feature} needs {module}, an optional dependency: pip install 'cgbench[{extra}]'"
-        )
-
-
 def log_leaderboard_to_wandb(table, results_dir: Path) -> None:
     """Log the leaderboard as a ``wandb.Table`` in a run of its own (group ``leaderboard``)."""
     import wandb
@@ -86,20 +73,6 @@ def log_leaderboard_to_wandb(table, results_dir: Path) -> None:
     )
     run.log({"leaderboard": wandb.Table(dataframe=table.astype(str))})
     run.finish()
-
-
-def build(factory, where: str, **kwargs):
-    """Call ``factory(**kwargs)``; a refused key or value becomes a `ConfigError` naming where."""
-    try:
-        return factory(**kwargs)
-    except TypeError as err:
-        if "argument" not in str(err):
-            raise
-        raise C.ConfigError(
-            f"{where}: {err}. Fix the key in the YAML or the --set override."
-        ) from err
-    except ValueError as err:  # a value the class refuses (an unknown attribute, a mask too big)
-        raise C.ConfigError(f"{where}: {err}") from err
 
 
 def stage_cache_file(model_cls, model_args: dict, dm, seed: int, cache_dir: Path) -> str | None:
@@ -199,117 +172,6 @@ def make_trainer(
     )
 
 
-def make_datamodule(task_name: str, cfg: dict):
-    """The run's task (``eval.metrics`` applied) and its set-up DataModule.
-
-    Shared by training runs and by `cgbench.external` (samples made elsewhere), so both are
-    scored on the same data.
-    """
-    task = C.lookup(TASKS, task_name, "task")
-    if cfg["eval"].get("metrics"):  # a subset of the task's metrics, e.g. to skip LPIPS
-        subset = tuple(cfg["eval"]["metrics"])
-        edits = tuple(m for m in task.edit_metrics if m in subset)
-        task = dataclasses.replace(task, metrics=subset, edit_metrics=edits)
-    dm = build(
-        task.datamodule,
-        f"{task_name}.yaml data",
-        data_dir=C.data_dir(),
-        cache_dir=C.cache_dir(),
-        **cfg["data"],
-    )
-    if dm.cond_kind != task.cond_kind:
-        raise C.ConfigError(
-            f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
-        )
-    # Workers and jobs sharing the cache decode a dataset one at a time: a second reader of a
-    # half-extracted file would fail (seen with two workers on a fresh MNIST cache).
-    with file_lock(C.cache_dir() / "locks" / "data.lock"):
-        dm.setup("fit")
-    split = cfg["eval"].get("split", "test")
-    if split not in ("test", "val"):
-        raise C.ConfigError(f"{task_name}: eval.split must be test or val, got {split!r}")
-    if split == "val":  # tuning trials (cgbench.tuning): choices never see the test rows
-        dm.test_set = dm.val_set
-    # scoring batches (with eval.max_batches: the scored rows) follow the task's batch size
-    # even where a model trains with its own (`config.run_config`)
-    dm.eval_batch_size = cfg["eval"].get("batch_size") or dm.batch_size
-    return task, dm
-
-
-def needs_evaluator(task) -> bool:
-    """Whether any of the task's metrics reads images with the evaluator classifier."""
-    names = task.metrics + task.edit_metrics
-    return any(
-        "classifier" in inspect.signature(C.lookup(METRICS, n, "metric")).parameters for n in names
-    )
-
-
-def load_evaluator(task, dm, cfg: dict, results_dir: Path = Path("results")):
-    """The task's evaluator classifier and its record (None, None when no metric needs one).
-
-    The committed, frozen one (`cgbench.evaluators`) when the task has it; otherwise one trained
-    from the config's ``evaluator`` block into the cache (synthetic and plugin tasks).
-    """
-    if not needs_evaluator(task):
-        return None, None
-    return load_frozen(task.name, dm) or load_or_train(
-        task.name, dm, cfg["evaluator"], C.cache_dir()
-    )
-
-
-def score(model, task, dm, classifier, cfg: dict) -> dict:
-    """`score_model` with the task's scoring context (evaluator, LPIPS, feature spaces, size)."""
-    lpips_net, lpips_info = None, {}
-    if any("lpips" in n for n in task.metrics + task.edit_metrics):
-        lpips_net, lpips_info = load_lpips(C.lpips_backbone())
-    spaces, spaces_missing = feature_spaces(task, dm, classifier, cfg)
-    context = {
-        "image_size": dm.x_shape[1],
-        "classifier": classifier,
-        "cond_kind": dm.cond_kind,
-        "attribute_names": getattr(dm, "attributes", None),
-        "net": lpips_net,
-        "info": lpips_info,
-        "features": spaces,
-        "features_unavailable": spaces_missing,
-    }
-    settings = C.EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
-    result = score_model(
-        model,
-        dm,
-        task,
-        context,
-        k_samples=settings["k_samples"],
-        seed=cfg["seed"],
-        max_batches=settings["max_batches"],
-    )
-    return without_nan(result)
-
-
-def without_nan(result: dict) -> dict:
-    """Scores that came out NaN leave the record for ``unavailable``, with the reason.
-
-    NaN means the metric had nothing to compute on (e.g. intra-class FID where no class has
-    enough samples, as in smoke runs): an empty cell with its reason, never a number.
-    """
-    reason = "not computable on this evaluation (too few samples or classes; docs/metrics.md)"
-    variants = [v["scores"] for v in result["variants"].values()]
-    for scores in (result["scores"], *variants):
-        for key in [k for k, v in scores.items() if v != v]:
-            del scores[key]
-            result["unavailable"].setdefault(key, reason)
-    kept = set(result["scores"]).union(*variants)
-    result["higher_is_better"] = {k: v for k, v in result["higher_is_better"].items() if k in kept}
-    return result
-
-
-def is_current(record: dict | None, sha: str, force: bool = False) -> bool:
-    """Whether a run's record needs no work: same config, task version and code, no --force."""
-    return (
-        bool(record) and record.get("config_sha") == sha and not force and not P.staleness(record)
-    )
-
-
 def run_one(
     task_name: str,
     model_name: str,
@@ -341,11 +203,11 @@ def run_one(
     config_text, sha = yaml.safe_dump(cfg, sort_keys=True), C.config_sha(cfg)
     run_dir = run_path(results_dir, task_name, model_name, profile, seed)
     record = read_record(run_dir / "metrics.json")
-    if is_current(record, sha, force):
+    if P.is_current(record, sha, force):
         return record | {"skipped": True}
-    task, dm = make_datamodule(task_name, cfg)
-    # before seeding: a cache hit must not change the run's RNG
-    classifier, classifier_info = load_evaluator(task, dm, cfg, results_dir)
+    # before seeding: a cache hit (decoded data, the evaluator) must not change the run's RNG
+    scoring = prepare(task_name, cfg, results_dir)
+    dm = scoring.dm
 
     pl.seed_everything(seed, workers=True, verbose=False)
     # Under a FLOP budget a cached stage (LC's VAE) would be compute the meter never sees
@@ -364,7 +226,8 @@ def run_one(
         ckpt_dir,
         **({"max_epochs": planned} if planned else {}),
     )
-    base_record = P.record_fields(task, cfg, dm, classifier_info, sha, overrides) | {
+    base_record = P.record_fields(scoring.task, cfg, dm, scoring.info, sha, overrides)
+    cost = {  # what every record of a trained run has, diverged or not
         "n_params": sum(p.numel() for p in model.parameters()),
         "model_class": f"{type(model).__module__}:{type(model).__qualname__}",
     }
@@ -377,14 +240,18 @@ def run_one(
     try:
         trainer.fit(model, dm, ckpt_path=resume)
     except DivergedError as err:
-        record = base_record | {
-            "status": "diverged",
-            "diverged_at_step": err.step,
-            "reason": str(err),
-            "scores": {},
-            "higher_is_better": {},
-            "train_seconds": time.perf_counter() - start,
-        }
+        record = (
+            base_record
+            | cost
+            | {
+                "status": "diverged",
+                "diverged_at_step": err.step,
+                "reason": str(err),
+                "scores": {},
+                "higher_is_better": {},
+                "train_seconds": time.perf_counter() - start,
+            }
+        )
         write_run(run_dir, config_text, record)
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         if logger == "wandb":
@@ -392,15 +259,11 @@ def run_one(
         return record
     train_seconds = time.perf_counter() - start
     if not trainer.is_global_zero:  # one process per rank (torchrun, SLURM): rank 0 scores
-        return base_record | {"rank": trainer.global_rank, "scores": {}, "status": "ok"}
+        return base_record | cost | {"rank": trainer.global_rank, "scores": {}, "status": "ok"}
 
     save_weights(model, cfg, sha)
-    result = score(model, task, dm, classifier, cfg)
-    grids = sample_grids(model, task, dm, seed)
-
-    record = (
-        base_record
-        | result
+    fields = (
+        cost
         | {
             "status": "ok",
             "weights_sha": sha,  # the kept weights' key (`rescore` may move config_sha on)
@@ -411,9 +274,9 @@ def run_one(
         | flop_fields(trainer, cfg)
         | model.run_info()
     )
-    write_run(run_dir, config_text, record, grids)
+    record = score_cell(scoring, cfg, model, run_dir, fields, base=base_record)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-    finish_logger(run_logger, logger, result, grids)
+    finish_logger(run_logger, logger, record, run_dir)
     return record
 
 
@@ -480,26 +343,14 @@ def save_weights(model, cfg: dict, sha: str) -> None:
     atomic_write(weights_path(cfg, sha), buffer.getvalue())
 
 
-def sample_grids(model, task, dm, seed: int) -> dict:
-    """The record's sample grids: the model's, and each variant's on the same conditions."""
-    first_batch = next(iter(dm.test_dataloader()))
-    grids = {"samples": sample_grid(model, *first_batch, seed=seed, composite=task.paste_back)}
-    for variant in model.variants:  # the same conditions and noise, e.g. LC without its actor
-        model.variant = variant
-        grids[f"samples_{variant}"] = sample_grid(
-            model, *first_batch, seed=seed, composite=task.paste_back
-        )
-        model.variant = None
-    return grids
-
-
-def finish_logger(run_logger, kind: str, result: dict, grids: dict) -> None:
+def finish_logger(run_logger, kind: str, record: dict, run_dir: Path) -> None:
     """Log the test scores (and, to wandb, the sample grids) and close the run's logger."""
     if not run_logger:
         return
     # The logger itself, not trainer.logger: fast_dev_run swaps that for a dummy.
-    run_logger.log_metrics({f"test/{k}": v for k, v in result["scores"].items()})
+    run_logger.log_metrics({f"test/{k}": v for k, v in record["scores"].items()})
     run_logger.save()
     if kind == "wandb":  # sample grids as images; one wandb run per benchmark run
-        run_logger.log_image("samples", list(grids.values()), caption=list(grids))
+        grids = sorted(run_dir.glob("samples*.png"))
+        run_logger.log_image("samples", [str(g) for g in grids], caption=[g.stem for g in grids])
         run_logger.experiment.finish()

@@ -30,8 +30,9 @@ from cgbench.datamodules import DataNotFoundError
 from cgbench.evaluate import build_metrics, eval_rows, evaluate
 from cgbench.metrics import METRICS, load_lpips
 from cgbench.models import MODELS
+from cgbench.pipeline import load_evaluator, make_datamodule
 from cgbench.provenance import device_name
-from cgbench.run import load_evaluator, make_datamodule, make_model, make_trainer
+from cgbench.run import make_model, make_trainer
 from cgbench.speed import step_flops
 from cgbench.tasks import TASKS
 

@@ -289,7 +289,7 @@ def test_full_profile_precision_is_auto_and_resolves_per_device(tmp_path):
 def test_a_models_own_batch_size_trains_with_it_but_scores_the_rows_of_the_others():
     from cgbench.config import run_config
     from cgbench.evaluate import evaluation_order
-    from cgbench.run import make_datamodule
+    from cgbench.pipeline import make_datamodule
 
     base = run_config("synthetic_label", "cgan", 0, "smoke", ("eval.max_batches=2",))
     own = run_config(

@@ -10,8 +10,8 @@ from conftest import DATA_DIR
 from cgbench import config as C
 from cgbench.__main__ import main
 from cgbench.evaluate import build_metrics
+from cgbench.pipeline import load_evaluator, make_datamodule
 from cgbench.records import run_path
-from cgbench.run import load_evaluator, make_datamodule
 
 SMOKE = ["--profile", "smoke", "--include-synthetic"]
 

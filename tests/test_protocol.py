@@ -12,8 +12,8 @@ from cgbench import leaderboard, references
 from cgbench.__main__ import main
 from cgbench.evaluators import frozen_record
 from cgbench.external import scored_rows
+from cgbench.pipeline import load_evaluator, make_datamodule
 from cgbench.records import collect, run_path
-from cgbench.run import load_evaluator, make_datamodule
 
 pytestmark = pytest.mark.skipif(
     not (DATA_DIR / "celeba").exists() or frozen_record("celeba") is None,
