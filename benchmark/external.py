@@ -26,7 +26,7 @@ from cgbench.evaluate import evaluation_order
 from cgbench.models import MODELS, ConditionalGenerator
 from cgbench.pipeline import make_datamodule, prepare, score_cell
 from cgbench.plugins import KEY
-from cgbench.records import read_record, run_path
+from cgbench.records import read_run, run_path
 
 
 class SamplesError(C.ConfigError):
@@ -241,7 +241,7 @@ def score_samples(
             f"not a built-in model ({', '.join(MODELS)})"
         )
     run_dir = run_path(results_dir, task_name, name, profile, seed)
-    previous = read_record(run_dir / "metrics.json")
+    previous = read_run(run_dir)
     if previous and not previous.get("external"):
         raise C.ConfigError(f"{run_dir} holds a trained run's record; choose another --name")
     samples, sha = load_samples(samples_path)

@@ -18,7 +18,7 @@ from cgbench import config as C
 from cgbench import provenance as P
 from cgbench.errors import ConfigError, build, lookup
 from cgbench.models import MODELS
-from cgbench.records import read_record, run_path
+from cgbench.records import read_run, run_path
 from cgbench.run import rescorable, run_one
 from cgbench.tasks import TASKS
 from cgbench.workers import Failed
@@ -92,14 +92,14 @@ def run_cell(cell: Cell, results_dir: Path, logger: str = "none", force: bool = 
     Module-level (pickled by reference) so a worker process or a job can run it.
     """
     run_dir = cell.run_dir(results_dir)
-    record = read_record(run_dir / "metrics.json")
+    record = read_run(run_dir)
     if P.is_current(record, C.config_sha(cell.cfg), force):
         return record | {"skipped": True}
     if record and not force and rescorable(run_dir, record, cell.cfg):  # only scoring changed
         from cgbench.rescore import rescore_run  # rescore builds on the training module
 
         print(f"  {run_dir}: {rescore_run(run_dir, results_dir)} (kept weights)", flush=True)
-        return read_record(run_dir / "metrics.json") | {"skipped": True}
+        return read_run(run_dir) | {"skipped": True}
     return run_one(
         cell.task,
         cell.model,
@@ -179,7 +179,7 @@ def run_matrix(
     executor = executor or Executor()
     todo = []
     for cell in cells:
-        record = read_record(cell.run_dir(results_dir) / "metrics.json")
+        record = read_run(cell.run_dir(results_dir))
         if P.is_current(record, C.config_sha(cell.cfg), force):
             yield cell, record | {"skipped": True}
         else:

@@ -14,6 +14,7 @@ and writes each file atomically. Run it once on a results folder, then `cgbench 
 import json
 from pathlib import Path
 
+from cgbench import records as R
 from cgbench.records import atomic_write
 
 RENAMED = {
@@ -48,7 +49,7 @@ def migrate(results_dir: Path) -> list[Path]:
         The files that changed.
     """
     changed = []
-    for path in sorted(Path(results_dir).rglob("metrics.json")):
+    for path in (run / R.RECORD for run in R.iter_runs(results_dir)):
         record = json.loads(path.read_text())
         migrated = migrate_record(record)
         if migrated != record:

@@ -29,6 +29,29 @@ def run_path(results_dir: Path, task: str, model: str, profile: str, seed: int) 
     return Path(results_dir) / "runs" / task / model / profile / f"seed{seed}"
 
 
+RECORD = "metrics.json"  # a run folder's record, written last: its presence marks a finished run
+
+
+def run_dir_of(record: dict) -> str:
+    """A record's run folder relative to the results folder: ``runs/<task>/<model>/...``.
+
+    A variant's record (``lc[prior]``) lives in its run's folder; overrides (``quick*``) do
+    not change the folder.
+    """
+    model = record.get("variant_of") or record["model"]
+    return str(run_path("", record["task"], model, record["profile"].rstrip("*"), record["seed"]))
+
+
+def iter_runs(results_dir: Path) -> list[Path]:
+    """Every run folder under ``results_dir`` that holds a record, in sorted order."""
+    return [p.parent for p in sorted(Path(results_dir).glob(f"runs/*/*/*/*/{RECORD}"))]
+
+
+def read_run(run_dir: Path) -> dict | None:
+    """The record of a run folder (`read_record`), None when it has none yet."""
+    return read_record(Path(run_dir) / RECORD)
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Write ``data`` to ``path`` through a unique temporary file beside it, then rename.
 
@@ -112,7 +135,7 @@ def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None
             atomic_write(run_dir / name, text)
     for stem, grid in (grids or {}).items():
         atomic_write(run_dir / f"{stem}.png", png_bytes(grid))
-    atomic_write(run_dir / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+    atomic_write(run_dir / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def read_record(path: Path) -> dict | None:
@@ -148,8 +171,8 @@ def collect(results_dir: Path, annotate=None) -> list[dict]:
     ``variants`` (LC's prior samples) become records of their own, with model
     ``<model>[<variant>]`` and ``variant_of`` set; they are shown but never ranked.
     """
-    paths = sorted(Path(results_dir).glob("runs/*/*/*/*/metrics.json"))
-    records = [r for r in map(read_record, paths) if r is not None]  # corrupt: warned, left out
+    runs = map(read_run, iter_runs(results_dir))
+    records = [r for r in runs if r is not None]  # corrupt: warned, left out
     for r in records:
         r |= annotate(r) if annotate else {"stale": False}
         if r.get("overrides"):

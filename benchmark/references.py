@@ -28,7 +28,7 @@ from cgbench import provenance as P
 from cgbench.color import lab_to_rgb
 from cgbench.external import ReplayGenerator, _config, _grid, scored_rows
 from cgbench.pipeline import prepare, score_cell
-from cgbench.records import read_record, run_path
+from cgbench.records import read_run, run_path
 from cgbench.tasks import TASKS
 
 ROLES = {
@@ -143,7 +143,7 @@ def score_references(
         cfg = _config(task_name, kind, 0, profile, overrides) | {"reference": ROLES[kind]}
         sha = C.config_sha(cfg)
         run_dir = run_path(results_dir, task_name, kind, profile, 0)
-        old = read_record(run_dir / "metrics.json")
+        old = read_run(run_dir)
         if P.is_current(old, sha, force):
             out.append(old | {"skipped": True})
             continue

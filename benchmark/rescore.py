@@ -17,14 +17,14 @@ import yaml
 from cgbench import config as C
 from cgbench import provenance as P
 from cgbench.pipeline import prepare, score_cell
-from cgbench.records import read_record
+from cgbench.records import iter_runs, read_run
 from cgbench.run import make_model, weights_path
 from cgbench.tasks import TASKS
 
 
 def rescore_run(run_dir: Path, results_dir: Path) -> str:
     """Rescore one run folder in place; return what happened, in a few words."""
-    record = read_record(run_dir / "metrics.json")
+    record = read_run(run_dir)
     if not record or record.get("external") or record.get("reference"):
         return "not a trained run"
     if record.get("status") != "ok":
@@ -69,12 +69,13 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
 def rescore(results_dir: Path, tasks=None, models=None, profile: str | None = None) -> dict:
     """Rescore every matching run under ``results_dir``; ``{run folder: outcome}``."""
     outcomes = {}
-    for path in sorted(Path(results_dir).glob("runs/*/*/*/seed*/metrics.json")):
-        task, model, run_profile = path.parts[-5:-2]
+    for run in iter_runs(results_dir):
+        record = read_run(run) or {}
+        task, model, run_profile = (record.get(k) for k in ("task", "model", "profile"))
         if (tasks and task not in tasks) or (models and model not in models):
             continue
         if (profile and run_profile != profile) or task not in TASKS:
             continue
-        outcomes[str(path.parent)] = rescore_run(path.parent, Path(results_dir))
-        print(f"{path.parent}: {outcomes[str(path.parent)]}", flush=True)
+        outcomes[str(run)] = rescore_run(run, Path(results_dir))
+        print(f"{run}: {outcomes[str(run)]}", flush=True)
     return outcomes

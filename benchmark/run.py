@@ -34,7 +34,7 @@ from cgbench.callbacks import (
 from cgbench.errors import build, require_extra
 from cgbench.models import MODELS
 from cgbench.pipeline import prepare, score_cell
-from cgbench.records import atomic_write, read_record, run_path, write_run
+from cgbench.records import atomic_write, read_run, run_path, write_run
 from cgbench.tasks import TASKS
 
 
@@ -202,7 +202,7 @@ def run_one(
     cfg = cfg or C.run_config(task_name, model_name, seed, profile, overrides)
     config_text, sha = yaml.safe_dump(cfg, sort_keys=True), C.config_sha(cfg)
     run_dir = run_path(results_dir, task_name, model_name, profile, seed)
-    record = read_record(run_dir / "metrics.json")
+    record = read_run(run_dir)
     if P.is_current(record, sha, force):
         return record | {"skipped": True}
     # before seeding: a cache hit (decoded data, the evaluator) must not change the run's RNG

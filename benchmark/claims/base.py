@@ -82,11 +82,7 @@ class Evidence:
 
     @staticmethod
     def paths(runs: list[dict]) -> list[str]:
-        return [
-            f"runs/{r['task']}/{r.get('variant_of', r['model'])}/{r['profile'].rstrip('*')}/"
-            f"seed{r['seed']}"
-            for r in runs
-        ]
+        return [R.run_dir_of(r) for r in runs]
 
     def budget(self, paths: list[str]) -> str:
         """The training compute behind records (by path): their FLOP budgets, or epochs."""
