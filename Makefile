@@ -80,13 +80,13 @@ reproduce: $(STAMP) ## Retrain TASKS x MODELS (SEEDS) in a scratch folder, compa
 		--workers $(WORKERS)
 
 metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
-	$(PY) -m cgbench.metric_speed
+	$(PY) -m cgbench.studies.metric_speed
 
 fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
-	$(PY) -m cgbench.fid_sanity
+	$(PY) -m cgbench.studies.fid_sanity
 
 # The committed curves (results/time_to_quality/): 1 thread per process, as the matrix's workers.
-TTQ := OMP_NUM_THREADS=1 $(PY) -m cgbench.time_to_quality
+TTQ := OMP_NUM_THREADS=1 $(PY) -m cgbench.studies.time_to_quality
 TTQ_MNIST := $(TTQ) --task mnist --stop-at 0.95 --points 15 30 45 60 90 120 180
 time-to-quality: $(STAMP) ## Metric vs training seconds/FLOPs (MNIST variants, CelebA, colorization) -> results/time_to_quality/
 	$(TTQ_MNIST) --models cvae cgan acgan csvae
@@ -103,7 +103,7 @@ time-to-quality: $(STAMP) ## Metric vs training seconds/FLOPs (MNIST variants, C
 	$(TTQ) --task colorization --eval-rows 256 --points 30 60 120 240 --models cvae cgan cgml
 
 speed: $(STAMP) ## Suite vs plain PyTorch step time per model, metric throughput -> results/speed.csv
-	$(PY) -m cgbench.speed
+	$(PY) -m cgbench.studies.speed
 
 clean: ## Remove caches and logs (keeps .venv, data and results)
 	rm -rf .cache .pytest_cache .ruff_cache lightning_logs wandb

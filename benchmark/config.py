@@ -133,9 +133,9 @@ def config_keys() -> dict[str, set | None]:
         # training compute per run, the same for every model; max_epochs: the cap under it
         "budget": {"train_tflop", "max_epochs"},
         "models": set(MODELS),
-        "tuning": None,  # read by `cgbench tune` (cgbench.tuning), never by a run
+        "tuning": None,  # read by `cgbench tune` (cgbench.workflows.tuning), never by a run
         "published": {"profile", "seeds"},  # what `cgbench run --profile published` runs
-        "cluster": None,  # submitit job settings (cgbench.cluster); submitit checks the keys
+        "cluster": None,  # submitit job settings (workflows.cluster); submitit checks the keys
     }
 
 
@@ -229,7 +229,7 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     A model block may carry its own ``trainer`` and ``data`` overlays (e.g. fewer epochs or a
     smaller batch for one model, set from its time-to-quality curve); they are merged into the
     task's blocks. A ``budget`` block (``train_tflop``) is the task's, never a model's: every
-    model of the task trains until it has spent it (`cgbench.callbacks.FlopBudget`).
+    model of the task trains until it has spent it (`cgbench.cells.callbacks.FlopBudget`).
     """
     cfg = checked_config(task, profile, overrides)
     model_args = model_defaults(model) | dict((cfg.get("models") or {}).get(model) or {})

@@ -52,7 +52,7 @@ def host() -> dict:
     """The host kind and build a record was made on: what decides whether a rerun is exact.
 
     The same code, seed and thread count give the same floats only on the same CPU model, ISA
-    and torch build; elsewhere kernels round differently (`cgbench.reproduce` then compares
+    and torch build; elsewhere kernels round differently (`workflows.reproduce` then compares
     seeds as samples instead).
     """
     first = {}  # the first processor's "key: value" lines of /proc/cpuinfo
@@ -121,10 +121,16 @@ def record_fields(task, cfg: dict, dm, classifier_info, sha: str, overrides=()) 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
-def _digest(paths) -> str:
+def _digest(*groups) -> str:
+    """12 hex digits of the files' names and bytes: group by group, each group by file name.
+
+    Paths do not enter, so moving a file (``evaluate.py`` into ``scoring/``) changes no
+    record; the group order is the one the files' old paths sorted in.
+    """
     digest = hashlib.sha256()
-    for path in sorted(set(paths)):
-        digest.update(path.name.encode() + path.read_bytes())
+    for group in groups:
+        for path in sorted(set(group), key=lambda p: p.name):
+            digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -158,9 +164,9 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
             [*model_sources(source, shared), shared / "base.py", shared / "nets.py"]
         )
     parts["data"] = _digest(Path(datamodules.__file__).parent.glob("*.py"))
-    frozen = PACKAGE_ROOT / "frozen"
-    scoring = [*Path(metrics.__file__).parent.glob("*.py"), PACKAGE_ROOT / "evaluate.py"]
-    parts["scoring"] = _digest([*scoring, *frozen.glob(f"{task}.*")])
+    evaluate = [PACKAGE_ROOT / "scoring" / "evaluate.py"]  # the loops, the evaluator, metrics
+    frozen = (PACKAGE_ROOT / "frozen").glob(f"{task}.*")
+    parts["scoring"] = _digest(evaluate, frozen, Path(metrics.__file__).parent.glob("*.py"))
     return parts
 
 

@@ -189,7 +189,7 @@ def test_a_missing_optional_dependency_names_its_extra(tmp_path, capsys, monkeyp
 
 @pytest.mark.parametrize("override", ["trainer.bogus", "models.cvae.bogus=1"])
 def test_time_to_quality_names_a_bad_override_in_one_line(override, capsys):
-    from cgbench import time_to_quality
+    from cgbench.studies import time_to_quality
 
     with pytest.raises(SystemExit) as stop:
         time_to_quality.main(["--task", "synthetic_label", "--models", "cvae", "--set", override])

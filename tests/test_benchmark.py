@@ -5,12 +5,12 @@ import json
 import pytest
 
 import cgbench.datamodules.mnist as mnist_module
-from cgbench import references
 from cgbench.__main__ import main
-from cgbench.matrix import pairs as matrix
+from cgbench.cells import references
 from cgbench.metrics.distribution import DISTRIBUTION
 from cgbench.models import MODELS
 from cgbench.tasks import TASKS
+from cgbench.workflows.matrix import pairs as matrix
 
 SYNTHETIC = [name for name, task in TASKS.items() if task.synthetic]
 
@@ -276,8 +276,8 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
 def test_full_profile_precision_is_auto_and_resolves_per_device(tmp_path):
     import torch
 
+    from cgbench.cells.train import make_trainer
     from cgbench.config import run_config
-    from cgbench.run import make_trainer
 
     cfg = run_config("synthetic_label", "cvae", 0, "full")
     assert cfg["trainer"]["precision"] == "auto"
@@ -287,9 +287,9 @@ def test_full_profile_precision_is_auto_and_resolves_per_device(tmp_path):
 
 
 def test_a_models_own_batch_size_trains_with_it_but_scores_the_rows_of_the_others():
+    from cgbench.cells.pipeline import make_datamodule
     from cgbench.config import run_config
-    from cgbench.evaluate import evaluation_order
-    from cgbench.pipeline import make_datamodule
+    from cgbench.scoring.evaluate import evaluation_order
 
     base = run_config("synthetic_label", "cgan", 0, "smoke", ("eval.max_batches=2",))
     own = run_config(

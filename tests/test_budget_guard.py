@@ -5,9 +5,9 @@ import json
 import pandas as pd
 
 from cgbench.__main__ import main
-from cgbench.callbacks import BUDGET_MAX_EPOCHS
+from cgbench.cells.callbacks import BUDGET_MAX_EPOCHS
+from cgbench.cells.train import make_trainer
 from cgbench.config import run_config
-from cgbench.run import make_trainer
 
 # Two generators of a user's own, outside the repo: one that learns nothing (the class-mean
 # image: its batches count no FLOPs) and one that hides work in an op torch has no FLOP

@@ -51,7 +51,7 @@ def test_uniformity_prefers_spread_colours():
 
 
 def test_z_replay_moves_toward_lower_loss_after_training(synthetic_dm):
-    from cgbench.speed import without_trainer  # the model's own steps, no Trainer
+    from cgbench.studies.speed import without_trainer  # the model's own steps, no Trainer
 
     torch.manual_seed(0)
     dm = synthetic_dm("image")

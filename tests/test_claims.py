@@ -2,7 +2,7 @@
 
 import json
 
-from cgbench import claims
+from cgbench.summaries import claims
 
 
 def record(task, model, scores, seed=0, profile="standard", **extra):

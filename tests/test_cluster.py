@@ -1,13 +1,13 @@
-"""`--executor subprocess|slurm` (cgbench.cluster): cells as submitit jobs, the same tables."""
+"""`--executor subprocess|slurm` (workflows.cluster): cells as submitit jobs, the same tables."""
 
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from cgbench import cluster
 from cgbench import config as C
 from cgbench.__main__ import main
+from cgbench.workflows import cluster
 
 pytest.importorskip("submitit")
 

@@ -60,7 +60,7 @@ def test_edit_moves_only_the_changed_subspace(synthetic_dm):
 
 
 def test_adversary_takes_its_steps_per_vae_step(synthetic_dm):
-    from cgbench.speed import without_trainer  # the model's own step, no Trainer
+    from cgbench.studies.speed import without_trainer  # the model's own step, no Trainer
 
     dm = synthetic_dm("attributes")
     m = CSVAE(dm.x_shape, dm.y_shape, z_dim=4, w_dim=2, width=8, adversary_steps=3)

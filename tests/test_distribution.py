@@ -12,12 +12,12 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from torchmetrics.image.fid import _compute_fid
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from cgbench.evaluate import build_metrics
 from cgbench.evaluators import frozen_network
-from cgbench.fid_sanity import jpeg
 from cgbench.metrics import METRICS, distribution
 from cgbench.metrics.distribution import frechet_distance, kernel_distance, prdc
 from cgbench.metrics.features import FeatureSpace, evaluator_extractor, load_inception
+from cgbench.scoring.evaluate import build_metrics
+from cgbench.studies.fid_sanity import jpeg
 
 
 def features(n, d=16, shift=0.0, seed=0):

@@ -3,9 +3,9 @@
 import torch
 from torch import nn
 
-from cgbench.evaluate import edit_targets, evaluate, evaluate_edits, sample_grid
 from cgbench.metrics.attribute import AttributeAccuracy, EditSuccess
 from cgbench.metrics.image import PSNR, PairwiseMSSSIM
+from cgbench.scoring.evaluate import edit_targets, evaluate, evaluate_edits, sample_grid
 
 
 class StubGenerator(nn.Module):

@@ -9,9 +9,9 @@ from conftest import DATA_DIR
 
 from cgbench import config as C
 from cgbench.__main__ import main
-from cgbench.evaluate import build_metrics
-from cgbench.pipeline import load_evaluator, make_datamodule
+from cgbench.cells.pipeline import load_evaluator, make_datamodule
 from cgbench.records import run_path
+from cgbench.scoring.evaluate import build_metrics
 
 SMOKE = ["--profile", "smoke", "--include-synthetic"]
 

@@ -7,12 +7,12 @@ import torch
 from torch import nn
 
 from cgbench.__main__ import main
+from cgbench.cells.train import run_one
 from cgbench.config import ConfigError, load_config, run_config
 from cgbench.metrics import METRICS
 from cgbench.models import MODELS
 from cgbench.models.conditioning import FiLMDecoder, vector_decoder
-from cgbench.run import run_one
-from cgbench.tuning import best_trial, trial_overrides
+from cgbench.workflows.tuning import best_trial, trial_overrides
 
 FILM_MODELS = ["cvae", "cgan", "acgan", "csvae"]
 
@@ -70,7 +70,7 @@ class PixelWriter:
 def test_y_flip_is_one_when_the_flip_shows_and_zero_when_y_is_ignored(follow, expected):
     from torch.utils.data import DataLoader, TensorDataset
 
-    from cgbench.evaluate import evaluate_flips
+    from cgbench.scoring.evaluate import evaluate_flips
 
     y = (torch.rand(64, 4, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     loader = DataLoader(TensorDataset(torch.zeros(64, 1, 8, 8), y), batch_size=16)
@@ -155,7 +155,7 @@ def test_tune_records_every_trial_on_the_validation_split(tmp_path, capsys):
 def test_leaderboard_flags_runs_off_their_budget():
     import pandas as pd
 
-    from cgbench.leaderboard import _off_budget
+    from cgbench.summaries.leaderboard import _off_budget
 
     on = pd.DataFrame({"train_tflop": [4.01, 4.03], "budget_tflop": [4.0, 4.0]})
     assert _off_budget(on) == []

@@ -3,9 +3,9 @@
 import pytorch_lightning as pl
 import torch
 
+from cgbench.cells.train import stage_cache_file
 from cgbench.config import model_defaults
 from cgbench.models import LC
-from cgbench.run import stage_cache_file
 
 
 def fit(dm, cache, **kwargs) -> LC:

@@ -4,8 +4,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cgbench import leaderboard
 from cgbench import provenance as P
+from cgbench.summaries import leaderboard
 from cgbench.tasks import TASKS, Task
 
 GOLDEN = Path(__file__).parent / "data"
@@ -104,7 +104,7 @@ def test_confidence_interval_and_adapted_marks(results):
 
 
 def test_report_has_tables_charts_and_grids(results):
-    from cgbench import report
+    from cgbench.summaries import report
 
     grid = results / "runs" / "mnist" / "toy" / "quick" / "seed0" / "samples.png"
     grid.write_bytes(b"\x89PNG\r\n\x1a\n")  # the report links grids; it does not decode them

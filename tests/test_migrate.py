@@ -4,7 +4,7 @@ import json
 
 from cgbench.__main__ import main
 from cgbench.metrics import METRICS
-from cgbench.migrate import RENAMED
+from cgbench.workflows.migrate import RENAMED
 
 
 def test_old_records_get_todays_keys_and_nothing_else_changes(tmp_path):

@@ -8,12 +8,13 @@ import torch
 from conftest import DATA_DIR
 
 from cgbench import config as C
-from cgbench import leaderboard, references
 from cgbench.__main__ import main
+from cgbench.cells import references
+from cgbench.cells.external import scored_rows
+from cgbench.cells.pipeline import load_evaluator, make_datamodule
 from cgbench.evaluators import frozen_record
-from cgbench.external import scored_rows
-from cgbench.pipeline import load_evaluator, make_datamodule
 from cgbench.records import collect, run_path
+from cgbench.summaries import leaderboard
 
 pytestmark = pytest.mark.skipif(
     not (DATA_DIR / "celeba").exists() or frozen_record("celeba") is None,

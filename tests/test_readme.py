@@ -2,8 +2,8 @@
 
 from test_claims import record, write
 
-from cgbench import readme
 from cgbench.provenance import load_records
+from cgbench.summaries import readme
 
 
 def test_block_is_rebuilt_between_the_markers_and_drift_is_caught(tmp_path):

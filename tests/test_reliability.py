@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from cgbench import leaderboard
 from cgbench.__main__ import main
+from cgbench.summaries import leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]
 # A matrix long enough to be killed part-way: 10 short epochs per run, a checkpoint each epoch.

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from cgbench.__main__ import main
-from cgbench.reproduce import compare, conclusions, summary_lines
+from cgbench.workflows.reproduce import compare, conclusions, summary_lines
 
 CELL = [
     "--tasks",

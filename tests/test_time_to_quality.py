@@ -1,8 +1,9 @@
-"""`python -m cgbench.time_to_quality`: a curve row per point, with seconds, FLOPs and value."""
+"""`python -m cgbench.studies.time_to_quality`: a curve row per point: seconds, FLOPs, value."""
 
 import pandas as pd
 
-from cgbench import report, time_to_quality
+from cgbench.studies import time_to_quality
+from cgbench.summaries import report
 
 
 def test_one_point_gives_one_row_with_its_cost_and_the_report_draws_it(tmp_path):

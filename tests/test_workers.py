@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from cgbench import workers
 from cgbench.__main__ import main
 from cgbench.records import run_path
+from cgbench.workflows import workers
 
 SMOKE = ["--profile", "smoke", "--include-synthetic", "--logger", "none"]
 

@@ -1,0 +1,192 @@
+"""One cell pipeline: score a generator on its task's rows and write the cell's record.
+
+Every producer of a record goes through `score_cell`: a trained run (`cgbench.cells.train`), samples
+made elsewhere (`cells.external`), the floor and ceiling references (`cells.references`)
+and a rescore of kept weights (`cgbench.cells.rescore`). `prepare` gives them the same scoring
+context (the task with ``eval.metrics`` applied, its set-up DataModule, the evaluator), so
+every record of a task is scored on the same rows by the same code.
+"""
+
+import dataclasses
+import inspect
+from pathlib import Path
+
+import yaml
+
+from cgbench import config as C
+from cgbench import provenance as P
+from cgbench.errors import ConfigError, build, lookup
+from cgbench.evaluators import load_frozen, load_or_train
+from cgbench.metrics import METRICS, load_lpips
+from cgbench.records import file_lock, write_run
+from cgbench.scoring.evaluate import sample_grid, score_model
+from cgbench.scoring.spaces import feature_spaces
+from cgbench.tasks import TASKS
+
+
+@dataclasses.dataclass
+class Scoring:
+    """What scoring one task under one config needs: the task, its data, its evaluator."""
+
+    task: object  # a `cgbench.tasks.Task`, with the config's eval.metrics applied
+    dm: object  # its set-up DataModule
+    classifier: object = None  # the frozen (or cached) evaluator, None if no metric reads one
+    info: dict | None = None  # the evaluator's record
+
+
+def prepare(task_name: str, cfg: dict, results_dir: Path = Path("results")) -> Scoring:
+    """`make_datamodule` and `load_evaluator` for one config."""
+    task, dm = make_datamodule(task_name, cfg)
+    return Scoring(task, dm, *load_evaluator(task, dm, cfg, results_dir))
+
+
+def score_cell(
+    scoring: Scoring,
+    cfg: dict,
+    generator,
+    run_dir: Path,
+    fields: dict,
+    base: dict | None = None,
+    grids: dict | None = None,
+    overrides=(),
+) -> dict:
+    """Score ``generator``, write the cell's files (`records.write_run`); return the record.
+
+    Args:
+        scoring: The task's scoring context (`prepare`).
+        cfg: The cell's resolved config (written as ``config.yaml``; its hash names it).
+        generator: A `ConditionalGenerator` (trained weights or replayed samples).
+        run_dir: The cell's folder.
+        fields: The producer's own record fields (``status``, training cost, ``reference``).
+        base: The record to build on (a rescore keeps its training provenance); None: a new
+            one (`provenance.record_fields`).
+        grids: Sample grids by file stem; None draws them from ``generator`` after scoring.
+        overrides: The ``--set`` strings the config was resolved with.
+    """
+    result = score(generator, scoring.task, scoring.dm, scoring.classifier, cfg)
+    if grids is None:
+        grids = sample_grids(generator, scoring.task, scoring.dm, cfg["seed"])
+    if base is None:
+        base = P.record_fields(
+            scoring.task, cfg, scoring.dm, scoring.info, C.config_sha(cfg), overrides
+        )
+    record = base | result | fields
+    write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record, grids)
+    return record
+
+
+def make_datamodule(task_name: str, cfg: dict):
+    """The run's task (``eval.metrics`` applied) and its set-up DataModule.
+
+    Shared by training runs and by `cgbench.cells.external` (samples made elsewhere), so both are
+    scored on the same data.
+    """
+    task = lookup(TASKS, task_name, "task")
+    if cfg["eval"].get("metrics"):  # a subset of the task's metrics, e.g. to skip LPIPS
+        subset = tuple(cfg["eval"]["metrics"])
+        edits = tuple(m for m in task.edit_metrics if m in subset)
+        task = dataclasses.replace(task, metrics=subset, edit_metrics=edits)
+    dm = build(
+        task.datamodule,
+        f"{task_name}.yaml data",
+        data_dir=C.data_dir(),
+        cache_dir=C.cache_dir(),
+        **cfg["data"],
+    )
+    if dm.cond_kind != task.cond_kind:
+        raise ConfigError(
+            f"task {task_name}: datamodule gives {dm.cond_kind}, not {task.cond_kind}"
+        )
+    # Workers and jobs sharing the cache decode a dataset one at a time: a second reader of a
+    # half-extracted file would fail (seen with two workers on a fresh MNIST cache).
+    with file_lock(C.cache_dir() / "locks" / "data.lock"):
+        dm.setup("fit")
+    split = cfg["eval"].get("split", "test")
+    if split not in ("test", "val"):
+        raise ConfigError(f"{task_name}: eval.split must be test or val, got {split!r}")
+    if split == "val":  # tuning trials (cgbench.workflows.tuning): choices never see the test rows
+        dm.test_set = dm.val_set
+    # scoring batches (with eval.max_batches: the scored rows) follow the task's batch size
+    # even where a model trains with its own (`config.run_config`)
+    dm.eval_batch_size = cfg["eval"].get("batch_size") or dm.batch_size
+    return task, dm
+
+
+def needs_evaluator(task) -> bool:
+    """Whether any of the task's metrics reads images with the evaluator classifier."""
+    names = task.metrics + task.edit_metrics
+    return any(
+        "classifier" in inspect.signature(lookup(METRICS, n, "metric")).parameters for n in names
+    )
+
+
+def load_evaluator(task, dm, cfg: dict, results_dir: Path = Path("results")):
+    """The task's evaluator classifier and its record (None, None when no metric needs one).
+
+    The committed, frozen one (`cgbench.evaluators`) when the task has it; otherwise one trained
+    from the config's ``evaluator`` block into the cache (synthetic and plugin tasks).
+    """
+    if not needs_evaluator(task):
+        return None, None
+    return load_frozen(task.name, dm) or load_or_train(
+        task.name, dm, cfg["evaluator"], C.cache_dir()
+    )
+
+
+def score(model, task, dm, classifier, cfg: dict) -> dict:
+    """`score_model` with the task's scoring context (evaluator, LPIPS, feature spaces, size)."""
+    lpips_net, lpips_info = None, {}
+    if any("lpips" in n for n in task.metrics + task.edit_metrics):
+        lpips_net, lpips_info = load_lpips(C.lpips_backbone())
+    spaces, spaces_missing = feature_spaces(task, dm, classifier, cfg)
+    context = {
+        "image_size": dm.x_shape[1],
+        "classifier": classifier,
+        "cond_kind": dm.cond_kind,
+        "attribute_names": getattr(dm, "attributes", None),
+        "net": lpips_net,
+        "info": lpips_info,
+        "features": spaces,
+        "features_unavailable": spaces_missing,
+    }
+    settings = C.EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
+    result = score_model(
+        model,
+        dm,
+        task,
+        context,
+        k_samples=settings["k_samples"],
+        seed=cfg["seed"],
+        max_batches=settings["max_batches"],
+    )
+    return without_nan(result)
+
+
+def without_nan(result: dict) -> dict:
+    """Scores that came out NaN leave the record for ``unavailable``, with the reason.
+
+    NaN means the metric had nothing to compute on (e.g. intra-class FID where no class has
+    enough samples, as in smoke runs): an empty cell with its reason, never a number.
+    """
+    reason = "not computable on this evaluation (too few samples or classes; docs/metrics.md)"
+    variants = [v["scores"] for v in result["variants"].values()]
+    for scores in (result["scores"], *variants):
+        for key in [k for k, v in scores.items() if v != v]:
+            del scores[key]
+            result["unavailable"].setdefault(key, reason)
+    kept = set(result["scores"]).union(*variants)
+    result["higher_is_better"] = {k: v for k, v in result["higher_is_better"].items() if k in kept}
+    return result
+
+
+def sample_grids(model, task, dm, seed: int) -> dict:
+    """The record's sample grids: the model's, and each variant's on the same conditions."""
+    first_batch = next(iter(dm.test_dataloader()))
+    grids = {"samples": sample_grid(model, *first_batch, seed=seed, composite=task.paste_back)}
+    for variant in model.variants:  # the same conditions and noise, e.g. LC without its actor
+        model.variant = variant
+        grids[f"samples_{variant}"] = sample_grid(
+            model, *first_batch, seed=seed, composite=task.paste_back
+        )
+        model.variant = None
+    return grids

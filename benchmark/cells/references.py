@@ -1,0 +1,161 @@
+"""Reference rows: what trivial generators and real data score under the very same code.
+
+A number means something only beside what a generator that learnt nothing scores (a *floor*)
+and what real data scores (a *ceiling*). Each reference is a fixed set of samples for the
+task's scored rows, served to the shared scoring loops like external samples
+(`cgbench.cells.external.ReplayGenerator`), so its record has exactly the models' metrics:
+
+- label and attribute tasks: ``ref_constant`` (floor: one image for every condition, the
+  training image whose evaluator reading best matches the test conditions, so it scores the
+  best constant ``attr_acc``), ``ref_shuffled`` (floor: real test images paired with shuffled
+  conditions, a perfect sampler that ignores its condition), ``ref_real`` (ceiling: sample 0
+  is the real image of the condition, later samples other scored test images with the same
+  condition where there are any), ``ref_train`` (ceiling: training images with the same
+  label, or the nearest attribute vector: a perfect sampler of the training distribution, what
+  the distribution metrics can reach at this sample size when no test image is reused);
+- completion: ``ref_input`` (floor: the masked input as it is, holes at 0), ``ref_mean_fill``
+  (floor: holes filled with the mean visible colour), ``ref_real`` (ceiling: the target);
+- colorization: ``ref_grey`` (floor: the given lightness as a grey image), ``ref_real``.
+
+Records live at ``runs/<task>/<ref_kind>/<profile>/seed0`` with ``reference: floor|ceiling``;
+the tables show them beside the models and never rank them.
+"""
+
+import torch
+
+from cgbench import config as C
+from cgbench import provenance as P
+from cgbench.cells.external import ReplayGenerator, _config, _grid, scored_rows
+from cgbench.cells.pipeline import prepare, score_cell
+from cgbench.color import lab_to_rgb
+from cgbench.records import read_run, run_path
+from cgbench.tasks import TASKS
+
+ROLES = {
+    "ref_constant": "floor",
+    "ref_shuffled": "floor",
+    "ref_input": "floor",
+    "ref_mean_fill": "floor",
+    "ref_grey": "floor",
+    "ref_real": "ceiling",
+    "ref_train": "ceiling",
+}
+
+
+def kinds(task) -> list[str]:
+    """The references of a task, floors first."""
+    if task.cond_kind in ("label", "attributes"):
+        return ["ref_constant", "ref_shuffled", "ref_real", "ref_train"]
+    if task.paste_back:
+        return ["ref_input", "ref_mean_fill", "ref_real"]
+    return ["ref_grey", "ref_real"]
+
+
+def best_constant(classifier, dm, y: torch.Tensor, candidates: int = 256) -> torch.Tensor:
+    """The training image ``(C, H, W)`` whose evaluator reading best matches every condition.
+
+    Among the first ``candidates`` training images: the one maximising the share of test
+    conditions (labels) or of condition entries (attributes) its decisions agree with.
+    """
+    x = torch.stack([dm.train_set[i][0] for i in range(min(candidates, len(dm.train_set)))])
+    with torch.no_grad():
+        logits = classifier(x)  # (M, A)
+    if dm.cond_kind == "label":
+        share = y.mean(0)  # (A,) frequency of each class among the scored conditions
+        agreement = share[logits.argmax(1)]  # (M,)
+    else:
+        seen = (logits > 0).float()  # (M, A)
+        agreement = (seen[:, None] == y[None]).float().mean((1, 2))  # (M,)
+    return x[agreement.argmax()]
+
+
+def same_condition(y: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """``(N, K)`` row picks: column 0 the row itself, others rows with an identical condition."""
+    _, group = torch.unique(y.flatten(1), dim=0, return_inverse=True)
+    picks = torch.arange(len(y))[:, None].repeat(1, k)
+    for g in group.unique():
+        members = torch.nonzero(group == g).flatten()
+        if len(members) > 1:
+            draw = torch.randint(0, len(members), (len(members), k - 1), generator=generator)
+            picks[members, 1:] = members[draw]
+    return picks
+
+
+def train_matches(y: torch.Tensor, dm, k: int, generator: torch.Generator) -> torch.Tensor:
+    """``(N, K)`` training rows whose condition is nearest each of ``y`` ``(N, A)``.
+
+    L1 distance between condition vectors (one-hot labels: 0 for the same class), ties broken
+    at random by a jitter smaller than any real gap.
+    """
+    train_y = torch.stack([dm.train_set[i][1] for i in range(len(dm.train_set))]).float()
+    picks = []
+    for chunk in y.float().split(256):  # (256, M) distances at a time
+        dist = torch.cdist(chunk, train_y, p=1)
+        jitter = torch.rand(dist.shape, generator=generator) * 0.5
+        picks.append((dist + jitter).topk(k, dim=1, largest=False).indices)
+    return torch.cat(picks)
+
+
+def samples_for(kind: str, x, y, dm, k: int, classifier, seed: int = 0) -> torch.Tensor:
+    """A reference's samples ``(N, K, C, H, W)`` for the scored rows' images and conditions."""
+    generator = torch.Generator().manual_seed(seed)
+    n = len(x)
+    if kind == "ref_constant":
+        return best_constant(classifier, dm, y).expand(n, k, *x.shape[1:]).clone()
+    if kind == "ref_shuffled":
+        perms = torch.stack([torch.randperm(n, generator=generator) for _ in range(k)], 1)
+        return x[perms]
+    if kind == "ref_real":
+        if y.dim() == 4:  # image conditions: the one target
+            return x[:, None].repeat(1, k, 1, 1, 1)
+        return x[same_condition(y, k, generator)]
+    if kind == "ref_train":
+        picks = train_matches(y, dm, k, generator)
+        return torch.stack([dm.train_set[i][0] for i in picks.flatten().tolist()]).view(
+            n, k, *x.shape[1:]
+        )
+    if kind == "ref_input":
+        return y[:, None, :-1].repeat(1, k, 1, 1, 1)
+    if kind == "ref_mean_fill":
+        visible, hole = y[:, :-1], y[:, -1:]
+        mean = visible.sum((2, 3), keepdim=True) / (1 - hole).sum((2, 3), keepdim=True).clamp(1)
+        return (visible + hole * mean)[:, None].repeat(1, k, 1, 1, 1)
+    if kind == "ref_grey":
+        lightness = (y + 1) * 50  # (N, 1, H, W) in L units
+        lab = torch.cat([lightness, torch.zeros_like(lightness).repeat(1, 2, 1, 1)], 1)
+        return (lab_to_rgb(lab) * 2 - 1)[:, None].repeat(1, k, 1, 1, 1)
+    raise C.ConfigError(f"unknown reference {kind!r}; choose from {', '.join(ROLES)}")
+
+
+def score_references(
+    task_name: str, profile: str = "quick", overrides=(), results_dir=None, force: bool = False
+) -> list[dict]:
+    """Score every reference of a task under a profile; write and return their records.
+
+    A reference whose record has today's config and is not stale is kept as it is.
+    """
+    from pathlib import Path
+
+    results_dir = Path(results_dir or "results")
+    task = C.lookup(TASKS, task_name, "task")
+    out, scoring = [], None
+    for kind in kinds(task):
+        cfg = _config(task_name, kind, 0, profile, overrides) | {"reference": ROLES[kind]}
+        sha = C.config_sha(cfg)
+        run_dir = run_path(results_dir, task_name, kind, profile, 0)
+        old = read_run(run_dir)
+        if P.is_current(old, sha, force):
+            out.append(old | {"skipped": True})
+            continue
+        if scoring is None:  # one datamodule and evaluator for all the task's references
+            scoring = prepare(task_name, cfg, results_dir)
+            order, rows, x, y = scored_rows(scoring.dm, cfg["eval"]["max_batches"])
+        k = cfg["eval"]["k_samples"]
+        samples = samples_for(kind, x, y, scoring.dm, k, scoring.classifier)
+        replay = ReplayGenerator(samples, y, rows, order)
+        fields = {"status": "ok", "reference": ROLES[kind]}
+        grids = {"samples": _grid(samples, x, y)}
+        out.append(
+            score_cell(scoring, cfg, replay, run_dir, fields, grids=grids, overrides=overrides)
+        )
+    return out

@@ -1,0 +1,262 @@
+"""Static HTML report: per task, the leaderboard table, bar charts with error bars, sample grids.
+
+``cgbench report`` (``make report``) writes ``results/report.html`` and its PNGs
+under ``results/report/`` from the committed run records only; open the HTML file in any
+browser, no server needed. Sample grids are the runs' own ``samples*.png`` (the most thorough
+profile's lowest seed), shown side by side: every model drew them for the same conditions.
+"""
+
+import html
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from cgbench import config as C  # noqa: E402
+from cgbench.records import atomic_write  # noqa: E402
+from cgbench.summaries import leaderboard
+from cgbench.tasks import TASKS  # noqa: E402
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}
+th{background:#f3f3f3}.grids{display:flex;flex-wrap:wrap;gap:16px}
+figure{margin:0}figcaption{font-weight:bold;text-align:center}img.grid{width:320px}
+img.chart{max-width:100%}"""
+
+
+REFERENCE_COLORS = {"floor": "#999999", "ceiling": "#c44e52"}
+
+
+def _save(fig, path: Path) -> Path:
+    """Lay out, write (`atomic_write`, as every file of the suite) and close a figure."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=80, format="png")
+    plt.close(fig)
+    atomic_write(path, buffer.getvalue())
+    return path
+
+
+def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> Path:
+    """One bar chart per metric (mean over seeds, error bar = std), models on the x axis."""
+    n = len(metrics)
+    cols = min(4, n)
+    fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(4 * cols, 3 * math.ceil(n / cols)))
+    axes = [axes] if n == 1 else list(getattr(axes, "flat", axes))
+    for ax, metric in zip(axes, metrics, strict=False):
+        means, stds = rows[f"{metric}_mean"], rows[f"{metric}_std"].fillna(0)
+        labels = rows["model"] + "\n" + rows["profile"]
+        # floors grey, the real-data ceiling red, models blue: every bar beside its bounds
+        colors = rows["reference"].map(REFERENCE_COLORS).fillna("#4c72b0")
+        ax.bar(labels, means, yerr=stds, capsize=4, color=list(colors))
+        ax.set_title(metric)
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in axes[n:]:
+        ax.axis("off")
+    fig.suptitle(f"{task}: mean ± std over seeds")
+    return _save(fig, out / f"{task}_metrics.png")
+
+
+def _first(results_dir: Path, task: str, model: str, name: str) -> Path | None:
+    """``name`` from the most thorough profile's lowest seed that has it (full first)."""
+    for profile in ("full", "standard", "quick", "smoke"):
+        found = sorted((results_dir / "runs" / task / model / profile).glob(f"seed*/{name}"))
+        if found:
+            return found[0]
+    return None
+
+
+def curve_charts(results_dir: Path, task: str, models: list[str], out: Path) -> Path | None:
+    """Training losses per epoch, one panel per model (seed 0's ``curves.csv``)."""
+    curves = {}
+    for model in models:
+        found = _first(results_dir, task, model, "curves.csv")
+        if found:
+            curves[model] = pd.read_csv(found, index_col="epoch")
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
+    for ax, (model, frame) in zip(axes[0], curves.items(), strict=True):
+        for column in frame:
+            ax.plot(frame.index, frame[column], label=column.removeprefix("train/"))
+        ax.set_title(model)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    return _save(fig, out / f"{task}_curves.png")
+
+
+def convergence_chart(results_dir: Path, task: str, models: list[str], out: Path) -> Path | None:
+    """``val/sample_l1`` against batches trained, every model on one axis (``val_curves.csv``)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    drawn = 0
+    for model in models:
+        path = _first(results_dir, task, model, "val_curves.csv")
+        if path:
+            frame = pd.read_csv(path)
+            label = f"{model} ({path.parent.parent.name}, {path.parent.name})"
+            ax.plot(frame["batches"], frame["val/sample_l1"], marker=".", label=label)
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("training batches")
+    ax.set_ylabel("validation L1 of one sample")
+    ax.set_title(f"{task}: convergence")
+    ax.legend(fontsize=7)
+    return _save(fig, out / f"{task}_convergence.png")
+
+
+def quality_chart(results_dir: Path, task: str, out: Path) -> Path | None:
+    """The primary metric against training seconds and FLOPs (`cgbench.studies.time_to_quality`)."""
+    found = results_dir / "time_to_quality" / f"{task}.csv"
+    if not found.exists():
+        return None
+    table = pd.read_csv(found, keep_default_na=False)
+    table["label"] = table.get("label", "")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colours = dict(zip(table["model"].unique(), plt.cm.tab10.colors, strict=False))
+    for i, ((model, label), rows) in enumerate(table.groupby(["model", "label"], sort=False)):
+        name = f"{model} [{label}]" if label else model  # a --set variant of the profile
+        style = {
+            "marker": "os^vD"[i % 5],
+            "label": name,
+            "color": colours[model],
+            "linestyle": "--" if label else "-",
+        }
+        axes[0].plot(rows["train_seconds"], rows["value"], **style)
+        axes[1].plot(rows["train_flops"] / 1e12, rows["value"], **style)
+    for ax, xlabel in zip(axes, ("training seconds", "training TFLOPs"), strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(table["metric"].iloc[0])
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"{task}: time to quality ({table['device'].iloc[0]}; dashed: --set variants)")
+    fig.tight_layout()
+    return _save(fig, out / f"{task}_time_to_quality.png")
+
+
+def tuning_chart(results_dir: Path, task: str, out: Path) -> Path | None:
+    """Every tuning trial's validation score per model (`workflows.tuning`): the spread in view.
+
+    Circles are trials, the square the YAML default (trial 0), the star the best.
+    """
+    found = results_dir / "tuning" / f"{task}.csv"
+    if not found.exists():
+        return None
+    table = pd.read_csv(found).dropna(subset=["score"])
+    fig, ax = plt.subplots(figsize=(1.6 * table["model"].nunique() + 2, 3.5))
+    higher = bool(table["higher_is_better"].iloc[0])
+    for i, (_, rows) in enumerate(table.groupby("model", sort=True)):
+        best = rows["score"].idxmax() if higher else rows["score"].idxmin()
+        ax.scatter([i] * len(rows), rows["score"], color="#4c72b0", alpha=0.6)
+        default = rows[rows["trial"] == 0]
+        ax.scatter([i] * len(default), default["score"], marker="s", color="#999999", s=50)
+        ax.scatter([i], [rows.loc[best, "score"]], marker="*", color="#c44e52", s=140)
+    ax.set_xticks(range(table["model"].nunique()), sorted(table["model"].unique()))
+    ax.set_ylabel(f"validation {table['score_metric'].iloc[0]}")
+    trials = table.groupby("model")["trial"].count()
+    ax.set_title(
+        f"{task}: tuning trials ({trials.min()}-{trials.max()} per model; square: YAML "
+        "default, star: best)",
+        fontsize=9,
+    )
+    return _save(fig, out / f"{task}_tuning.png")
+
+
+def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, str]]:
+    """``(caption, relative path)`` of one sample grid per model (and per variant)."""
+    found = []
+    for model in models:
+        base, _, variant = model.partition("[")
+        stem = f"samples_{variant.rstrip(']')}" if variant else "samples"
+        grid = _first(results_dir, task, base, f"{stem}.png")
+        if grid:
+            found.append((model, grid.relative_to(results_dir).as_posix()))
+    return found
+
+
+def write(results_dir: Path = Path("results"), records: list[dict] | None = None) -> Path:
+    """Build ``report.html`` and ``report/*.png`` under ``results_dir``; return the HTML path.
+
+    ``records``: annotated records (`cgbench.config.load_records`); read plainly when None.
+    """
+    results_dir = Path(results_dir)
+    table, _ = leaderboard.render(results_dir, records=records)
+    if table.empty:
+        raise C.ConfigError(f"no run records under {results_dir}/runs: run `make benchmark` first")
+    out = results_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [
+        f"<!doctype html><meta charset=utf-8><title>cgbench report</title>"
+        f"<style>{STYLE}</style><h1>cgbench report</h1>"
+        "<p>Built from <code>results/runs/*/*/*/*/metrics.json</code> by "
+        "<code>make report</code>. Tables as in <code>leaderboard.md</code>; in the "
+        "charts floors are grey, the real-data ceiling red, models blue.</p>"
+    ]
+    for task, rows in table.groupby("task", sort=True):
+        primary = TASKS[task].primary if task in TASKS else ""
+        metrics = sorted(
+            c[: -len("_mean")]
+            for c in rows
+            if c.endswith("_mean") and "@" not in c and rows[c].notna().any()
+        )
+        shown = [
+            "rank",
+            "model",
+            "profile",
+            "n_seeds",
+            "reference",
+            "vs_floor",
+            "status",
+            *(f"{m}_mean" for m in metrics),
+            "train_seconds",
+        ]
+        chart = bar_charts(task, rows, metrics, out)
+        parts += [
+            f"<h2 id={task}>{html.escape(task)}</h2><p>Ranked by <code>{primary}</code>.</p>",
+            rows[[c for c in shown if c in rows]]
+            .astype({"rank": "object"})
+            .to_html(index=False, na_rep="", float_format="%.4f"),
+            f"<p><img class=chart src='{chart.relative_to(results_dir).as_posix()}' "
+            f"alt='{task} metrics'></p><h3>Samples (same conditions for every model)</h3>"
+            "<div class=grids>",
+        ]
+        for model, path in _grids(results_dir, task, list(dict.fromkeys(rows["model"]))):
+            parts.append(
+                f"<figure><img class=grid src='{path}' alt='{model}'>"
+                f"<figcaption>{html.escape(model)}</figcaption></figure>"
+            )
+        parts.append("</div>")
+        plot = convergence_chart(results_dir, task, sorted(set(rows["model"])), out)
+        if plot:
+            parts.append(
+                f"<h3>Convergence</h3><p><img class=chart "
+                f"src='{plot.relative_to(results_dir).as_posix()}'></p>"
+            )
+        quality = quality_chart(results_dir, task, out)
+        if quality:
+            parts.append(
+                f"<h3>Time to quality</h3><p><img class=chart "
+                f"src='{quality.relative_to(results_dir).as_posix()}'></p>"
+            )
+        tuned = tuning_chart(results_dir, task, out)
+        if tuned:
+            src = tuned.relative_to(results_dir).as_posix()
+            parts.append(
+                "<h3>Tuning trials (validation split, equal budget)</h3>"
+                f"<p><img class=chart src='{src}'></p>"
+            )
+        curves = curve_charts(results_dir, task, sorted(set(rows["model"])), out)
+        if curves:
+            parts.append(
+                f"<h3>Training curves (seed 0)</h3><p><img class=chart "
+                f"src='{curves.relative_to(results_dir).as_posix()}'></p>"
+            )
+    path = results_dir / "report.html"
+    atomic_write(path, "\n".join(parts) + "\n")
+    return path

@@ -1,0 +1,1 @@
+"""Workflows: the matrix as a library call, its executors, tuning, reproduction, migrations."""
