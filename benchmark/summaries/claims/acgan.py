@@ -3,7 +3,7 @@
 import math
 
 from cgbench.summaries.claims.base import EVIDENCE, Claim, Evidence, Finding, decide, label
-from cgbench.summaries.leaderboard import sample
+from cgbench.summaries.ranking import sample
 
 
 def acgan_diverse(ev: Evidence) -> Finding:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from cgbench import records as R
-from cgbench.summaries.leaderboard import sample, significantly_better
+from cgbench.summaries.ranking import sample, significantly_better
 from cgbench.summaries.tables import markdown_table
 
 PROFILES = tuple(p for p in reversed(R.PROFILES) if p != "smoke")  # most thorough first

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 
 from cgbench.summaries.claims.base import EVIDENCE, Claim, Evidence, Finding, decide, stat_line
-from cgbench.summaries.leaderboard import sample
+from cgbench.summaries.ranking import sample
 
 
 def _modes(ev: Evidence, task: str) -> dict[str, list[dict]]:

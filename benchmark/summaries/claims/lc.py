@@ -1,7 +1,7 @@
 """Latent Constraints (Engel et al. 2018): near real data; a new attribute costs one stage."""
 
 from cgbench.summaries.claims.base import EVIDENCE, Claim, Evidence, Finding, decide, stat_line
-from cgbench.summaries.leaderboard import sample
+from cgbench.summaries.ranking import sample
 
 
 def lc_close_to_real(ev: Evidence) -> Finding:

@@ -1,0 +1,101 @@
+"""Statistics over seeds and the rules that rank: intervals, significance, metric directions.
+
+`sample` turns a group of runs into the values a comparison needs; `significantly_better` is
+the one test the leaderboard's floor rule and rank groups and the claims all use.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cgbench.metrics import METRICS
+from cgbench.summaries.tables import missing
+
+
+def mean_std(values: pd.Series) -> tuple[float, float]:
+    """Mean and sample standard deviation of the values present (NaN where undefined)."""
+    values = values.dropna()
+    if values.empty:
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
+
+
+def ci95(std: float, n: int) -> float:
+    """Half-width of the 95% confidence interval of a mean over ``n`` seeds (Student's t)."""
+    if n < 2 or pd.isna(std):
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
+
+
+def sample(runs: list[dict], metric: str) -> dict:
+    """What a significance test needs of a group of seeds' runs on one metric.
+
+    ``{"_values": per-seed values, "_mean", "_low", "_high", "ci_over"}``: the 95% interval is
+    Student's t over seeds with two or more, else the one run's bootstrap over test items
+    (recorded for the ranking metric), else the value itself (``ci_over`` empty).
+    """
+    values = [r["scores"][metric] for r in runs if not missing(r["scores"].get(metric))]
+    mean = float(np.mean(values)) if values else math.nan
+    if len(values) >= 2:
+        half = ci95(float(np.std(values, ddof=1)), len(values))
+        return {
+            "_values": values,
+            "_mean": mean,
+            "_low": mean - half,
+            "_high": mean + half,
+            "ci_over": "seeds",
+        }
+    ci = runs[0].get("scores_ci95") if len(runs) == 1 else None
+    boot = ci.get(metric) if isinstance(ci, dict) else None
+    if boot:
+        return {
+            "_values": values,
+            "_mean": mean,
+            "_low": boot[0],
+            "_high": boot[1],
+            "ci_over": "items",
+        }
+    return {"_values": values, "_mean": mean, "_low": mean, "_high": mean, "ci_over": ""}
+
+
+def significantly_better(a: dict, b: dict, higher: bool) -> bool:
+    """Whether row ``a`` beats row ``b`` on the primary metric at the 5% level.
+
+    Two or more seeds each: Welch's one-sided t-test over the seeds' values. Otherwise the
+    rows' 95% intervals (over seeds or over test items) must not overlap.
+    """
+    va, vb = a["_values"], b["_values"]
+    if len(va) >= 2 and len(vb) >= 2:
+        if np.std(va) == 0 and np.std(vb) == 0:
+            return (np.mean(va) > np.mean(vb)) == higher and np.mean(va) != np.mean(vb)
+        test = stats.ttest_ind(va, vb, equal_var=False, alternative="greater" if higher else "less")
+        return bool(test.pvalue < 0.05)
+    return a["_low"] > b["_high"] if higher else a["_high"] < b["_low"]
+
+
+def direction(records: list[dict], task: str, metric: str) -> bool:
+    """Whether higher ``metric`` is better on ``task``: as the records say, else as the metric.
+
+    (A task's ranking metric may be newer than all its records: their rows stay unranked.)
+    """
+    recorded = (
+        r["higher_is_better"][metric]
+        for r in records
+        if r["task"] == task and metric in r["higher_is_better"]
+    )
+    found = next(recorded, None)
+    if found is not None:
+        return found
+    return METRICS[metric].higher_is_better if metric in METRICS else True
+
+
+TWO_SIDED = {"pairwise_ms_ssim", "pairwise_ms_ssim_real", "pairwise_lpips"}  # no better side
+
+
+def arrow(records: list[dict], task: str, metric: str) -> str:
+    """``↑``/``↓`` for a metric's better direction; ``·`` for diversity, read against real data."""
+    if metric in TWO_SIDED:
+        return "·"
+    return "↑" if direction(records, task, metric) else "↓"
