@@ -22,6 +22,25 @@ from cgbench.records import iter_runs, read_run
 from cgbench.tasks import TASKS
 
 
+def rescorable(run_dir: Path, record: dict, cfg: dict) -> bool:
+    """Whether a record differs from today's only in its scoring and its weights are kept.
+
+    Then it is rescored (`rescore_run`) instead of retrained: same task version, training
+    config (`config.TRAINING_KEYS`), model and data code; new metrics or evaluation settings.
+    """
+    if record.get("status") != "ok" or P.staleness(record) not in ("config", "code (scoring)"):
+        return False
+    if record.get("task_version", 1) != TASKS[record["task"]].version:
+        return False
+    old_code, now = record.get("code") or {}, P.code_fingerprint(record["task"], record["model"])
+    if any(old_code.get(part) != now[part] for part in ("model", "data")):
+        return False
+    old = yaml.safe_load((run_dir / "config.yaml").read_text())
+    if any(old.get(k) != cfg.get(k) for k in C.TRAINING_KEYS):
+        return False
+    return weights_path(old, record.get("weights_sha", record["config_sha"])).exists()
+
+
 def rescore_run(run_dir: Path, results_dir: Path) -> str:
     """Rescore one run folder in place; return what happened, in a few words."""
     record = read_run(run_dir)

@@ -31,48 +31,12 @@ from cgbench.cells.callbacks import (
     FlopBudget,
     ValidationSampleL1,
 )
+from cgbench.cells.loggers import finish_logger, make_logger
 from cgbench.cells.pipeline import prepare, score_cell
-from cgbench.errors import build, require_extra
+from cgbench.errors import build
 from cgbench.models import MODELS
 from cgbench.records import atomic_write, read_run, run_path, write_run
 from cgbench.tasks import TASKS
-
-
-def make_logger(kind: str, run_dir: Path, task: str, model: str, seed: int, cfg: dict):
-    """Lightning logger of a run: ``csv``, ``wandb`` (offline unless WANDB_MODE says) or none."""
-    if kind == "none":
-        return False
-    if kind == "csv":
-        return pl.loggers.CSVLogger(run_dir, name="logs", version="")
-    if kind == "wandb":
-        require_extra("wandb", "wandb", "LOGGER=wandb")
-        logger = pl.loggers.WandbLogger(
-            project="cgbench",
-            group=task,
-            name=f"{task}-{model}-s{seed}",
-            tags=[task, model, f"seed{seed}"],
-            save_dir=str(run_dir),
-            mode=os.environ.get("WANDB_MODE", "offline"),
-        )
-        logger.log_hyperparams(cfg)
-        return logger
-    raise C.ConfigError(f"unknown logger {kind!r}; choose csv, wandb or none")
-
-
-def log_leaderboard_to_wandb(table, results_dir: Path) -> None:
-    """Log the leaderboard as a ``wandb.Table`` in a run of its own (group ``leaderboard``)."""
-    import wandb
-
-    mode = os.environ.get("WANDB_MODE", "offline")
-    run = wandb.init(
-        project="cgbench",
-        group="leaderboard",
-        job_type="leaderboard",
-        dir=str(results_dir),
-        mode=mode,
-    )
-    run.log({"leaderboard": wandb.Table(dataframe=table.astype(str))})
-    run.finish()
 
 
 def stage_cache_file(model_cls, model_args: dict, dm, seed: int, cache_dir: Path) -> str | None:
@@ -309,25 +273,6 @@ def flop_fields(trainer: pl.Trainer, cfg: dict) -> dict:
     return fields
 
 
-def rescorable(run_dir: Path, record: dict, cfg: dict) -> bool:
-    """Whether a record differs from today's only in its scoring and its weights are kept.
-
-    Then it is rescored (`cgbench.cells.rescore`) instead of retrained: same task version, training
-    config (`config.TRAINING_KEYS`), model and data code; new metrics or evaluation settings.
-    """
-    if record.get("status") != "ok" or P.staleness(record) not in ("config", "code (scoring)"):
-        return False
-    if record.get("task_version", 1) != TASKS[record["task"]].version:
-        return False
-    old_code, now = record.get("code") or {}, P.code_fingerprint(record["task"], record["model"])
-    if any(old_code.get(part) != now[part] for part in ("model", "data")):
-        return False
-    old = yaml.safe_load((run_dir / "config.yaml").read_text())
-    if any(old.get(k) != cfg.get(k) for k in C.TRAINING_KEYS):
-        return False
-    return weights_path(old, record.get("weights_sha", record["config_sha"])).exists()
-
-
 def weights_path(cfg: dict, sha: str) -> Path:
     """Where a run's final weights are kept (outside git), keyed by its config hash."""
     name = f"{cfg['task']}-{cfg['model']}-{cfg['profile']}-seed{cfg['seed']}-{sha}.pt"
@@ -341,16 +286,3 @@ def save_weights(model, cfg: dict, sha: str) -> None:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     atomic_write(weights_path(cfg, sha), buffer.getvalue())
-
-
-def finish_logger(run_logger, kind: str, record: dict, run_dir: Path) -> None:
-    """Log the test scores (and, to wandb, the sample grids) and close the run's logger."""
-    if not run_logger:
-        return
-    # The logger itself, not trainer.logger: fast_dev_run swaps that for a dummy.
-    run_logger.log_metrics({f"test/{k}": v for k, v in record["scores"].items()})
-    run_logger.save()
-    if kind == "wandb":  # sample grids as images; one wandb run per benchmark run
-        grids = sorted(run_dir.glob("samples*.png"))
-        run_logger.log_image("samples", [str(g) for g in grids], caption=[g.stem for g in grids])
-        run_logger.experiment.finish()

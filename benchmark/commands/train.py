@@ -9,7 +9,7 @@ import time
 from cgbench import config as C
 from cgbench import records as R
 from cgbench.cells import references
-from cgbench.cells.train import log_leaderboard_to_wandb
+from cgbench.cells.loggers import log_leaderboard_to_wandb
 from cgbench.commands import shared
 from cgbench.errors import require_extra
 from cgbench.models import MODELS

@@ -13,6 +13,9 @@ from scipy import stats
 from cgbench.metrics import METRICS
 from cgbench.summaries.tables import missing
 
+ALPHA = 0.05  # the level of every test here; Holm: the family-wise level
+ROUNDING = 1e-6  # relative: a difference under it is float rounding, not a result
+
 
 def mean_std(values: pd.Series) -> tuple[float, float]:
     """Mean and sample standard deviation of the values present (NaN where undefined)."""
@@ -99,3 +102,39 @@ def arrow(records: list[dict], task: str, metric: str) -> str:
     if metric in TWO_SIDED:
         return "·"
     return "↑" if direction(records, task, metric) else "↓"
+
+
+def two_sample_p(old: list[float], new: list[float]) -> tuple[float, float]:
+    """``(p, mdd80)`` of "one distribution" for committed vs rerun seed values, two-sided.
+
+    Two or more values each: Welch's t-test. One rerun value: a t prediction interval around
+    the committed seeds. Means equal to `ROUNDING`: p is 1; else with no spread on either
+    side, p is 0.
+    ``mdd80``: the mean difference this test detects with 80% power at `ALPHA`.
+    """
+    a, b = np.asarray(old, float), np.asarray(new, float)
+    var_a = a.var(ddof=1) if len(a) > 1 else 0.0
+    var_b = b.var(ddof=1) if len(b) > 1 else var_a  # one rerun seed: spread as the records'
+    se = math.sqrt(var_a / len(a) + var_b / len(b))
+    diff = float(b.mean() - a.mean())
+    if math.isclose(a.mean(), b.mean(), rel_tol=ROUNDING, abs_tol=1e-12):
+        return 1.0, 0.0  # e.g. a real-data score, the same up to another host's rounding
+    if se == 0 or len(a) < 2:
+        return 0.0, 0.0
+    if len(b) > 1:  # Welch-Satterthwaite degrees of freedom
+        df = se**4 / ((var_a / len(a)) ** 2 / (len(a) - 1) + (var_b / len(b)) ** 2 / (len(b) - 1))
+    else:
+        df = len(a) - 1
+    p = float(2 * stats.t.sf(abs(diff) / se, df))
+    mdd = float((stats.t.ppf(1 - ALPHA / 2, df) + stats.t.ppf(0.8, df)) * se)
+    return p, mdd
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error over one cell's metrics)."""
+    order = np.argsort(p_values)
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

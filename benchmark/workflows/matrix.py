@@ -15,7 +15,8 @@ from pathlib import Path
 
 from cgbench import config as C
 from cgbench import provenance as P
-from cgbench.cells.train import rescorable, run_one
+from cgbench.cells.rescore import rescorable, rescore_run
+from cgbench.cells.train import run_one
 from cgbench.errors import ConfigError, build, lookup
 from cgbench.models import MODELS
 from cgbench.records import read_run, run_path
@@ -96,8 +97,6 @@ def run_cell(cell: Cell, results_dir: Path, logger: str = "none", force: bool = 
     if P.is_current(record, C.config_sha(cell.cfg), force):
         return record | {"skipped": True}
     if record and not force and rescorable(run_dir, record, cell.cfg):  # only scoring changed
-        from cgbench.cells.rescore import rescore_run  # rescore builds on the training module
-
         print(f"  {run_dir}: {rescore_run(run_dir, results_dir)} (kept weights)", flush=True)
         return read_run(run_dir) | {"skipped": True}
     return run_one(

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cgbench import records as R
+from cgbench.summaries.ranking import ALPHA, ROUNDING, holm, two_sample_p
 
 COLUMNS = [
     "task",
@@ -44,8 +44,6 @@ COLUMNS = [
     "test",
     "why",
 ]
-ALPHA = 0.05  # family-wise error rate over one cell's metrics (Holm)
-ROUNDING = 1e-6  # relative: a difference under it is float rounding, not a result
 HOST_KEYS = ("cpu", "isa", "torch", "torch_git", "threads")
 
 
@@ -59,42 +57,6 @@ def same_build(old: dict, new: dict) -> tuple[bool, str]:
         shown = "; ".join(f"{k} {before.get(k)} -> {(now or {}).get(k)}" for k in differs)
         return False, f"host differs: {shown}"
     return True, "same host kind and build as the record"
-
-
-def two_sample_p(old: list[float], new: list[float]) -> tuple[float, float]:
-    """``(p, mdd80)`` of "one distribution" for committed vs rerun seed values, two-sided.
-
-    Two or more values each: Welch's t-test. One rerun value: a t prediction interval around
-    the committed seeds. Means equal to `ROUNDING`: p is 1; else with no spread on either
-    side, p is 0.
-    ``mdd80``: the mean difference this test detects with 80% power at `ALPHA`.
-    """
-    a, b = np.asarray(old, float), np.asarray(new, float)
-    var_a = a.var(ddof=1) if len(a) > 1 else 0.0
-    var_b = b.var(ddof=1) if len(b) > 1 else var_a  # one rerun seed: spread as the records'
-    se = math.sqrt(var_a / len(a) + var_b / len(b))
-    diff = float(b.mean() - a.mean())
-    if math.isclose(a.mean(), b.mean(), rel_tol=ROUNDING, abs_tol=1e-12):
-        return 1.0, 0.0  # e.g. a real-data score, the same up to another host's rounding
-    if se == 0 or len(a) < 2:
-        return 0.0, 0.0
-    if len(b) > 1:  # Welch-Satterthwaite degrees of freedom
-        df = se**4 / ((var_a / len(a)) ** 2 / (len(a) - 1) + (var_b / len(b)) ** 2 / (len(b) - 1))
-    else:
-        df = len(a) - 1
-    p = float(2 * stats.t.sf(abs(diff) / se, df))
-    mdd = float((stats.t.ppf(1 - ALPHA / 2, df) + stats.t.ppf(0.8, df)) * se)
-    return p, mdd
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error over one cell's metrics)."""
-    order = np.argsort(p_values)
-    adjusted, running = [0.0] * len(p_values), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def _metrics(records: list[dict]) -> list[str]:
