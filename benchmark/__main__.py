@@ -8,9 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
-from cgbench import config as C
 from cgbench import plugins
 from cgbench.commands import tables, train
+from cgbench.config import PROFILES, ConfigError
 from cgbench.datamodules import DataNotFoundError
 from cgbench.errors import UnknownNameError
 from cgbench.workflows import cluster
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--profile",
         default="published",
-        choices=("published", *C.PROFILES),
+        choices=("published", *PROFILES),
         help="published (default): each task's trusted profile and seeds, from "
         "its YAML's `published` block",
     )
@@ -83,16 +83,16 @@ def main(argv: list[str] | None = None) -> int:
             help="a task YAML outside the package (key: its file stem; needs `base: <task>`)",
         )
     for p in (cond, scr):
-        p.add_argument("--profile", default="quick", choices=C.PROFILES)
+        p.add_argument("--profile", default="quick", choices=PROFILES)
         p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     resc = sub.add_parser("rescore", help="score kept weights with today's metrics, no training")
     resc.add_argument("--tasks", nargs="*", default=[])
     resc.add_argument("--models", nargs="*", default=[])
-    resc.add_argument("--profile", default=None, choices=C.PROFILES)
+    resc.add_argument("--profile", default=None, choices=PROFILES)
     resc.set_defaults(fn=train.cmd_rescore)
     refs = sub.add_parser("references", help="score the floor and ceiling rows of tasks")
     refs.add_argument("--tasks", nargs="*", default=[])
-    refs.add_argument("--profile", default="published", choices=("published", *C.PROFILES))
+    refs.add_argument("--profile", default="published", choices=("published", *PROFILES))
     refs.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE")
     refs.add_argument("--force", action="store_true", help="rescore even if a record exists")
     refs.set_defaults(fn=train.cmd_references)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     repro.add_argument("--tasks", nargs="+", required=True)
     repro.add_argument("--models", nargs="+", required=True)
     repro.add_argument("--seeds", nargs="*", default=[], help="default: the published seeds")
-    repro.add_argument("--profile", default="published", choices=("published", *C.PROFILES))
+    repro.add_argument("--profile", default="published", choices=("published", *PROFILES))
     repro.add_argument("--workers", default="1", metavar="N|auto")
     repro.add_argument(
         "--rerun-dir",
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plugins.load_entry_points()
         return args.fn(args)
-    except (DataNotFoundError, UnknownNameError, C.ConfigError) as err:
+    except (DataNotFoundError, UnknownNameError, ConfigError) as err:
         if getattr(args, "debug", False):
             raise
         print(f"error: {err}", file=sys.stderr)

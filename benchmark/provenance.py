@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from cgbench import config as C
 from cgbench import records
+from cgbench.config import config_sha, run_config
 from cgbench.models import MODELS
 from cgbench.tasks import TASKS
 
@@ -187,12 +187,12 @@ def staleness(record: dict) -> str:
     if trained and record["model"] in MODELS:
         overrides = tuple(record.get("overrides") or ())
         try:
-            cfg = C.run_config(
+            cfg = run_config(
                 record["task"], record["model"], record["seed"], record["profile"], overrides
             )
         except ValueError:  # a profile or key this version no longer knows
             return "config"
-        if C.config_sha(cfg) != record.get("config_sha"):
+        if config_sha(cfg) != record.get("config_sha"):
             return "config"
     elif trained:
         return ""

@@ -75,11 +75,11 @@ def fast_trainer():
 @pytest.fixture
 def registries():
     """MODELS, TASKS and the plugin task files as they were before the test (plugins add)."""
-    from cgbench import config as C
+    from cgbench.config import TASK_FILES
     from cgbench.models import MODELS
     from cgbench.tasks import TASKS
 
-    saved = [(registry, dict(registry)) for registry in (MODELS, TASKS, C.TASK_FILES)]
+    saved = [(registry, dict(registry)) for registry in (MODELS, TASKS, TASK_FILES)]
     yield
     for registry, copy in saved:
         registry.clear()

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cgbench import config as C
 from cgbench.__main__ import main
+from cgbench.config import ConfigError
 from cgbench.workflows import cluster
 
 pytest.importorskip("submitit")
@@ -109,9 +109,9 @@ def test_cluster_settings_merge_the_config_block_and_flags_and_are_checked(tmp_p
         {"timeout_min": 60, "slurm_partition": "cpu"}, ["timeout_min=120", "gpus_per_node=1"]
     )
     assert params == {"timeout_min": 120, "slurm_partition": "cpu", "gpus_per_node": 1}
-    with pytest.raises(C.ConfigError, match="KEY=VALUE"):
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
         cluster.settings(None, ["timeout_min"])
-    with pytest.raises(C.ConfigError, match="cluster settings"):
+    with pytest.raises(ConfigError, match="cluster settings"):
         cluster._executor("subprocess", tmp_path, {"walltime": 5})  # not a submitit parameter
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import DATA_DIR
 
-from cgbench import config as C
 from cgbench.__main__ import main
 from cgbench.cells.pipeline import load_evaluator, make_datamodule
+from cgbench.config import load_config
 from cgbench.records import run_path
 from cgbench.scoring.evaluate import build_metrics
 
@@ -54,7 +54,7 @@ def test_real_images_as_samples_score_the_evaluators_own_accuracy(tmp_path):
     assert score(tmp_path, "synthetic_label", tmp_path / "real.npz", *SMOKE) == 0
     rec = record(tmp_path, "synthetic_label")
     assert rec["external"] and rec["samples_sha256"] and "train_seconds" not in rec
-    cfg = C.load_config("synthetic_label", "smoke")
+    cfg = load_config("synthetic_label", "smoke")
     task, dm = make_datamodule("synthetic_label", {"eval": {}, "data": cfg["data"]})
     classifier, _ = load_evaluator(task, dm, cfg | {"profile": "smoke"}, tmp_path)
     x = torch.from_numpy(exported["images"])

@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from cgbench import config as C
-from cgbench import evaluators as E
-from cgbench import provenance as P
+from cgbench import evaluators
 from cgbench.__main__ import main
+from cgbench.config import ConfigError
+from cgbench.evaluators import frozen_paths, frozen_record, load_frozen, train_frozen
+from cgbench.provenance import staleness
 from cgbench.records import run_path
 
 
@@ -19,20 +20,20 @@ class Data:
 
 
 def test_a_frozen_evaluator_is_never_replaced_without_force(capsys):
-    assert E.frozen_record("mnist"), "the mnist evaluator is committed"
-    with pytest.raises(C.ConfigError, match="--force"):
-        E.train_frozen("mnist", Data(), {"epochs": 1})  # refused before any training
+    assert frozen_record("mnist"), "the mnist evaluator is committed"
+    with pytest.raises(ConfigError, match="--force"):
+        train_frozen("mnist", Data(), {"epochs": 1})  # refused before any training
 
 
 def test_other_data_or_a_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypatch):
-    with pytest.raises(C.ConfigError, match="retrain with `cgbench evaluators --tasks mnist"):
-        E.load_frozen("mnist", Data())
-    weights, record = E.frozen_paths("mnist")
+    with pytest.raises(ConfigError, match="retrain with `cgbench evaluators --tasks mnist"):
+        load_frozen("mnist", Data())
+    weights, record = frozen_paths("mnist")
     (tmp_path / "mnist.pt").write_bytes(weights.read_bytes()[:-1] + b"x")
     (tmp_path / "mnist.json").write_text(record.read_text())
-    monkeypatch.setattr(E, "FROZEN_DIR", tmp_path)
-    with pytest.raises(C.ConfigError, match="fails its SHA-256"):
-        E.load_frozen("mnist", Data())
+    monkeypatch.setattr(evaluators, "FROZEN_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="fails its SHA-256"):
+        load_frozen("mnist", Data())
 
 
 SMOKE_RUN = [
@@ -58,11 +59,11 @@ def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
     assert smoke_run(results) == 0
     path = run_path(results, "synthetic_label", "cvae", "smoke", 0) / "metrics.json"
     record = json.loads(path.read_text())
-    assert P.staleness(record) == "" and set(record["code"]) == {"model", "data", "scoring"}
+    assert staleness(record) == "" and set(record["code"]) == {"model", "data", "scoring"}
     record["code"]["scoring"] = "0" * 12  # as if the metrics had changed since
-    assert P.staleness(record) == "code (scoring)"
+    assert staleness(record) == "code (scoring)"
     record["task_version"] = 1
-    assert P.staleness(record) == "task"
+    assert staleness(record) == "task"
     path.write_text(json.dumps(record))  # a stale record is rerun, not skipped
     assert smoke_run(results) == 0
-    assert P.staleness(json.loads(path.read_text())) == ""
+    assert staleness(json.loads(path.read_text())) == ""

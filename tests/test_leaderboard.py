@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cgbench import provenance as P
+from cgbench.provenance import annotate, load_records
 from cgbench.summaries import leaderboard
 from cgbench.tasks import TASKS, Task
 
@@ -13,7 +13,7 @@ GOLDEN = Path(__file__).parent / "data"
 
 def write(results, **kwargs):
     """Rebuild the tables from records annotated for today's code, as `cgbench leaderboard`."""
-    return leaderboard.write(results, records=P.load_records(results), **kwargs)
+    return leaderboard.write(results, records=load_records(results), **kwargs)
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_rebuild_is_byte_identical(results):
 
 
 def test_rank_follows_the_primary_metrics_direction(results, monkeypatch):
-    records = P.load_records(results)
+    records = load_records(results)
     table = leaderboard.leaderboard_table(records).dropna(subset=["rank"])
     # cvae's records are stale (made-up config hashes): shown, never ranked
     assert table.set_index("model")["rank"].to_dict() == {"toy": 1, "worse": 2}
@@ -69,7 +69,7 @@ def test_diverged_runs_show_their_status_and_no_rank(results):
 
 
 def test_variants_are_rows_of_their_own_but_never_ranked(results):
-    table = leaderboard.leaderboard_table(P.load_records(results)).set_index("model")
+    table = leaderboard.leaderboard_table(load_records(results)).set_index("model")
     assert table.loc["toy[prior]", "attr_acc_mean"] == pytest.approx(0.31)
     assert table.loc["toy[prior]", "variant_of"] == "toy"
     assert pd.isna(table.loc["toy[prior]", "rank"]) and table.loc["toy", "rank"] == 1
@@ -90,14 +90,14 @@ def test_drift_check_fails_on_a_hand_edited_table(results, capsys):
 
 
 def test_confidence_interval_and_adapted_marks(results):
-    table = leaderboard.leaderboard_table(P.load_records(results)).set_index("model")
+    table = leaderboard.leaderboard_table(load_records(results)).set_index("model")
     # Two seeds: t(0.975, 1) = 12.706 times the standard error.
     expected = 12.706 * table.loc["toy", "attr_acc_std"] / 2**0.5
     assert table.loc["toy", "attr_acc_ci95"] == pytest.approx(expected, rel=1e-3)
     assert pd.isna(table.loc["worse", "attr_acc_ci95"])  # one seed: no interval
 
     def adapted(task, model):
-        return P.annotate({"task": task, "model": model, "seed": 0, "profile": "quick"})["adapted"]
+        return annotate({"task": task, "model": model, "seed": 0, "profile": "quick"})["adapted"]
 
     assert adapted("mnist", "lc") and adapted("celeba", "acgan")
     assert not adapted("celeba", "lc") and not adapted("mnist", "cvae")

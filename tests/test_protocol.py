@@ -7,11 +7,11 @@ import pytest
 import torch
 from conftest import DATA_DIR
 
-from cgbench import config as C
 from cgbench.__main__ import main
 from cgbench.cells import references
 from cgbench.cells.external import scored_rows
 from cgbench.cells.pipeline import load_evaluator, make_datamodule
+from cgbench.config import EVAL_DEFAULTS, load_config
 from cgbench.evaluators import frozen_record
 from cgbench.records import collect, run_path
 from cgbench.summaries import leaderboard
@@ -28,7 +28,7 @@ def record(results, task, model, profile="quick"):
 
 
 def celeba_rows(*overrides):
-    cfg = {"eval": C.EVAL_DEFAULTS | {"max_batches": 2}, "data": C.load_config("celeba")["data"]}
+    cfg = {"eval": EVAL_DEFAULTS | {"max_batches": 2}, "data": load_config("celeba")["data"]}
     task, dm = make_datamodule("celeba", cfg)
     classifier, _ = load_evaluator(task, dm, {"evaluator": {}})
     _, _, x, y = scored_rows(dm, 2)
@@ -125,12 +125,12 @@ def test_paste_back_makes_a_copy_of_the_input_score_exactly_the_floor(tmp_path):
     args = ["--results-dir", str(results), "--profile", "quick", "--set", "eval.max_batches=1"]
     assert main(["references", "--tasks", "completion_mnist", *args]) == 0
     cfg = {
-        "eval": C.EVAL_DEFAULTS | {"max_batches": 1},
-        "data": C.load_config("completion_mnist")["data"],
+        "eval": EVAL_DEFAULTS | {"max_batches": 1},
+        "data": load_config("completion_mnist")["data"],
     }
     _, dm = make_datamodule("completion_mnist", cfg)
     _, _, _, y = scored_rows(dm, 1)
-    k = C.load_config("completion_mnist")["eval"]["k_samples"]
+    k = load_config("completion_mnist")["eval"]["k_samples"]
     noise = torch.rand(len(y), k, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     hole = y[:, None, 1:]
     samples = (noise * (1 - hole)).numpy()  # visible: noise; holes: 0, as the input

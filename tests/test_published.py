@@ -2,15 +2,15 @@
 
 import yaml
 
-from cgbench import config as C
 from cgbench.__main__ import main
+from cgbench.config import published, run_config
 from cgbench.models import MODELS
 from cgbench.tasks import TASKS
 
 
 def test_every_published_task_names_a_profile_with_three_seeds():
     for name, task in TASKS.items():
-        block = C.published(name)
+        block = published(name)
         if not task.synthetic and block["profile"] is not None:  # None: not published yet
             assert block["profile"] in ("quick", "standard", "full"), name
             assert len(set(block["seeds"])) >= 3, name
@@ -59,7 +59,7 @@ def test_run_defaults_to_each_tasks_published_profile_and_seeds(tmp_path, regist
     assert (runs / "ref_real" / "smoke" / "seed0" / "metrics.json").exists()  # references too
     config = yaml.safe_load((runs / "cvae" / "smoke" / "seed0" / "config.yaml").read_text())
     assert "published" not in config  # naming the trusted profile changes no run's hash
-    base = C.run_config("synthetic_label", "cvae", 0, "smoke")
+    base = run_config("synthetic_label", "cvae", 0, "smoke")
     assert {k: v for k, v in config.items() if k != "task"} == {
         k: v for k, v in base.items() if k != "task"
     }

@@ -21,15 +21,15 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from cgbench import config as C
 from cgbench.cells.pipeline import make_datamodule, prepare, score_cell
+from cgbench.config import EVAL_DEFAULTS, ConfigError, checked_config, evaluator_block
 from cgbench.models import MODELS, ConditionalGenerator
 from cgbench.plugins import KEY
 from cgbench.records import read_run, run_path
 from cgbench.scoring.evaluate import evaluation_order
 
 
-class SamplesError(C.ConfigError):
+class SamplesError(ConfigError):
     """External samples that do not fit the task; the message says what was expected."""
 
 
@@ -46,15 +46,15 @@ def scored_rows(dm, max_batches) -> tuple[list[int], list[int], torch.Tensor, to
 
 
 def _config(task: str, name: str, seed: int, profile: str, overrides) -> dict:
-    cfg = C.checked_config(task, profile, overrides)
+    cfg = checked_config(task, profile, overrides)
     return {
         "task": task,
         "model": name,
         "seed": seed,
         "profile": profile,
         "data": cfg.get("data") or {},
-        "eval": C.EVAL_DEFAULTS | (cfg.get("eval") or {}),
-        "evaluator": C.evaluator_block(task, cfg),
+        "eval": EVAL_DEFAULTS | (cfg.get("eval") or {}),
+        "evaluator": evaluator_block(task, cfg),
     }
 
 
@@ -80,7 +80,7 @@ def export_conditions(
     elif out.suffix == ".npz":
         np.savez_compressed(out, **{k: v.numpy() for k, v in content.items()})
     else:
-        raise C.ConfigError(f"--out {out}: name a .npz or .pt file")
+        raise ConfigError(f"--out {out}: name a .npz or .pt file")
     return len(rows)
 
 
@@ -236,18 +236,18 @@ def score_samples(
             other samples under the same name, profile and seed (without ``force``).
     """
     if not KEY.match(name) or name in MODELS:
-        raise C.ConfigError(
+        raise ConfigError(
             f"--name {name!r}: use lower case letters, digits and _ (starting with a letter), "
             f"not a built-in model ({', '.join(MODELS)})"
         )
     run_dir = run_path(results_dir, task_name, name, profile, seed)
     previous = read_run(run_dir)
     if previous and not previous.get("external"):
-        raise C.ConfigError(f"{run_dir} holds a trained run's record; choose another --name")
+        raise ConfigError(f"{run_dir} holds a trained run's record; choose another --name")
     samples, sha = load_samples(samples_path)
     if previous and previous.get("samples_sha256") != sha and not force:
         earlier = f"{previous.get('samples_path')}, SHA-256 {previous.get('samples_sha256')}"
-        raise C.ConfigError(
+        raise ConfigError(
             f"{run_dir} already holds the record of other samples ({earlier}); choose another "
             "--name or --seed, or pass --force to replace it"
         )

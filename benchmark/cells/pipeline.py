@@ -13,11 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from cgbench import config as C
-from cgbench import provenance as P
+from cgbench.config import EVAL_DEFAULTS, cache_dir, config_sha, data_dir, lpips_backbone
 from cgbench.errors import ConfigError, build, lookup
 from cgbench.evaluators import load_frozen, load_or_train
 from cgbench.metrics import METRICS, load_lpips
+from cgbench.provenance import record_fields
 from cgbench.records import file_lock, write_run
 from cgbench.scoring.evaluate import sample_grid, score_model
 from cgbench.scoring.spaces import feature_spaces
@@ -67,8 +67,8 @@ def score_cell(
     if grids is None:
         grids = sample_grids(generator, scoring.task, scoring.dm, cfg["seed"])
     if base is None:
-        base = P.record_fields(
-            scoring.task, cfg, scoring.dm, scoring.info, C.config_sha(cfg), overrides
+        base = record_fields(
+            scoring.task, cfg, scoring.dm, scoring.info, config_sha(cfg), overrides
         )
     record = base | result | fields
     write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record, grids)
@@ -89,8 +89,8 @@ def make_datamodule(task_name: str, cfg: dict):
     dm = build(
         task.datamodule,
         f"{task_name}.yaml data",
-        data_dir=C.data_dir(),
-        cache_dir=C.cache_dir(),
+        data_dir=data_dir(),
+        cache_dir=cache_dir(),
         **cfg["data"],
     )
     if dm.cond_kind != task.cond_kind:
@@ -99,7 +99,7 @@ def make_datamodule(task_name: str, cfg: dict):
         )
     # Workers and jobs sharing the cache decode a dataset one at a time: a second reader of a
     # half-extracted file would fail (seen with two workers on a fresh MNIST cache).
-    with file_lock(C.cache_dir() / "locks" / "data.lock"):
+    with file_lock(cache_dir() / "locks" / "data.lock"):
         dm.setup("fit")
     split = cfg["eval"].get("split", "test")
     if split not in ("test", "val"):
@@ -128,16 +128,14 @@ def load_evaluator(task, dm, cfg: dict, results_dir: Path = Path("results")):
     """
     if not needs_evaluator(task):
         return None, None
-    return load_frozen(task.name, dm) or load_or_train(
-        task.name, dm, cfg["evaluator"], C.cache_dir()
-    )
+    return load_frozen(task.name, dm) or load_or_train(task.name, dm, cfg["evaluator"], cache_dir())
 
 
 def score(model, task, dm, classifier, cfg: dict) -> dict:
     """`score_model` with the task's scoring context (evaluator, LPIPS, feature spaces, size)."""
     lpips_net, lpips_info = None, {}
     if any("lpips" in n for n in task.metrics + task.edit_metrics):
-        lpips_net, lpips_info = load_lpips(C.lpips_backbone())
+        lpips_net, lpips_info = load_lpips(lpips_backbone())
     spaces, spaces_missing = feature_spaces(task, dm, classifier, cfg)
     context = {
         "image_size": dm.x_shape[1],
@@ -149,7 +147,7 @@ def score(model, task, dm, classifier, cfg: dict) -> dict:
         "features": spaces,
         "features_unavailable": spaces_missing,
     }
-    settings = C.EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
+    settings = EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
     result = score_model(
         model,
         dm,

@@ -23,11 +23,11 @@ the tables show them beside the models and never rank them.
 
 import torch
 
-from cgbench import config as C
-from cgbench import provenance as P
 from cgbench.cells.external import ReplayGenerator, _config, _grid, scored_rows
 from cgbench.cells.pipeline import prepare, score_cell
 from cgbench.color import lab_to_rgb
+from cgbench.config import ConfigError, config_sha, lookup
+from cgbench.provenance import is_current
 from cgbench.records import read_run, run_path
 from cgbench.tasks import TASKS
 
@@ -124,7 +124,7 @@ def samples_for(kind: str, x, y, dm, k: int, classifier, seed: int = 0) -> torch
         lightness = (y + 1) * 50  # (N, 1, H, W) in L units
         lab = torch.cat([lightness, torch.zeros_like(lightness).repeat(1, 2, 1, 1)], 1)
         return (lab_to_rgb(lab) * 2 - 1)[:, None].repeat(1, k, 1, 1, 1)
-    raise C.ConfigError(f"unknown reference {kind!r}; choose from {', '.join(ROLES)}")
+    raise ConfigError(f"unknown reference {kind!r}; choose from {', '.join(ROLES)}")
 
 
 def score_references(
@@ -137,14 +137,14 @@ def score_references(
     from pathlib import Path
 
     results_dir = Path(results_dir or "results")
-    task = C.lookup(TASKS, task_name, "task")
+    task = lookup(TASKS, task_name, "task")
     out, scoring = [], None
     for kind in kinds(task):
         cfg = _config(task_name, kind, 0, profile, overrides) | {"reference": ROLES[kind]}
-        sha = C.config_sha(cfg)
+        sha = config_sha(cfg)
         run_dir = run_path(results_dir, task_name, kind, profile, 0)
         old = read_run(run_dir)
-        if P.is_current(old, sha, force):
+        if is_current(old, sha, force):
             out.append(old | {"skipped": True})
             continue
         if scoring is None:  # one datamodule and evaluator for all the task's references

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 import yaml
 
-from cgbench import config as C
-from cgbench import provenance as P
 from cgbench.cells.pipeline import prepare, score_cell
 from cgbench.cells.train import make_model, weights_path
+from cgbench.config import TRAINING_KEYS, config_sha, run_config
+from cgbench.provenance import code_fingerprint, evaluator_summary, git_sha, staleness
 from cgbench.records import iter_runs, read_run
 from cgbench.tasks import TASKS
 
@@ -28,15 +28,15 @@ def rescorable(run_dir: Path, record: dict, cfg: dict) -> bool:
     Then it is rescored (`rescore_run`) instead of retrained: same task version, training
     config (`config.TRAINING_KEYS`), model and data code; new metrics or evaluation settings.
     """
-    if record.get("status") != "ok" or P.staleness(record) not in ("config", "code (scoring)"):
+    if record.get("status") != "ok" or staleness(record) not in ("config", "code (scoring)"):
         return False
     if record.get("task_version", 1) != TASKS[record["task"]].version:
         return False
-    old_code, now = record.get("code") or {}, P.code_fingerprint(record["task"], record["model"])
+    old_code, now = record.get("code") or {}, code_fingerprint(record["task"], record["model"])
     if any(old_code.get(part) != now[part] for part in ("model", "data")):
         return False
     old = yaml.safe_load((run_dir / "config.yaml").read_text())
-    if any(old.get(k) != cfg.get(k) for k in C.TRAINING_KEYS):
+    if any(old.get(k) != cfg.get(k) for k in TRAINING_KEYS):
         return False
     return weights_path(old, record.get("weights_sha", record["config_sha"])).exists()
 
@@ -50,7 +50,7 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
         return f"status {record.get('status')}: nothing to score"
     old_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     try:
-        cfg = C.run_config(
+        cfg = run_config(
             record["task"],
             record["model"],
             record["seed"],
@@ -59,7 +59,7 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
         )
     except (ValueError, KeyError) as err:
         return f"today's config cannot be resolved ({err}): rerun it"
-    changed = [k for k in C.TRAINING_KEYS if old_cfg.get(k) != cfg.get(k)]
+    changed = [k for k in TRAINING_KEYS if old_cfg.get(k) != cfg.get(k)]
     if changed:
         return f"training config changed ({', '.join(changed)}): rerun it"
     weights = weights_path(old_cfg, record.get("weights_sha", record["config_sha"]))
@@ -71,13 +71,13 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
     model.load_state_dict(torch.load(weights, weights_only=True))
     base = record | {  # the training provenance stays; the scoring's is today's
         "task_version": scoring.task.version,
-        "evaluator": scoring.info and P.evaluator_summary(scoring.info),
-        "config_sha": C.config_sha(cfg),
+        "evaluator": scoring.info and evaluator_summary(scoring.info),
+        "config_sha": config_sha(cfg),
         "weights_sha": record.get("weights_sha", record["config_sha"]),
         "code": record.get("code", {})
-        | {"scoring": P.code_fingerprint(scoring.task.name, "")["scoring"]},
+        | {"scoring": code_fingerprint(scoring.task.name, "")["scoring"]},
         "rescored": {
-            "git_sha": P.git_sha(),
+            "git_sha": git_sha(),
             "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
     }

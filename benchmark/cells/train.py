@@ -21,8 +21,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 
-from cgbench import config as C
-from cgbench import provenance as P
+from cgbench import config
 from cgbench.cells.callbacks import (
     BUDGET_MAX_EPOCHS,
     DivergedError,
@@ -35,6 +34,7 @@ from cgbench.cells.loggers import finish_logger, make_logger
 from cgbench.cells.pipeline import prepare, score_cell
 from cgbench.errors import build
 from cgbench.models import MODELS
+from cgbench.provenance import is_current, record_fields
 from cgbench.records import atomic_write, read_run, run_path, write_run
 from cgbench.tasks import TASKS
 
@@ -68,7 +68,7 @@ def make_model(cfg: dict, dm, stage_cache: bool = True):
     extra = {}
     if stage_cache and "stage_cache" in inspect.signature(model_cls).parameters:
         extra["stage_cache"] = stage_cache_file(
-            model_cls, cfg["model_args"], dm, cfg["seed"], C.cache_dir()
+            model_cls, cfg["model_args"], dm, cfg["seed"], config.cache_dir()
         )
     return build(
         model_cls,
@@ -161,13 +161,13 @@ def run_one(
         cfg: The run's resolved config when the caller has it (`cgbench run` resolves every
             run's before starting); resolved here otherwise.
     """
-    C.lookup(TASKS, task_name, "task")
-    C.lookup(MODELS, model_name, "model")
-    cfg = cfg or C.run_config(task_name, model_name, seed, profile, overrides)
-    config_text, sha = yaml.safe_dump(cfg, sort_keys=True), C.config_sha(cfg)
+    config.lookup(TASKS, task_name, "task")
+    config.lookup(MODELS, model_name, "model")
+    cfg = cfg or config.run_config(task_name, model_name, seed, profile, overrides)
+    config_text, sha = yaml.safe_dump(cfg, sort_keys=True), config.config_sha(cfg)
     run_dir = run_path(results_dir, task_name, model_name, profile, seed)
     record = read_run(run_dir)
-    if P.is_current(record, sha, force):
+    if is_current(record, sha, force):
         return record | {"skipped": True}
     # before seeding: a cache hit (decoded data, the evaluator) must not change the run's RNG
     scoring = prepare(task_name, cfg, results_dir)
@@ -190,7 +190,7 @@ def run_one(
         ckpt_dir,
         **({"max_epochs": planned} if planned else {}),
     )
-    base_record = P.record_fields(scoring.task, cfg, dm, scoring.info, sha, overrides)
+    base_record = record_fields(scoring.task, cfg, dm, scoring.info, sha, overrides)
     cost = {  # what every record of a trained run has, diverged or not
         "n_params": sum(p.numel() for p in model.parameters()),
         "model_class": f"{type(model).__module__}:{type(model).__qualname__}",
@@ -276,7 +276,7 @@ def flop_fields(trainer: pl.Trainer, cfg: dict) -> dict:
 def weights_path(cfg: dict, sha: str) -> Path:
     """Where a run's final weights are kept (outside git), keyed by its config hash."""
     name = f"{cfg['task']}-{cfg['model']}-{cfg['profile']}-seed{cfg['seed']}-{sha}.pt"
-    return C.cache_dir() / "weights" / name
+    return config.cache_dir() / "weights" / name
 
 
 def save_weights(model, cfg: dict, sha: str) -> None:

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from cgbench import config as C
 from cgbench import plugins
-from cgbench import provenance as P
+from cgbench.config import ConfigError, published
 from cgbench.errors import lookup
 from cgbench.models import MODELS
+from cgbench.provenance import load_records
 from cgbench.summaries import claims, leaderboard, readme
 from cgbench.tasks import TASKS
 from cgbench.workflows import matrix
@@ -36,7 +36,7 @@ def parse_seeds(values: list[str]) -> list[int]:
         except ValueError:
             seed = -1
         if seed < 0 or seed >= 2**16:  # EpochSeed packs (seed, epoch) into one 32-bit seed
-            raise C.ConfigError(f"seed {text!r} is not an integer in [0, 65535]; e.g. --seeds 0 1")
+            raise ConfigError(f"seed {text!r} is not an integer in [0, 65535]; e.g. --seeds 0 1")
         seeds.append(seed)
     return seeds or [0]
 
@@ -97,12 +97,12 @@ def profiles_and_seeds(tasks: list[str], args) -> tuple[dict, dict]:
         return dict.fromkeys(tasks, args.profile), dict.fromkeys(
             tasks, parse_seeds(getattr(args, "seeds", []))
         )
-    blocks = {task: C.published(task) for task in tasks}
+    blocks = {task: published(task) for task in tasks}
     named = [n for v in getattr(args, "tasks", []) for n in v.replace(",", " ").split()]
     named += [Path(path).stem for path in getattr(args, "task_config", [])]
     for task in [t for t, block in blocks.items() if block["profile"] is None]:
         if task in named:
-            raise C.ConfigError(
+            raise ConfigError(
                 f"{task} has no published profile yet (`published: {{profile: "
                 "null}` in its YAML); pass --profile quick|standard|"
                 "full"
@@ -126,7 +126,7 @@ def rebuild(results_dir: Path, include_synthetic: bool = False, summaries: bool 
     on the README; `cgbench leaderboard` (which `make benchmark` calls last) rebuilds all.
     """
     with leaderboard.rebuild_lock(results_dir):
-        records = P.load_records(results_dir)
+        records = load_records(results_dir)
         table = leaderboard.write(results_dir, include_synthetic, records)
         print(f"{len(table)} row(s) written to {results_dir}/leaderboard.csv and .md")
         if summaries and not include_synthetic:

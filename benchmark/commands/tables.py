@@ -6,14 +6,14 @@
 
 import sys
 
-from cgbench import config as C
-from cgbench import evaluators as E
-from cgbench import provenance as P
 from cgbench.cells import external
 from cgbench.cells.pipeline import make_datamodule, needs_evaluator
 from cgbench.commands import shared
+from cgbench.config import ConfigError, check_data_dir, load_config
 from cgbench.errors import require_extra
+from cgbench.evaluators import load_frozen, table_path, train_frozen, write_table
 from cgbench.models import MODELS
+from cgbench.provenance import load_records
 from cgbench.summaries import claims, leaderboard, readme
 from cgbench.tasks import TASKS
 from cgbench.workflows import matrix, migrate
@@ -22,7 +22,7 @@ from cgbench.workflows import matrix, migrate
 def cmd_leaderboard(args) -> int:
     """Rebuild the tables from the run records (``--check``: only compare, exit 1 on drift)."""
     if args.check:
-        records = P.load_records(args.results_dir)
+        records = load_records(args.results_dir)
         stale = leaderboard.drift(args.results_dir, records)
         claims_md = args.results_dir / "claims.md"
         if claims_md.exists() and claims_md.read_text() != claims.render(args.results_dir, records):
@@ -44,7 +44,7 @@ def cmd_leaderboard(args) -> int:
 
 def cmd_claims(args) -> int:
     """Check the source papers' claims against the records: ``results/claims.md``."""
-    print(f"claims checked in {claims.write(args.results_dir, P.load_records(args.results_dir))}")
+    print(f"claims checked in {claims.write(args.results_dir, load_records(args.results_dir))}")
     return 0
 
 
@@ -53,7 +53,7 @@ def cmd_report(args) -> int:
     require_extra("matplotlib", "report", "cgbench report")
     from cgbench.summaries import report
 
-    print(f"report written to {report.write(args.results_dir, P.load_records(args.results_dir))}")
+    print(f"report written to {report.write(args.results_dir, load_records(args.results_dir))}")
     return 0
 
 
@@ -77,19 +77,19 @@ def cmd_evaluators(args) -> int:
     for name in shared.names(args.tasks, TASKS, shared.published_tasks()):
         if not needs_evaluator(TASKS[name]):
             continue
-        cfg = C.load_config(name, "standard")  # the recipe: the task's evaluator block
+        cfg = load_config(name, "standard")  # the recipe: the task's evaluator block
         _, dm = make_datamodule(name, {"eval": {}, "data": cfg.get("data") or {}})
         if args.train:
-            record = E.train_frozen(name, dm, cfg.get("evaluator") or {}, args.force)
+            record = train_frozen(name, dm, cfg.get("evaluator") or {}, args.force)
         else:
-            loaded = E.load_frozen(name, dm)
+            loaded = load_frozen(name, dm)
             if loaded is None:
-                raise C.ConfigError(
+                raise ConfigError(
                     f"{name} has no frozen evaluator; train it with `cgbench "
                     f"evaluators --train --tasks {name}`"
                 )
             record = loaded[1]
-        E.write_table(record, E.table_path(args.results_dir, name))
+        write_table(record, table_path(args.results_dir, name))
         print(f"{name}: test accuracy {record['test_acc']:.4f}, sha256 {record['sha256'][:12]}")
     return 0
 
@@ -107,7 +107,7 @@ def cmd_conditions(args) -> int:
 def cmd_score(args) -> int:
     """Score samples made elsewhere; write their record and rebuild the tables."""
     shared.task(args)
-    C.check_data_dir()
+    check_data_dir()
     record = external.score_samples(
         args.task,
         args.samples,

@@ -6,13 +6,13 @@
 import sys
 import time
 
-from cgbench import config as C
-from cgbench import records as R
 from cgbench.cells import references
 from cgbench.cells.loggers import log_leaderboard_to_wandb
 from cgbench.commands import shared
+from cgbench.config import check_data_dir
 from cgbench.errors import require_extra
 from cgbench.models import MODELS
+from cgbench.records import collect
 from cgbench.tasks import TASKS
 from cgbench.workflows import matrix
 from cgbench.workflows.workers import Failed
@@ -24,7 +24,7 @@ def cmd_run(args) -> int:
     if not cells:
         print("no valid (task, model) pair: no model supports these tasks' condition kinds")
         return 2
-    C.check_data_dir()
+    check_data_dir()
     if args.logger == "wandb":
         require_extra("wandb", "wandb", "--logger wandb")
     matrix.check_data(cells)  # every dataset's files before any work, not mid-matrix
@@ -74,7 +74,7 @@ def cmd_rescore(args) -> int:
 
     tasks = shared.names(args.tasks, TASKS, shared.published_tasks()) if args.tasks else None
     models = shared.names(args.models, MODELS, list(MODELS)) if args.models else None
-    C.check_data_dir()
+    check_data_dir()
     outcomes = rescore.rescore(args.results_dir, tasks, models, args.profile)
     done = sum(o == "rescored" for o in outcomes.values())
     print(f"{done} of {len(outcomes)} run(s) rescored")
@@ -86,7 +86,7 @@ def cmd_references(args) -> int:
     """Score the floor and ceiling references of tasks under a profile, then the tables."""
     tasks = shared.names(args.tasks, TASKS, shared.published_tasks())
     profiles, _ = shared.profiles_and_seeds(tasks, args)
-    C.check_data_dir()
+    check_data_dir()
     for task, profile in profiles.items():
         _references(task, profile, args)
     shared.rebuild(args.results_dir, args.include_synthetic, summaries=False)
@@ -99,7 +99,7 @@ def cmd_reproduce(args) -> int:
 
     tasks = shared.names(args.tasks, TASKS, shared.published_tasks())
     models = shared.names(args.models, MODELS, list(MODELS))
-    recorded = {(r["task"], r["model"]) for r in R.collect(args.results_dir)}
+    recorded = {(r["task"], r["model"]) for r in collect(args.results_dir)}
     if not any((t, m) in recorded for t in tasks for m in models):
         print(
             f"no committed record of these cells in {args.results_dir} to compare with; "
@@ -122,7 +122,7 @@ def cmd_tune(args) -> int:
     """Run every model's tuning trials on each task (`workflows.tuning`), then their tables."""
     from cgbench.workflows import tuning
 
-    C.check_data_dir()
+    check_data_dir()
     failed = []
     for task in args.tasks:
         spaces = tuning.tuning_block(task).get("spaces") or {}

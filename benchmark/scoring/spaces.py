@@ -10,7 +10,7 @@ import json
 
 import torch
 
-from cgbench import config as C
+from cgbench.config import EVAL_DEFAULTS, cache_dir, lookup
 from cgbench.evaluators import frozen_network
 from cgbench.metrics import METRICS
 from cgbench.metrics.features import (
@@ -30,7 +30,7 @@ INCEPTION_OFF = (
 
 def wanted_spaces(task) -> set[str]:
     """Feature spaces named by the task's metrics (``inception``, ``evaluator``)."""
-    return {getattr(C.lookup(METRICS, n, "metric"), "space_name", None) for n in task.metrics} - {
+    return {getattr(lookup(METRICS, n, "metric"), "space_name", None) for n in task.metrics} - {
         None
     }
 
@@ -74,7 +74,7 @@ def feature_spaces(task, dm, classifier, cfg: dict) -> tuple[dict, dict]:
     wanted = wanted_spaces(task)
     if not wanted:
         return spaces, missing
-    max_batches = (C.EVAL_DEFAULTS | cfg["eval"])["max_batches"]
+    max_batches = (EVAL_DEFAULTS | cfg["eval"])["max_batches"]
     rows = sorted(set(evaluation_order(dm, max_batches)))
     x, y = None, None
     for name in sorted(wanted):
@@ -84,7 +84,7 @@ def feature_spaces(task, dm, classifier, cfg: dict) -> tuple[dict, dict]:
             continue
         key = json.dumps([space.digest, dm.data_checksum, task.name, rows])
         digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-        cache = C.cache_dir() / "features" / f"{name}-{digest}.pt"
+        cache = cache_dir() / "features" / f"{name}-{digest}.pt"
         if x is None:
             x, y = (torch.stack(t) for t in zip(*(dm.test_set[i] for i in rows), strict=True))
         space.set_reference(x, y, cache)

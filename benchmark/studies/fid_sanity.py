@@ -20,8 +20,8 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from cgbench import config as C
 from cgbench.cells.pipeline import make_datamodule
+from cgbench.config import run_config
 from cgbench.evaluators import frozen_network
 from cgbench.metrics.distribution import frechet_distance, kernel_distance, prdc
 from cgbench.metrics.features import (
@@ -68,7 +68,7 @@ def spaces() -> dict[str, FeatureSpace]:
 
 def main(n: int = 200, out: Path = Path("results/fid_sanity.csv")) -> pd.DataFrame:
     """Score every ladder step in every space; write and return the table."""
-    cfg = C.run_config("celeba", "cvae", 0, "quick")
+    cfg = run_config("celeba", "cvae", 0, "quick")
     _, dm = make_datamodule("celeba", cfg)
     test = torch.stack([dm.test_set[i][0] for i in range(n)])
     train = torch.stack([dm.train_set[i][0] for i in range(n)])

@@ -25,7 +25,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from torchvision.io import decode_image
 from torchvision.transforms.v2.functional import center_crop, resize
 
-from cgbench import config as C
+from cgbench.config import data_dir, lpips_backbone
 from cgbench.datamodules import DataNotFoundError
 from cgbench.evaluators import frozen_network
 from cgbench.metrics import load_lpips, ms_ssim_settings, to_unit_range
@@ -42,10 +42,10 @@ NAMES = ("psnr", "ssim", "ms_ssim", "lpips", "pairwise_ms_ssim", "pairwise_lpips
 
 def celeba_pairs(n_pairs: int, n_real: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, x_noisy)``, each ``(n_pairs, 3, 64, 64)`` in [-1, 1], from real CelebA faces."""
-    files = sorted((C.data_dir() / "celeba" / "img_align_celeba").glob("*.jpg"))[:n_real]
+    files = sorted((data_dir() / "celeba" / "img_align_celeba").glob("*.jpg"))[:n_real]
     if not files:
         raise DataNotFoundError(
-            f"no CelebA images in {C.data_dir()}/celeba/img_align_celeba; set DATA_DIR"
+            f"no CelebA images in {data_dir()}/celeba/img_align_celeba; set DATA_DIR"
         )
     faces = torch.stack(
         [resize(center_crop(decode_image(str(f)), [89, 89]), [64, 64]) for f in files]
@@ -59,7 +59,7 @@ def celeba_pairs(n_pairs: int, n_real: int = 500) -> tuple[torch.Tensor, torch.T
 def measure(n_pairs: int, batch_size: int) -> list[dict]:
     """Time every metric over the same pairs; one row per metric."""
     x, x_noisy = celeba_pairs(n_pairs)
-    net, info = load_lpips(C.lpips_backbone())
+    net, info = load_lpips(lpips_backbone())
     unavailable: dict[str, str] = {}
     context = {"image_size": 64, "net": net, "info": info}
     metrics = build_metrics(NAMES, context, unavailable)

@@ -35,8 +35,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cgbench import config as C
 from cgbench.cells.train import make_model, make_trainer
+from cgbench.config import cache_dir, data_dir, run_config
 from cgbench.datamodules import DataNotFoundError
 from cgbench.models import MODELS
 from cgbench.provenance import device_name
@@ -209,8 +209,8 @@ def measure_models(models: list[str], repeats: int, warmup: int, steps: int) -> 
     rows = []
     for name in models:
         task = next(t for t in SPEED_TASKS if TASKS[t].cond_kind in MODELS[name].cond_kinds)
-        cfg = C.run_config(task, name, 0, "quick")
-        dm = TASKS[task].datamodule(data_dir=C.data_dir(), cache_dir=C.cache_dir(), **cfg["data"])
+        cfg = run_config(task, name, 0, "quick")
+        dm = TASKS[task].datamodule(data_dir=data_dir(), cache_dir=cache_dir(), **cfg["data"])
         dm.setup("fit")
         suite, plain = [], []
         with tempfile.TemporaryDirectory() as log_dir:

@@ -24,14 +24,22 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from cgbench import config as C
-from cgbench import records as R
 from cgbench.cells.pipeline import load_evaluator, make_datamodule
 from cgbench.cells.train import make_model, make_trainer
+from cgbench.config import (
+    EVAL_DEFAULTS,
+    PROFILES,
+    ConfigError,
+    UnknownNameError,
+    lookup,
+    lpips_backbone,
+    run_config,
+)
 from cgbench.datamodules import DataNotFoundError
 from cgbench.metrics import METRICS, load_lpips
 from cgbench.models import MODELS
 from cgbench.provenance import device_name
+from cgbench.records import atomic_write
 from cgbench.scoring.evaluate import build_metrics, eval_rows, evaluate
 from cgbench.studies.speed import step_flops
 from cgbench.tasks import TASKS
@@ -80,11 +88,11 @@ def curve(
     stop_at: float | None = None,
 ):
     """Rows of one model's curve (see the module docstring); ``stop_at`` ends it at that value."""
-    cfg = C.run_config(task_name, model_name, seed, profile, tuple(overrides))
+    cfg = run_config(task_name, model_name, seed, profile, tuple(overrides))
     cfg["trainer"] = cfg["trainer"] | {"max_epochs": 10_000}  # the clock stops it
     task, dm = make_datamodule(task_name, cfg)
     classifier, _ = load_evaluator(task, dm, cfg)
-    net, info = load_lpips(C.lpips_backbone()) if "lpips" in task.primary else (None, {})
+    net, info = load_lpips(lpips_backbone()) if "lpips" in task.primary else (None, {})
     names = getattr(dm, "attributes", None)
     context = {
         "image_size": dm.x_shape[1],
@@ -97,7 +105,7 @@ def curve(
     metrics = build_metrics([task.primary], context, {})
     rows = eval_rows(len(dm.test_set), eval_rows_n)
     loader = DataLoader(Subset(dm.test_set, rows), batch_size=dm.eval_batch_size)
-    k = (C.EVAL_DEFAULTS | cfg["eval"])["k_samples"]
+    k = (EVAL_DEFAULTS | cfg["eval"])["k_samples"]
 
     def score(model) -> float:
         return evaluate(model, loader, metrics, k, seed, composite=task.paste_back)[0][task.primary]
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--task", default="mnist")
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--points", nargs="*", type=float, default=[5, 10, 20, 40, 80, 160])
-    parser.add_argument("--profile", default="standard", choices=C.PROFILES)
+    parser.add_argument("--profile", default="standard", choices=PROFILES)
     parser.add_argument("--eval-rows", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -157,10 +165,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
     try:  # a bad task, --set or model argument: one line, not a traceback
         models = args.models or [
-            m for _, m in matrix([C.lookup(TASKS, args.task, "task")], list(MODELS))
+            m for _, m in matrix([lookup(TASKS, args.task, "task")], list(MODELS))
         ]
         for name in models:  # every config before any training
-            C.run_config(args.task, name, args.seed, args.profile, tuple(args.set))
+            run_config(args.task, name, args.seed, args.profile, tuple(args.set))
         rows = []
         for name in models:
             print(f"{args.task} x {name}", flush=True)
@@ -174,7 +182,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 args.set,
                 args.stop_at,
             )
-    except (C.ConfigError, C.UnknownNameError, DataNotFoundError) as err:
+    except (ConfigError, UnknownNameError, DataNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     table = pd.DataFrame(rows)
@@ -189,7 +197,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         ours = set(zip(table["model"], table["label"], strict=True))
         keep = [(m, lab) not in ours for m, lab in zip(old["model"], old["label"], strict=True)]
         table = pd.concat([old[keep], table], ignore_index=True)
-    R.atomic_write(out, table.to_csv(index=False))
+    atomic_write(out, table.to_csv(index=False))
     return table
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cgbench import records as R
+from cgbench.records import PROFILES, atomic_write, collect, file_lock
 from cgbench.summaries.markdown import markdown
 from cgbench.summaries.ranking import ci95, direction, mean_std, sample, significantly_better
 from cgbench.tasks import TASKS
@@ -169,7 +169,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
             continue
         _rank_budget(table, idx, direction(records, task, primary))
     table["rank"] = table["rank"].astype("Int64")
-    order = {name: i for i, name in enumerate(reversed(R.PROFILES))}  # most thorough first
+    order = {name: i for i, name in enumerate(reversed(PROFILES))}  # most thorough first
     table["budget"] = table["budget"].map(lambda b: order.get(b, len(order)))
     table["kind"] = table["reference"].map({"ceiling": 0, "floor": 2}).fillna(1)
     table = table.sort_values(
@@ -196,7 +196,7 @@ def render(
             ``adapted`` by the runner side (`cgbench.config.load_records`); a pure function of
             them.
     """
-    records = R.collect(results_dir) if records is None else records
+    records = collect(results_dir) if records is None else records
     records = [r for r in records if include_synthetic or not _synthetic(r["task"])]
     table = leaderboard_table(records)
     texts = {
@@ -214,7 +214,7 @@ def rebuild_lock(results_dir: Path):
     Two matrices sharing ``results/`` must not replace each other's table with one built
     before the other's record landed, so records are read and tables written under it.
     """
-    with R.file_lock(Path(results_dir) / ".leaderboard.lock"):
+    with file_lock(Path(results_dir) / ".leaderboard.lock"):
         yield
 
 
@@ -231,10 +231,10 @@ def write(
     """
     if records is None:
         with rebuild_lock(results_dir):
-            return write(results_dir, include_synthetic, R.collect(results_dir))
+            return write(results_dir, include_synthetic, collect(results_dir))
     table, texts = render(results_dir, include_synthetic, records)
     for name, text in texts.items():
-        R.atomic_write(Path(results_dir) / name, text)
+        atomic_write(Path(results_dir) / name, text)
     return table
 
 

@@ -5,8 +5,8 @@ One section per task: the main table, then the distribution, group and per-attri
 
 import pandas as pd
 
-from cgbench import records as R
 from cgbench.metrics.distribution import DISTRIBUTION
+from cgbench.records import PROFILES
 from cgbench.summaries.ranking import arrow
 from cgbench.summaries.tables import integer, markdown_table, mean_pm, missing, num, tflop
 from cgbench.tasks import TASKS
@@ -231,5 +231,5 @@ def _per_column(runs: list[dict], cell, title: str, *evaluator_keys: str) -> lis
 
 
 def _profile_order(profile: str) -> int:
-    order = {name: i for i, name in enumerate(reversed(R.PROFILES))}
+    order = {name: i for i, name in enumerate(reversed(PROFILES))}
     return order.get(profile.rstrip("*"), len(order))

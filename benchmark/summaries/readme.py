@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cgbench import records as R
+from cgbench.records import atomic_write, collect
 from cgbench.summaries import claims, leaderboard
 from cgbench.summaries.tables import markdown_table, mean_pm
 from cgbench.tasks import TASKS
@@ -81,7 +81,7 @@ def block(results_dir: Path = Path("results"), everything: list[dict] | None = N
 
     ``everything``: the annotated records (`cgbench.config.load_records`); read when None.
     """
-    everything = R.collect(results_dir) if everything is None else everything
+    everything = collect(results_dir) if everything is None else everything
     records = [r for r in everything if r["task"] in TASKS and not TASKS[r["task"]].synthetic]
     table = leaderboard.leaderboard_table(records)
     _, rows = claims.findings(results_dir, everything)
@@ -135,7 +135,7 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
     if found is None:
         return None
     path, _, rebuilt = found
-    R.atomic_write(path, rebuilt)
+    atomic_write(path, rebuilt)
     return path
 
 

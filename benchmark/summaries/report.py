@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from cgbench import config as C  # noqa: E402
+from cgbench.errors import ConfigError  # noqa: E402
 from cgbench.records import atomic_write  # noqa: E402
 from cgbench.summaries import leaderboard
 from cgbench.tasks import TASKS  # noqa: E402
@@ -188,7 +188,7 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
     results_dir = Path(results_dir)
     table, _ = leaderboard.render(results_dir, records=records)
     if table.empty:
-        raise C.ConfigError(f"no run records under {results_dir}/runs: run `make benchmark` first")
+        raise ConfigError(f"no run records under {results_dir}/runs: run `make benchmark` first")
     out = results_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     parts = [

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from cgbench import config as C
+from cgbench.config import ConfigError, parse_override
 from cgbench.workflows import workers
 from cgbench.workflows.workers import Failed  # one failure contract for the pool and the jobs
 
@@ -31,9 +31,9 @@ def settings(block: dict | None, flags: list[str]) -> dict:
     out = dict(block or {})
     for text in flags:
         if "=" not in text:
-            raise C.ConfigError(f"--cluster {text!r} must look like KEY=VALUE, e.g. timeout_min=60")
+            raise ConfigError(f"--cluster {text!r} must look like KEY=VALUE, e.g. timeout_min=60")
         key, value = text.split("=", 1)
-        out[key] = C.parse_override(f"v={value}")["v"]
+        out[key] = parse_override(f"v={value}")["v"]
     return out
 
 
@@ -41,7 +41,7 @@ def _executor(kind: str, folder: Path, params: dict):
     try:
         import submitit
     except ImportError as err:
-        raise C.ConfigError(
+        raise ConfigError(
             f"--executor {kind} needs submitit: pip install -c constraints.txt '.[slurm]'"
         ) from err
     executor = submitit.AutoExecutor(
@@ -50,7 +50,7 @@ def _executor(kind: str, folder: Path, params: dict):
     try:
         executor.update_parameters(**params)
     except (NameError, AssertionError) as err:  # submitit's own check of the parameters
-        raise C.ConfigError(f"cluster settings {params}: {err}") from err
+        raise ConfigError(f"cluster settings {params}: {err}") from err
     return executor
 
 

@@ -13,12 +13,12 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
-from cgbench import config as C
-from cgbench import provenance as P
 from cgbench.cells.rescore import rescorable, rescore_run
 from cgbench.cells.train import run_one
+from cgbench.config import cache_dir, checked_config, config_sha, data_dir, run_config
 from cgbench.errors import ConfigError, build, lookup
 from cgbench.models import MODELS
+from cgbench.provenance import is_current
 from cgbench.records import read_run, run_path
 from cgbench.tasks import TASKS
 from cgbench.workflows import cluster, workers
@@ -68,7 +68,7 @@ def plan(
     """
     overrides = tuple(overrides)
     return [
-        Cell(t, m, s, profiles[t], overrides, C.run_config(t, m, s, profiles[t], overrides))
+        Cell(t, m, s, profiles[t], overrides, run_config(t, m, s, profiles[t], overrides))
         for t, m in pairs([t for t in tasks if t in profiles], models)
         for s in seeds[t]
     ]
@@ -80,8 +80,8 @@ def check_data(cells: list[Cell]) -> None:
         dm = build(
             TASKS[task].datamodule,
             f"{task}.yaml data",
-            data_dir=C.data_dir(),
-            cache_dir=C.cache_dir(),
+            data_dir=data_dir(),
+            cache_dir=cache_dir(),
             **data,
         )
         build(dm.prepare_data, f"{task}.yaml data")  # downloads or names the missing files
@@ -94,7 +94,7 @@ def run_cell(cell: Cell, results_dir: Path, logger: str = "none", force: bool = 
     """
     run_dir = cell.run_dir(results_dir)
     record = read_run(run_dir)
-    if P.is_current(record, C.config_sha(cell.cfg), force):
+    if is_current(record, config_sha(cell.cfg), force):
         return record | {"skipped": True}
     if record and not force and rescorable(run_dir, record, cell.cfg):  # only scoring changed
         print(f"  {run_dir}: {rescore_run(run_dir, results_dir)} (kept weights)", flush=True)
@@ -146,7 +146,7 @@ class Executor:
         if self.kind not in cluster.EXECUTORS:
             raise ConfigError(f"--executor {self.kind}: choose {', '.join(cluster.EXECUTORS)}")
         blocks = {
-            (c.task, c.profile): C.checked_config(c.task, c.profile, c.overrides).get("cluster")
+            (c.task, c.profile): checked_config(c.task, c.profile, c.overrides).get("cluster")
             for c in cells
         }
         params = [
@@ -157,7 +157,7 @@ class Executor:
             calls,
             self.kind,
             params,
-            self.job_dir or C.cache_dir() / "jobs",
+            self.job_dir or cache_dir() / "jobs",
             self.task_files,
             self.model_specs,
         )
@@ -179,7 +179,7 @@ def run_matrix(
     todo = []
     for cell in cells:
         record = read_run(cell.run_dir(results_dir))
-        if P.is_current(record, C.config_sha(cell.cfg), force):
+        if is_current(record, config_sha(cell.cfg), force):
             yield cell, record | {"skipped": True}
         else:
             todo.append(cell)

@@ -14,8 +14,7 @@ and writes each file atomically. Run it once on a results folder, then `cgbench 
 import json
 from pathlib import Path
 
-from cgbench import records as R
-from cgbench.records import atomic_write
+from cgbench.records import RECORD, atomic_write, iter_runs
 
 RENAMED = {
     "diversity": "pairwise_ms_ssim",
@@ -49,7 +48,7 @@ def migrate(results_dir: Path) -> list[Path]:
         The files that changed.
     """
     changed = []
-    for path in (run / R.RECORD for run in R.iter_runs(results_dir)):
+    for path in (run / RECORD for run in iter_runs(results_dir)):
         record = json.loads(path.read_text())
         migrated = migrate_record(record)
         if migrated != record:

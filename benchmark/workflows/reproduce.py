@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cgbench import records as R
+from cgbench.records import atomic_write, collect
 from cgbench.summaries.ranking import ALPHA, ROUNDING, holm, two_sample_p
 
 COLUMNS = [
@@ -226,7 +226,7 @@ def reproduce(
         ]
 
     if rerun_dir is not None:
-        rerun = of_cells(R.collect(Path(rerun_dir)))
+        rerun = of_cells(collect(Path(rerun_dir)))
     else:
         with tempfile.TemporaryDirectory(prefix="cgbench-reproduce-") as scratch:
             for cell, result in run_matrix(cells, Path(scratch), executor, force=True):
@@ -234,8 +234,8 @@ def reproduce(
                     print(f"{cell.name}: the rerun failed ({result.error})", file=sys.stderr)
                     raise SystemExit(1)
                 print(f"rerun {cell.name}: trained", flush=True)
-            rerun = of_cells(R.collect(Path(scratch)))
-    committed = R.collect(Path(results_dir))
+            rerun = of_cells(collect(Path(scratch)))
+    committed = collect(Path(results_dir))
     trained = [r for r in rerun if not r.get("variant_of")]
     new = pd.concat([compare(committed, trained), conclusions(committed, rerun)], ignore_index=True)
     path, key = Path(results_dir) / "reproduce.csv", ["task", "model", "profile"]
@@ -253,7 +253,7 @@ def reproduce(
             kept = kept[[not replaced(row) for row in kept.itertuples()]]
             table = pd.concat([kept, new], ignore_index=True)
     table = table.sort_values([*key, "test", "seed", "metric"], key=lambda c: c.astype(str))
-    R.atomic_write(path, table.to_csv(index=False, float_format="%.6g"))
+    atomic_write(path, table.to_csv(index=False, float_format="%.6g"))
     return new
 
 

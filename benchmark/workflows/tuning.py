@@ -30,8 +30,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from cgbench import config as C
 from cgbench.cells.train import run_one
+from cgbench.config import (
+    ConfigError,
+    cache_dir,
+    checked_config,
+    config_sha,
+    load_config,
+    run_config,
+)
 from cgbench.records import atomic_write
 from cgbench.tasks import TASKS
 
@@ -44,18 +51,18 @@ def tuning_block(task: str) -> dict:
     Raises:
         ConfigError: when the task has none, or a model's space names no choices.
     """
-    block = C.load_config(task, "quick").get("tuning")
+    block = load_config(task, "quick").get("tuning")
     if not block:
-        raise C.ConfigError(
+        raise ConfigError(
             f"{task}.yaml has no tuning block; add one (see cgbench.workflows.tuning)"
         )
     profile = block.get("profile", "quick")
-    if not (C.load_config(task, profile).get("budget") or {}).get("train_tflop"):
-        raise C.ConfigError(f"{task}.yaml profile {profile}: tuning needs a budget.train_tflop")
+    if not (load_config(task, profile).get("budget") or {}).get("train_tflop"):
+        raise ConfigError(f"{task}.yaml profile {profile}: tuning needs a budget.train_tflop")
     for model, space in (block.get("spaces") or {}).items():
         empty = [key for key, choices in space.items() if not choices]
         if empty:
-            raise C.ConfigError(f"{task}.yaml tuning.spaces.{model}.{empty[0]}: no choices")
+            raise ConfigError(f"{task}.yaml tuning.spaces.{model}.{empty[0]}: no choices")
     return block
 
 
@@ -91,7 +98,7 @@ def run_trials(
     block = tuning_block(task)
     space = (block.get("spaces") or {}).get(model)
     if space is None:
-        raise C.ConfigError(f"{task}.yaml tuning.spaces has no {model!r} entry")
+        raise ConfigError(f"{task}.yaml tuning.spaces has no {model!r} entry")
     out_dir = Path(results_dir) / "tuning" / task / model
     rows, todo = {}, []
     for i, point in enumerate(trial_overrides(space, block["trials"], seed, f"{task}/{model}")):
@@ -108,9 +115,9 @@ def run_trials(
         from cgbench.workflows import cluster
 
         profile = block.get("profile", "quick")
-        params = cluster.settings(C.checked_config(task, profile).get("cluster"), cluster_flags)
+        params = cluster.settings(checked_config(task, profile).get("cluster"), cluster_flags)
         finished = cluster.run_jobs(
-            run_trial, todo, executor, [params] * len(todo), job_dir or C.cache_dir() / "jobs"
+            run_trial, todo, executor, [params] * len(todo), job_dir or cache_dir() / "jobs"
         )
     for j, row in finished:
         i = todo[j][0][2]
@@ -141,10 +148,10 @@ def run_trial(
     primary, overrides = TASKS[task].primary, _overrides(task, model, point)
     print(f"{task} x {model}: trial {i} {' '.join(point) or '(YAML default)'}", flush=True)
     profile = tuning_block(task).get("profile", "quick")
-    cfg = C.run_config(task, model, seed, profile, tuple(overrides))
+    cfg = run_config(task, model, seed, profile, tuple(overrides))
     start = time.perf_counter()
-    C.cache_dir().mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=C.cache_dir()) as scratch:  # grids stay out of git
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as scratch:  # grids stay out of git
         record = run_one(
             task, model, seed, profile, tuple(overrides), Path(scratch), logger, force=True, cfg=cfg
         )
@@ -156,7 +163,7 @@ def run_trial(
         "search": dict(p.split("=", 1) for p in point),
         "seed": seed,
         "model_args": cfg["model_args"],
-        "config_sha": C.config_sha(cfg),
+        "config_sha": config_sha(cfg),
         "score_metric": primary,
         "score": record["scores"].get(primary),
         "higher_is_better": record["higher_is_better"].get(primary, True),

@@ -10,7 +10,7 @@ it rests on is significant; otherwise it is ``inconclusive`` with the reason.
 
 from pathlib import Path
 
-from cgbench import records as R
+from cgbench.records import atomic_write
 from cgbench.summaries.claims import acgan, base, cgml, csvae, lc
 from cgbench.summaries.claims.base import PROFILES, verdict_table  # noqa: F401 (the README block's)
 
@@ -30,5 +30,5 @@ def render(results_dir: Path = Path("results"), records: list[dict] | None = Non
 def write(results_dir: Path = Path("results"), records: list[dict] | None = None) -> Path:
     """Write ``claims.md`` under ``results_dir`` atomically; return its path."""
     path = Path(results_dir) / "claims.md"
-    R.atomic_write(path, render(results_dir, records))
+    atomic_write(path, render(results_dir, records))
     return path

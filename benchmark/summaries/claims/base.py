@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from cgbench import records as R
+from cgbench.records import PROFILES as RECORD_PROFILES
+from cgbench.records import collect, run_dir_of
 from cgbench.summaries.ranking import sample, significantly_better
 from cgbench.summaries.tables import markdown_table
 
-PROFILES = tuple(p for p in reversed(R.PROFILES) if p != "smoke")  # most thorough first
+PROFILES = tuple(p for p in reversed(RECORD_PROFILES) if p != "smoke")  # most thorough first
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Evidence:
 
     @staticmethod
     def paths(runs: list[dict]) -> list[str]:
-        return [R.run_dir_of(r) for r in runs]
+        return [run_dir_of(r) for r in runs]
 
     def budget(self, paths: list[str]) -> str:
         """The training compute behind records (by path): their FLOP budgets, or epochs."""
@@ -194,7 +195,7 @@ def findings(
 
     ``records`` (default: read from ``results_dir``) lets a caller that has them skip a re-read.
     """
-    records = R.collect(Path(results_dir)) if records is None else records
+    records = collect(Path(results_dir)) if records is None else records
     views = [Evidence(records, profile, results_dir) for profile in PROFILES]
     return views, [(claim, [claim.check(ev) for ev in views]) for claim in claims]
 
