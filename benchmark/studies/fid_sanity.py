@@ -4,9 +4,8 @@ Real CelebA test faces (64 px, the celeba task's preprocessing) against real tra
 then against the same training faces blurred, noised and JPEG-compressed at rising strength,
 in both feature spaces (Inception, the frozen CelebA evaluator). Every FID/KID column should
 rise down each ladder and precision/recall fall.
-``python -m cgbench.studies.fid_sanity [N]`` (N faces
-per set, 200 by default: Inception runs at about 0.3 s per image on 2 CPU cores); writes
-``results/fid_sanity.csv``.
+``python -m cgbench.studies.fid_sanity [N]`` (N faces per set, 200 by default; its
+``images_per_s`` column says what Inception costs on the host) writes ``results/fid_sanity.csv``.
 """
 
 import io

@@ -1,12 +1,11 @@
 """The matrix on every core: independent cells as parallel worker processes.
 
-Measured on this project's 2-core CPU machine (the training-speed issue): two single-thread
-processes side by side beat one two-thread process by 1.05-1.24x when quiet, and a two-thread
-step on a loaded machine was 6x slower than a one-thread one. So on CPU, ``--workers auto``
-runs one single-thread worker per core; with a GPU, one worker (the device is the limit).
-Workers are spawned (not forked: a forked OpenMP pool can hang), re-register ``--model`` and
-``--task-config`` plugins, and run the same `workflows.matrix.run_cell` as the sequential loop, so a
-record does not depend on how it was scheduled beyond float summation order.
+On CPU, ``--workers auto`` runs one single-thread worker per core (on 2-core hosts two such
+processes beat one two-thread process: docs/running.md); with a GPU, one worker (the device
+is the limit). Workers are spawned (not forked: a forked OpenMP pool can hang), re-register
+``--model`` and ``--task-config`` plugins, and run the same `matrix.run_cell` as the
+sequential loop, so a record does not depend on how it was scheduled beyond float summation
+order.
 """
 
 import contextlib
