@@ -18,18 +18,11 @@ SYNTHETIC = [name for name, task in TASKS.items() if task.synthetic]
 def run(tmp_path, *extra):
     return main(
         [
-            "run",
-            "--tasks",
+            *"run --tasks".split(),
             *SYNTHETIC,
-            "--models",
-            "all",
-            "--profile",
-            "smoke",
-            "--logger",
-            "none",
-            "--results-dir",
+            *"--models all --profile smoke --logger none --results-dir".split(),
             str(tmp_path),
-            "--include-synthetic",
+            *"--include-synthetic".split(),
             *extra,
         ]
     )
@@ -145,15 +138,9 @@ def test_list_prints_the_matrix(command, capsys):
 def test_refused_config_values_exit_2_before_any_run(tmp_path, capsys):
     code = main(
         [
-            "run",
-            "--tasks",
-            "synthetic_image",
-            "--models",
-            "cvae",
-            "--results-dir",
+            *"run --tasks synthetic_image --models cvae --results-dir".split(),
             str(tmp_path),
-            "--set",
-            "models.cvae.likelihood=laplace",
+            *"--set models.cvae.likelihood=laplace".split(),
         ]
     )
     assert code == 2
@@ -169,18 +156,11 @@ def test_wandb_offline_run_holds_metrics_and_images(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     args = [
-        "run",
-        "--tasks",
-        "synthetic_label",
-        "--models",
-        "cvae",
-        "--profile",
-        "smoke",
-        "--logger",
-        "wandb",
-        "--results-dir",
+        *(
+            "run --tasks synthetic_label --models cvae --profile smoke --logger wandb --results-dir"
+        ).split(),
         str(tmp_path),
-        "--include-synthetic",
+        *"--include-synthetic".split(),
     ]
     assert main(args) == 0
     (log,) = glob.glob(
@@ -210,26 +190,16 @@ def test_wandb_offline_run_holds_metrics_and_images(tmp_path, monkeypatch):
 
 def test_image_tasks_record_a_shared_convergence_curve(tmp_path):
     args = [
-        "run",
-        "--tasks",
-        "synthetic_image",
-        "--models",
-        "cvae",
-        "cgan",
-        "cgml",
-        "--profile",
-        "quick",
-        "--logger",
-        "csv",
-        "--include-synthetic",
-        "--results-dir",
+        *(
+            "run --tasks synthetic_image --models cvae cgan cgml "
+            "--profile quick --logger csv --include-synthetic "
+            "--results-dir"
+        ).split(),
         str(tmp_path),
-        "--set",
-        "trainer.enable_progress_bar=false",
-        "--set",
-        "trainer.limit_train_batches=1",
-        "--set",
-        "eval.max_batches=1",
+        *(
+            "--set trainer.enable_progress_bar=false --set "
+            "trainer.limit_train_batches=1 --set eval.max_batches=1"
+        ).split(),
     ]
     assert main(args) == 0
     for model in ("cvae", "cgan", "cgml"):  # cgan has no validation step of its own
@@ -243,17 +213,10 @@ def test_image_tasks_record_a_shared_convergence_curve(tmp_path):
 def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path):
     def scores(name, *extra):
         args = [
-            "run",
-            "--tasks",
-            "synthetic_attributes",
-            "--models",
-            "cvae",
-            "--profile",
-            "smoke",
-            "--logger",
-            "none",
-            "--include-synthetic",
-            "--results-dir",
+            *(
+                "run --tasks synthetic_attributes --models cvae --profile "
+                "smoke --logger none --include-synthetic --results-dir"
+            ).split(),
             str(tmp_path / name),
             *extra,
         ]

@@ -68,18 +68,10 @@ class HiddenFFT(ConditionalGenerator):
     def generate(self, y, generator=None):
         return self.net(y).view(len(y), *self.x_shape).tanh()
 '''
-RUN = [
-    "run",
-    "--tasks",
-    "synthetic_label",
-    "--profile",
-    "quick",
-    "--logger",
-    "none",
-    "--include-synthetic",
-    "--set",
-    "budget.train_tflop=1",
-]
+RUN = (
+    "run --tasks synthetic_label --profile quick --logger none "
+    "--include-synthetic --set budget.train_tflop=1"
+).split()
 
 
 def record(results, model):

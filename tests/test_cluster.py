@@ -37,16 +37,7 @@ class Boom(ConditionalGenerator):
     def generate(self, y, generator=None):
         raise NotImplementedError
 '''
-CELLS = [
-    "run",
-    "--tasks",
-    "synthetic_label",
-    "--profile",
-    "smoke",
-    "--logger",
-    "none",
-    "--include-synthetic",
-]
+CELLS = ("run --tasks synthetic_label --profile smoke --logger none --include-synthetic").split()
 TIMING = ("train_seconds", "samples_per_second", "train_stages")  # differ between any two runs
 
 
@@ -80,15 +71,11 @@ def test_jobs_in_parallel_processes_give_the_sequential_tables(tmp_path, capsys)
 def test_a_failing_job_is_reported_with_its_log_and_the_others_land(tmp_path, capsys, failing):
     args = [
         *CELLS,
-        "--models",
-        "cvae",
-        "--model",
+        *"--models cvae --model".split(),
         failing,
-        "--executor",
-        "subprocess",
-        "--job-dir",
+        *"--executor subprocess --job-dir".split(),
         str(tmp_path / "jobs"),
-        "--results-dir",
+        *"--results-dir".split(),
         str(tmp_path / "r"),
     ]
     assert main(args) == 1

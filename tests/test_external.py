@@ -25,14 +25,13 @@ def export(tmp_path, task, *extra, name="conditions.npz"):
 def score(tmp_path, task, samples, *extra, name="mine"):
     return main(
         [
-            "score",
-            "--task",
+            *"score --task".split(),
             task,
-            "--samples",
+            *"--samples".split(),
             str(samples),
-            "--name",
+            *"--name".split(),
             name,
-            "--results-dir",
+            *"--results-dir".split(),
             str(tmp_path / "results"),
             *extra,
         ]
@@ -106,18 +105,11 @@ def test_copying_the_masked_input_on_real_mnist_completion_scores_as_such(tmp_pa
 def test_real_mnist_digits_score_the_evaluators_test_accuracy(tmp_path):
     # The whole official test set (10,000 digits), so attr_acc must equal the evaluator's own
     # held-out accuracy in the record: the ceiling row comes from the same scoring code.
-    flags = [
-        "--profile",
-        "smoke",
-        "--set",
-        "eval.max_batches=null",
-        "--set",
-        "eval.k_samples=2",
-        "--set",
-        "eval.metrics=[attr_acc]",
-        "--set",
-        "data.batch_size=500",
-    ]
+    flags = (
+        "--profile smoke --set eval.max_batches=null --set "
+        "eval.k_samples=2 --set eval.metrics=[attr_acc] --set "
+        "data.batch_size=500"
+    ).split()
     exported = export(tmp_path, "mnist", *flags)
     assert len(exported["index"]) == 10000
     samples = np.repeat(exported["images"][:, None], 2, axis=1)

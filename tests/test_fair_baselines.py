@@ -130,12 +130,7 @@ def test_trials_start_with_the_default_and_are_distinct_and_seeded():
 
 def test_tune_records_every_trial_on_the_validation_split(tmp_path, capsys):
     args = [
-        "tune",
-        "--tasks",
-        "synthetic_attributes",
-        "--models",
-        "cvae",
-        "--results-dir",
+        *("tune --tasks synthetic_attributes --models cvae --results-dir").split(),
         str(tmp_path),
     ]
     assert main(args) == 0

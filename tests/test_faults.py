@@ -37,27 +37,14 @@ class StoppableCGAN(CGAN):
 """
 VICTIM = "victim"
 MATRIX = [
-    "run",
-    "--tasks",
-    "synthetic_label",
-    "--models",
-    "cvae",
-    "csvae",
-    "--model",
+    *"run --tasks synthetic_label --models cvae csvae --model".split(),
     f"{VICTIM}=victim_model:StoppableCGAN",
-    "--profile",
-    "quick",
-    "--logger",
-    "none",
-    "--include-synthetic",
-    "--set",
-    "trainer.max_epochs=3",
-    "--set",
-    "trainer.enable_checkpointing=true",
-    "--set",
-    "trainer.enable_progress_bar=false",
-    "--set",
-    "trainer.enable_model_summary=false",
+    *(
+        "--profile quick --logger none --include-synthetic --set "
+        "trainer.max_epochs=3 --set trainer.enable_checkpointing=true "
+        "--set trainer.enable_progress_bar=false --set "
+        "trainer.enable_model_summary=false"
+    ).split(),
 ]
 EXECUTORS = {
     "workers": ["--workers", "2"],

@@ -36,18 +36,9 @@ def test_other_data_or_a_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypa
         load_frozen("mnist", Data())
 
 
-SMOKE_RUN = [
-    "run",
-    "--tasks",
-    "synthetic_label",
-    "--models",
-    "cvae",
-    "--profile",
-    "smoke",
-    "--logger",
-    "none",
-    "--include-synthetic",
-]
+SMOKE_RUN = (
+    "run --tasks synthetic_label --models cvae --profile smoke --logger none --include-synthetic"
+).split()
 
 
 def smoke_run(results) -> int:

@@ -43,25 +43,15 @@ def test_acgan_auxiliary_head_classifies_real_mnist_above_chance(isolated_cache)
 def test_a_diverging_run_is_recorded_and_the_matrix_goes_on(tmp_path, capsys):
     code = main(
         [
-            "run",
-            "--tasks",
-            "synthetic_label",
-            "--models",
-            "cgan",
-            "cvae",
-            "--profile",
-            "smoke",
-            "--logger",
-            "none",
-            "--results-dir",
+            *(
+                "run --tasks synthetic_label --models cgan cvae --profile "
+                "smoke --logger none --results-dir"
+            ).split(),
             str(tmp_path),
-            "--include-synthetic",
-            "--set",
-            "models.cgan.lr=1e30",
-            "--set",
-            "trainer.fast_dev_run=false",
-            "--set",
-            "trainer.max_steps=10",
+            *(
+                "--include-synthetic --set models.cgan.lr=1e30 --set "
+                "trainer.fast_dev_run=false --set trainer.max_steps=10"
+            ).split(),
         ]
     )
     assert code == 0

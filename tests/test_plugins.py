@@ -61,14 +61,11 @@ def outside(plugin_module):
 
 def test_an_outside_model_runs_with_set_overrides(tmp_path, outside):
     args = [
-        "run",
-        "--tasks",
-        "synthetic_label",
-        "--model",
-        "mine=my_generators:TinyGen",
-        "--set",
-        "models.mine.hidden=7",
-        "--results-dir",
+        *(
+            "run --tasks synthetic_label --model "
+            "mine=my_generators:TinyGen --set models.mine.hidden=7 "
+            "--results-dir"
+        ).split(),
         str(tmp_path / "r"),
         *SMOKE,
     ]

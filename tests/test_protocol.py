@@ -59,14 +59,9 @@ def test_real_faces_with_their_conditions_score_the_evaluators_own_rates(tmp_pat
     results = tmp_path / "results"
     rates = "eval.metrics=[attr_balanced,attr_tpr,attr_tnr]"
     args = [
-        "--profile",
-        "quick",
-        "--set",
+        *"--profile quick --set".split(),
         rates,
-        "--set",
-        "eval.k_samples=1",
-        "--set",
-        "eval.max_batches=null",
+        *"--set eval.k_samples=1 --set eval.max_batches=null".split(),
     ]
     assert main(["references", "--tasks", "celeba", "--results-dir", str(results), *args]) == 0
     real = record(results, "celeba", "ref_real")
@@ -95,14 +90,9 @@ def test_a_condition_ignoring_generator_ranks_below_one_that_conditions(tmp_path
     assert (
         main(
             [
-                "score",
-                "--task",
-                "celeba",
-                "--samples",
+                *"score --task celeba --samples".split(),
                 str(path),
-                "--name",
-                "male_only",
-                "--results-dir",
+                *"--name male_only --results-dir".split(),
                 str(results),
                 *SLICE,
             ]
@@ -139,13 +129,9 @@ def test_paste_back_makes_a_copy_of_the_input_score_exactly_the_floor(tmp_path):
     assert (
         main(
             [
-                "score",
-                "--task",
-                "completion_mnist",
-                "--samples",
+                *"score --task completion_mnist --samples".split(),
                 str(path),
-                "--name",
-                "copy_input",
+                *"--name copy_input".split(),
                 *args,
             ]
         )

@@ -22,15 +22,9 @@ def test_an_unpublished_task_is_left_out_of_all_and_refused_when_named(
     task = tmp_path / "draft.yaml"
     task.write_text("base: synthetic_label\npublished: {profile: null}\n")
     args = [
-        "run",
-        "--task-config",
+        *"run --task-config".split(),
         str(task),
-        "--models",
-        "cvae",
-        "--logger",
-        "none",
-        "--include-synthetic",
-        "--results-dir",
+        *("--models cvae --logger none --include-synthetic --results-dir").split(),
         str(tmp_path),
     ]
     assert main(args) == 2  # --task-config names it: no silent skip
@@ -42,15 +36,9 @@ def test_run_defaults_to_each_tasks_published_profile_and_seeds(tmp_path, regist
     task = tmp_path / "two_seeds.yaml"
     task.write_text("base: synthetic_label\npublished: {profile: smoke, seeds: [0, 1]}\n")
     args = [
-        "run",
-        "--task-config",
+        *"run --task-config".split(),
         str(task),
-        "--models",
-        "cvae",
-        "--logger",
-        "none",
-        "--include-synthetic",
-        "--results-dir",
+        *("--models cvae --logger none --include-synthetic --results-dir").split(),
         str(tmp_path / "r"),
     ]
     assert main(args) == 0
@@ -69,17 +57,9 @@ def test_seeds_on_the_command_line_win_over_the_published_ones(tmp_path, registr
     task = tmp_path / "two_seeds.yaml"
     task.write_text("base: synthetic_label\npublished: {profile: smoke, seeds: [0, 1]}\n")
     args = [
-        "run",
-        "--task-config",
+        *"run --task-config".split(),
         str(task),
-        "--models",
-        "cvae",
-        "--seeds",
-        "1",
-        "--logger",
-        "none",
-        "--include-synthetic",
-        "--results-dir",
+        *("--models cvae --seeds 1 --logger none --include-synthetic --results-dir").split(),
         str(tmp_path),
     ]
     assert main(args) == 0

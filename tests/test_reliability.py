@@ -17,27 +17,14 @@ from cgbench.summaries import leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]
 # A matrix long enough to be killed part-way: 10 short epochs per run, a checkpoint each epoch.
-SLOW_MATRIX = [
-    "run",
-    "--tasks",
-    "synthetic_label",
-    "--models",
-    "cvae",
-    "cgan",
-    "--profile",
-    "quick",
-    "--logger",
-    "none",
-    "--include-synthetic",
-    "--set",
-    "trainer.max_epochs=10",
-    "--set",
-    "trainer.enable_checkpointing=true",
-    "--set",
-    "trainer.enable_progress_bar=false",
-    "--set",
-    "trainer.enable_model_summary=false",
-]
+SLOW_MATRIX = (
+    "run --tasks synthetic_label --models cvae cgan --profile "
+    "quick --logger none --include-synthetic --set "
+    "trainer.max_epochs=10 --set "
+    "trainer.enable_checkpointing=true --set "
+    "trainer.enable_progress_bar=false --set "
+    "trainer.enable_model_summary=false"
+).split()
 
 
 def start(results: Path, cache: Path) -> subprocess.Popen:
@@ -86,18 +73,10 @@ def test_killed_matrix_resumes_to_the_same_tables(tmp_path):
 
 
 def test_same_seed_gives_identical_scores(tmp_path):
-    args = [
-        "run",
-        "--tasks",
-        "synthetic_attributes",
-        "--models",
-        "csvae",
-        "--profile",
-        "smoke",
-        "--logger",
-        "none",
-        "--include-synthetic",
-    ]
+    args = (
+        "run --tasks synthetic_attributes --models csvae --profile "
+        "smoke --logger none --include-synthetic"
+    ).split()
     scores = []
     for name in ("a", "b"):
         assert main([*args, "--results-dir", str(tmp_path / name)]) == 0
@@ -107,18 +86,10 @@ def test_same_seed_gives_identical_scores(tmp_path):
 
 def test_corrupt_record_is_named_and_left_out(tmp_path, capsys):
     args = [
-        "run",
-        "--tasks",
-        "synthetic_label",
-        "--models",
-        "cvae",
-        "cgan",
-        "--profile",
-        "smoke",
-        "--logger",
-        "none",
-        "--include-synthetic",
-        "--results-dir",
+        *(
+            "run --tasks synthetic_label --models cvae cgan --profile "
+            "smoke --logger none --include-synthetic --results-dir"
+        ).split(),
         str(tmp_path),
     ]
     assert main(args) == 0
@@ -137,17 +108,10 @@ def test_table_rebuilds_wait_for_each_other(tmp_path):
     assert (
         main(
             [
-                "run",
-                "--tasks",
-                "synthetic_label",
-                "--models",
-                "cvae",
-                "--profile",
-                "smoke",
-                "--logger",
-                "none",
-                "--include-synthetic",
-                "--results-dir",
+                *(
+                    "run --tasks synthetic_label --models cvae --profile smoke "
+                    "--logger none --include-synthetic --results-dir"
+                ).split(),
                 str(tmp_path),
             ]
         )
@@ -170,19 +134,11 @@ def test_two_matrices_sharing_results_lose_no_record(tmp_path):
         subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "cgbench",
-                "run",
-                "--tasks",
+                *"-m cgbench run --tasks".split(),
                 task,
-                "--models",
-                "cvae",
-                "--profile",
-                "smoke",
-                "--logger",
-                "none",
-                "--include-synthetic",
-                "--results-dir",
+                *(
+                    "--models cvae --profile smoke --logger none --include-synthetic --results-dir"
+                ).split(),
                 str(tmp_path),
             ],
             cwd=ROOT,

@@ -6,15 +6,7 @@ import pytest
 from cgbench.__main__ import main
 from cgbench.workflows.reproduce import compare, conclusions, summary_lines
 
-CELL = [
-    "--tasks",
-    "synthetic_label",
-    "--models",
-    "cvae",
-    "--profile",
-    "smoke",
-    "--include-synthetic",
-]
+CELL = ("--tasks synthetic_label --models cvae --profile smoke --include-synthetic").split()
 
 
 def test_a_rerun_on_this_host_is_exact_and_leaves_the_record_untouched(tmp_path):

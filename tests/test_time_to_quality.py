@@ -22,17 +22,9 @@ def test_one_point_gives_one_row_with_its_cost_and_the_report_draws_it(tmp_path)
 def test_a_variant_adds_its_curve_and_a_model_block_may_set_its_own_batch(tmp_path):
     out = tmp_path / "synthetic_label.csv"
     base = [
-        "--task",
-        "synthetic_label",
-        "--models",
-        "cvae",
-        "--points",
-        "0",
-        "--profile",
-        "smoke",
-        "--eval-rows",
-        "16",
-        "--out",
+        *(
+            "--task synthetic_label --models cvae --points 0 --profile smoke --eval-rows 16 --out"
+        ).split(),
         str(out),
     ]
     time_to_quality.main(base)
@@ -46,22 +38,12 @@ def test_a_variant_adds_its_curve_and_a_model_block_may_set_its_own_batch(tmp_pa
 def test_a_curve_stops_once_it_reaches_its_target(tmp_path):
     out = tmp_path / "synthetic_label.csv"
     args = [
-        "--task",
-        "synthetic_label",
-        "--models",
-        "cvae",
-        "--points",
-        "0",
-        "0",
-        "0",
-        "--profile",
-        "smoke",
-        "--eval-rows",
-        "16",
-        "--out",
+        *(
+            "--task synthetic_label --models cvae --points 0 0 0 "
+            "--profile smoke --eval-rows 16 --out"
+        ).split(),
         str(out),
-        "--stop-at",
-        "0",
+        *"--stop-at 0".split(),
     ]
     time_to_quality.main(args)
     assert len(pd.read_csv(out)) == 1  # any accuracy is >= 0: the first point ends it
