@@ -115,23 +115,20 @@ def test_corrupt_idx_file(tmp_path, capsys, monkeypatch):
     assert "'t10k-labels-idx1-ubyte.gz' is missing or corrupt" in err and "DATA_DIR" in err
 
 
+def fails_on_celeba(capsys, tmp_path) -> str:
+    """One CVAE smoke run on the (broken) CelebA copy: its one-line error."""
+    return fails(
+        capsys, *"run --tasks celeba --models cvae".split(), *SMOKE, "--results-dir", str(tmp_path)
+    )
+
+
 def test_corrupt_jpeg(tmp_path, capsys, monkeypatch):
     folder = small_celeba(tmp_path)
     broken = sorted((folder / "img_align_celeba").iterdir())[3]
     broken.unlink()
     broken.write_bytes(b"\xff\xd8\xff not a jpeg")
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    err = fails(
-        capsys,
-        "run",
-        "--tasks",
-        "celeba",
-        "--models",
-        "cvae",
-        *SMOKE,
-        "--results-dir",
-        str(tmp_path),
-    )
+    err = fails_on_celeba(capsys, tmp_path)
     assert f"cannot read image {broken}" in err
 
 
@@ -141,17 +138,7 @@ def test_truncated_attribute_file(tmp_path, capsys, monkeypatch):
     (folder / "list_attr_celeba.txt").unlink()
     (folder / "list_attr_celeba.txt").write_text("\n".join(lines[:30]) + "\n" + lines[30][:40])
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    err = fails(
-        capsys,
-        "run",
-        "--tasks",
-        "celeba",
-        "--models",
-        "cvae",
-        *SMOKE,
-        "--results-dir",
-        str(tmp_path),
-    )
+    err = fails_on_celeba(capsys, tmp_path)
     assert "list_attr_celeba.txt is truncated or corrupt" in err
 
 

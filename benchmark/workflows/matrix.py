@@ -88,14 +88,13 @@ def check_data(cells: list[Cell]) -> None:
 
 
 def run_cell(cell: Cell, results_dir: Path, logger: str = "none", force: bool = False) -> dict:
-    """A cell's record: the current one, a rescore of its kept weights, or a new training run.
+    """A cell's record: a rescore of its kept weights, or `run_one` (which skips a current one).
 
-    Module-level (pickled by reference) so a worker process or a job can run it.
+    Module-level (pickled by reference) so a worker process or a job can run it. `run_matrix`
+    has already left out current cells; `run_one` checks again, for a record that landed since.
     """
     run_dir = cell.run_dir(results_dir)
     record = read_run(run_dir)
-    if is_current(record, config_sha(cell.cfg), force):
-        return record | {"skipped": True}
     if record and not force and rescorable(run_dir, record, cell.cfg):  # only scoring changed
         print(f"  {run_dir}: {rescore_run(run_dir, results_dir)} (kept weights)", flush=True)
         return read_run(run_dir) | {"skipped": True}
