@@ -151,8 +151,9 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     """Digests of the code behind a record, by part, so a code change marks records stale.
 
     ``model``: the model's module with the shared bases and nets; ``data``: the DataModules;
-    ``scoring``: the metrics, the evaluation loops and the frozen evaluator files. Models that
-    are not registered (external samples) have no ``model`` part.
+    ``scoring``: the metrics, the evaluation loops and the frozen evaluator files;
+    ``copying``: the copying check (`cgbench.scoring.copying`, one of `OPTIONAL_PARTS`). Models
+    that are not registered (external samples) have no ``model`` part.
     """
     from cgbench import datamodules, metrics
 
@@ -167,7 +168,14 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     evaluate = [PACKAGE_ROOT / "scoring" / "evaluate.py"]  # the loops, the evaluator, metrics
     frozen = (PACKAGE_ROOT / "frozen").glob(f"{task}.*")
     parts["scoring"] = _digest(evaluate, frozen, Path(metrics.__file__).parent.glob("*.py"))
+    parts["copying"] = _digest(
+        [PACKAGE_ROOT / "scoring" / "copying.py", PACKAGE_ROOT / "cells" / "copy_check.py"]
+    )
     return parts
+
+
+# Parts added after records existed: a record without one lacks that measure, it is not stale.
+OPTIONAL_PARTS = {"copying"}
 
 
 def staleness(record: dict) -> str:
@@ -197,7 +205,11 @@ def staleness(record: dict) -> str:
     elif trained:
         return ""
     old, now = record.get("code") or {}, code_fingerprint(record["task"], record["model"])
-    changed = [part for part in now if old.get(part) != now[part]]
+    changed = [
+        part
+        for part in now
+        if old.get(part) != now[part] and (part in old or part not in OPTIONAL_PARTS)
+    ]
     return f"code ({', '.join(changed)})" if changed else ""
 
 

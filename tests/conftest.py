@@ -35,11 +35,21 @@ def real_images():
     return {"celeba64": celeba.float() / 255, "mnist28": mnist.float() / 255}
 
 
+@pytest.fixture(scope="session")
+def shared_features(tmp_path_factory):
+    """One folder of extracted features for the session: their files are named by digests of
+    the extractor's weights, the data and the rows, so no test can read another's by mistake."""
+    return tmp_path_factory.mktemp("features")
+
+
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    """Every test gets its own cache (decoded data, evaluator classifiers)."""
-    monkeypatch.setenv("CGBENCH_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def isolated_cache(tmp_path, monkeypatch, shared_features):
+    """Every test gets its own cache (decoded data, evaluator classifiers); features shared."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "features").symlink_to(shared_features, target_is_directory=True)
+    monkeypatch.setenv("CGBENCH_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture

@@ -1,14 +1,15 @@
-"""Protocol v2 on the real data: floors and ceilings, per-attribute rates, paste-back, ranks."""
+"""The protocol on real data: floors, ceilings, copies, per-attribute rates, paste-back, gates."""
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import DATA_DIR
 
 from cgbench.__main__ import main
-from cgbench.cells import references
+from cgbench.cells import no_learning, references
 from cgbench.cells.external import scored_rows
 from cgbench.cells.pipeline import load_evaluator, make_datamodule
 from cgbench.config import EVAL_DEFAULTS, load_config
@@ -50,7 +51,7 @@ def test_floor_rows_score_what_a_hand_computation_gives(tmp_path):
     assert abs(shuffled["attr_balanced"] - 0.5) < 0.05  # real faces, conditions ignored
     table = leaderboard.leaderboard_table(collect(results)).set_index("model")
     assert table["rank"].isna().all()  # references are shown, never ranked
-    assert set(table["reference"]) == {"floor", "ceiling"}
+    assert set(table["reference"]) == {"floor", "ceiling", "copy"}
 
 
 def test_real_faces_with_their_conditions_score_the_evaluators_own_rates(tmp_path):
@@ -71,41 +72,35 @@ def test_real_faces_with_their_conditions_score_the_evaluators_own_rates(tmp_pat
     assert real["evaluator"]["frozen"] and real["evaluator"]["sha256"] == own["sha256"]
 
 
-def test_a_condition_ignoring_generator_ranks_below_one_that_conditions(tmp_path):
-    # Real training faces that match the requested Male value and nothing else: a generator
-    # that conditions on one attribute of ten. It beats both floors on attr_balanced and is
-    # ranked; the shuffled-condition floor of perfect faces is not.
+def score_external(results, tmp_path, name, samples):
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, samples=samples.numpy())
+    args = ["score", "--task", "celeba", "--samples", str(path), "--name", name]
+    assert main([*args, "--results-dir", str(results), *SLICE]) == 0
+
+
+def test_neither_a_copy_of_the_training_set_nor_a_prototype_ranks_on_celeba(tmp_path):
+    # Two external submissions that beat every no-learning floor on attr_balanced: training
+    # faces with the nearest attributes (a copy), and one validation face per condition, the
+    # nearest in attributes, for both samples (a prototype: no diversity). The gate stops both.
     results = tmp_path / "results"
     assert main(["references", "--tasks", "celeba", "--results-dir", str(results), *SLICE]) == 0
-    dm, _, x, y = celeba_rows()
-    pairs = [dm.train_set[i] for i in range(2000)]
-    train_x, train_y = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
-    male = dm.attributes.index("Male")
-    generator, samples = torch.Generator().manual_seed(0), []
-    for want in y[:, male]:
-        pool = torch.nonzero(train_y[:, male] == want).flatten()
-        samples.append(train_x[pool[torch.randint(0, len(pool), (2,), generator=generator)]])
-    path = tmp_path / "male_only.npz"
-    np.savez(path, samples=torch.stack(samples).numpy())
-    assert (
-        main(
-            [
-                *"score --task celeba --samples".split(),
-                str(path),
-                *"--name male_only --results-dir".split(),
-                str(results),
-                *SLICE,
-            ]
-        )
-        == 0
-    )
+    dm, _, _, y = celeba_rows()
+    generator = torch.Generator().manual_seed(0)
+    train_x, train_y = no_learning.split_tensors(dm)
+    copies = train_x[no_learning.nearest_conditions(y, train_y, 2, generator)]
+    val_x, val_y = no_learning.split_tensors(dm, "val")
+    nearest = val_x[no_learning.nearest_conditions(y, val_y, 1, generator)[:, 0]]
+    score_external(results, tmp_path, "copies", copies)
+    score_external(results, tmp_path, "prototype", nearest[:, None].repeat(1, 2, 1, 1, 1))
     table = leaderboard.leaderboard_table(collect(results)).set_index("model")
-    ours = table.loc["male_only"]
-    assert ours["vs_floor"] == "above floor" and ours["rank"] == 1
     floors = table[table["reference"] == "floor"]
-    assert (floors["attr_balanced_mean"] < ours["attr_balanced_mean"] - 0.02).all()
-    # pooled attr_acc, the old ranking metric, cannot tell them apart this clearly
-    assert table.loc["ref_constant", "attr_acc_mean"] > ours["attr_acc_mean"] - 0.02
+    for name, gate in (("copies", "copies"), ("prototype", "prototype")):
+        ours = table.loc[name]
+        assert ours["attr_balanced_mean"] > floors["attr_balanced_mean"].max()
+        assert ours["gate"] == gate and pd.isna(ours["rank"]), name
+    assert table.loc["copies", "copy_rate_mean"] == 1.0
+    assert table.loc["ref_real", "copy_rate_mean"] < 0.6  # real test faces are not copies
 
 
 def test_paste_back_makes_a_copy_of_the_input_score_exactly_the_floor(tmp_path):

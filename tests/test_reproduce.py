@@ -70,7 +70,10 @@ def test_a_floor_verdict_that_flips_is_reported():
     rerun = [rec(0, 0.49), rec(1, 0.50), rec(2, 0.51)]
     table = conclusions(committed, rerun)
     verdict = table[table["metric"] == "vs_floor"].iloc[0]
-    assert (verdict["record"], verdict["rerun"]) == ("above floor", "not above floor")
+    assert (verdict["record"], verdict["rerun"]) == (
+        "above floor",
+        "not distinguishable from floor",
+    )
     assert not verdict["reproduces"]
     assert any("CONCLUSION CHANGED" in line for line in summary_lines(table))
 

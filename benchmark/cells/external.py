@@ -187,7 +187,7 @@ class ReplayGenerator(ConditionalGenerator):
 
     def __init__(self, samples, conditions, rows: list[int], order: list[int]):
         super().__init__(samples.shape[2:], conditions.shape[1:])
-        self.samples, self.conditions = samples, conditions
+        self.samples, self.conditions, self.rows = samples, conditions, list(rows)
         position = {row: i for i, row in enumerate(rows)}
         self.order = [position[row] for row in order]
         self.cursor, self.draw = 0, 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from cgbench.cells.copy_check import copy_scores
 from cgbench.config import EVAL_DEFAULTS, cache_dir, config_sha, data_dir, lpips_backbone
 from cgbench.errors import ConfigError, build, lookup
 from cgbench.evaluators import load_frozen, load_or_train
@@ -64,6 +65,10 @@ def score_cell(
         overrides: The ``--set`` strings the config was resolved with.
     """
     result = score(generator, scoring.task, scoring.dm, scoring.classifier, cfg)
+    copies, why_not = copy_scores(generator, scoring, cfg)
+    result["scores"] |= copies
+    result["higher_is_better"] |= dict.fromkeys(copies, False)
+    result["unavailable"] |= why_not
     if grids is None:
         grids = sample_grids(generator, scoring.task, scoring.dm, cfg["seed"])
     if base is None:

@@ -1,28 +1,38 @@
 """Reference rows: what trivial generators and real data score under the very same code.
 
-A number means something only beside what a generator that learnt nothing scores (a *floor*)
-and what real data scores (a *ceiling*). Each reference is a fixed set of samples for the
-task's scored rows, served to the shared scoring loops like external samples
-(`cgbench.cells.external.ReplayGenerator`), so its record has exactly the models' metrics:
+A number means something only beside what a generator that learnt nothing scores (a *floor*),
+what real data scores (a *ceiling*) and what a copy of the training set scores (a *copy*).
+Each reference is a fixed set of samples for the task's scored rows, served to the shared
+scoring loops like external samples (`cgbench.cells.external.ReplayGenerator`), so its record
+has exactly the models' metrics. Protocol v3 adds the strongest no-learning generators
+(`cgbench.cells.no_learning`); a model is above floor only against the best of them.
 
-- label and attribute tasks: ``ref_constant`` (floor: one image for every condition, the
-  training image whose evaluator reading best matches the test conditions, so it scores the
-  best constant ``attr_acc``), ``ref_shuffled`` (floor: real test images paired with shuffled
-  conditions, a perfect sampler that ignores its condition), ``ref_real`` (ceiling: sample 0
-  is the real image of the condition, later samples other scored test images with the same
-  condition where there are any), ``ref_train`` (ceiling: training images with the same
-  label, or the nearest attribute vector: a perfect sampler of the training distribution, what
-  the distribution metrics can reach at this sample size when no test image is reused);
-- completion: ``ref_input`` (floor: the masked input as it is, holes at 0), ``ref_mean_fill``
-  (floor: holes filled with the mean visible colour), ``ref_real`` (ceiling: the target);
-- colorization: ``ref_grey`` (floor: the given lightness as a grey image), ``ref_real``.
+- label and attribute tasks: floors ``ref_constant`` (one image for every condition, the
+  training image whose evaluator reading best matches the test conditions), ``ref_shuffled``
+  (real test images paired with shuffled conditions, a perfect sampler that ignores its
+  condition), ``ref_cond_mean`` (the mean of the 8 validation images nearest in condition: a
+  blurry prototype), ``ref_class_mean`` (labels: the class's mean training image) and
+  ``ref_additive`` (attributes: the mean face plus each attribute's mean difference);
+  ceiling ``ref_real`` (sample 0 the real image of the condition, later samples other scored
+  test images with the same condition where there are any); copy ``ref_train`` (training
+  images with the same label or the nearest attribute vector: it scores above real data
+  where the evaluator was trained on those very images, so it bounds nothing and is never a
+  ceiling);
+- completion: floors ``ref_input`` (holes at 0), ``ref_mean_fill`` (the mean visible colour),
+  ``ref_harmonic`` (Laplace fill from the visible pixels), ``ref_meanface_blend`` (the mean
+  training image Poisson-blended into the hole), ``ref_nn_blend`` (the training image nearest
+  on the visible pixels, Poisson-blended); ceiling ``ref_real`` (the target);
+- colorization: floors ``ref_grey``, ``ref_mean_chroma`` (the input lightness with the mean
+  training ab), ``ref_nn_chroma`` (the mean ab of the 8 training faces nearest in lightness);
+  ceiling ``ref_real``.
 
-Records live at ``runs/<task>/<ref_kind>/<profile>/seed0`` with ``reference: floor|ceiling``;
-the tables show them beside the models and never rank them.
+Records live at ``runs/<task>/<ref_kind>/<profile>/seed0`` with ``reference:
+floor|ceiling|copy``; the tables show them beside the models and never rank them.
 """
 
 import torch
 
+from cgbench.cells import no_learning
 from cgbench.cells.external import ReplayGenerator, _config, _grid, scored_rows
 from cgbench.cells.pipeline import prepare, score_cell
 from cgbench.color import lab_to_rgb
@@ -34,21 +44,53 @@ from cgbench.tasks import TASKS
 ROLES = {
     "ref_constant": "floor",
     "ref_shuffled": "floor",
+    "ref_class_mean": "floor",
+    "ref_cond_mean": "floor",
+    "ref_additive": "floor",
     "ref_input": "floor",
     "ref_mean_fill": "floor",
+    "ref_harmonic": "floor",
+    "ref_meanface_blend": "floor",
+    "ref_nn_blend": "floor",
     "ref_grey": "floor",
+    "ref_mean_chroma": "floor",
+    "ref_nn_chroma": "floor",
     "ref_real": "ceiling",
-    "ref_train": "ceiling",
+    "ref_train": "copy",
 }
+PROTOTYPE_K = 8  # images averaged by ref_cond_mean and ref_nn_chroma
 
 
 def kinds(task) -> list[str]:
     """The references of a task, floors first."""
-    if task.cond_kind in ("label", "attributes"):
-        return ["ref_constant", "ref_shuffled", "ref_real", "ref_train"]
+    if task.cond_kind == "label":
+        return [
+            "ref_constant",
+            "ref_shuffled",
+            "ref_class_mean",
+            "ref_cond_mean",
+            "ref_real",
+            "ref_train",
+        ]
+    if task.cond_kind == "attributes":
+        return [
+            "ref_constant",
+            "ref_shuffled",
+            "ref_cond_mean",
+            "ref_additive",
+            "ref_real",
+            "ref_train",
+        ]
     if task.paste_back:
-        return ["ref_input", "ref_mean_fill", "ref_real"]
-    return ["ref_grey", "ref_real"]
+        return [
+            "ref_input",
+            "ref_mean_fill",
+            "ref_harmonic",
+            "ref_meanface_blend",
+            "ref_nn_blend",
+            "ref_real",
+        ]
+    return ["ref_grey", "ref_mean_chroma", "ref_nn_chroma", "ref_real"]
 
 
 def best_constant(classifier, dm, y: torch.Tensor, candidates: int = 256) -> torch.Tensor:
@@ -81,21 +123,6 @@ def same_condition(y: torch.Tensor, k: int, generator: torch.Generator) -> torch
     return picks
 
 
-def train_matches(y: torch.Tensor, dm, k: int, generator: torch.Generator) -> torch.Tensor:
-    """``(N, K)`` training rows whose condition is nearest each of ``y`` ``(N, A)``.
-
-    L1 distance between condition vectors (one-hot labels: 0 for the same class), ties broken
-    at random by a jitter smaller than any real gap.
-    """
-    train_y = torch.stack([dm.train_set[i][1] for i in range(len(dm.train_set))]).float()
-    picks = []
-    for chunk in y.float().split(256):  # (256, M) distances at a time
-        dist = torch.cdist(chunk, train_y, p=1)
-        jitter = torch.rand(dist.shape, generator=generator) * 0.5
-        picks.append((dist + jitter).topk(k, dim=1, largest=False).indices)
-    return torch.cat(picks)
-
-
 def samples_for(kind: str, x, y, dm, k: int, classifier, seed: int = 0) -> torch.Tensor:
     """A reference's samples ``(N, K, C, H, W)`` for the scored rows' images and conditions."""
     generator = torch.Generator().manual_seed(seed)
@@ -110,16 +137,27 @@ def samples_for(kind: str, x, y, dm, k: int, classifier, seed: int = 0) -> torch
             return x[:, None].repeat(1, k, 1, 1, 1)
         return x[same_condition(y, k, generator)]
     if kind == "ref_train":
-        picks = train_matches(y, dm, k, generator)
-        return torch.stack([dm.train_set[i][0] for i in picks.flatten().tolist()]).view(
-            n, k, *x.shape[1:]
-        )
+        train_x, train_y = no_learning.split_tensors(dm)
+        return train_x[no_learning.nearest_conditions(y, train_y, k, generator)]
     if kind == "ref_input":
         return y[:, None, :-1].repeat(1, k, 1, 1, 1)
     if kind == "ref_mean_fill":
         visible, hole = y[:, :-1], y[:, -1:]
         mean = visible.sum((2, 3), keepdim=True) / (1 - hole).sum((2, 3), keepdim=True).clamp(1)
         return (visible + hole * mean)[:, None].repeat(1, k, 1, 1, 1)
+    one = None  # the no-learning generators: one image per row, the same for every sample
+    if kind == "ref_class_mean":
+        one = no_learning.class_mean(y, dm)
+    elif kind == "ref_cond_mean":
+        one = no_learning.condition_mean(y, dm, PROTOTYPE_K, generator)
+    elif kind == "ref_additive":
+        one = no_learning.additive_face(y, dm)
+    elif kind in ("ref_harmonic", "ref_meanface_blend", "ref_nn_blend"):
+        one = no_learning.completion_fills(kind, y, dm)
+    elif kind in ("ref_mean_chroma", "ref_nn_chroma"):
+        one = no_learning.chroma(kind, y, dm, PROTOTYPE_K)
+    if one is not None:
+        return one[:, None].repeat(1, k, 1, 1, 1)
     if kind == "ref_grey":
         lightness = (y + 1) * 50  # (N, 1, H, W) in L units
         lab = torch.cat([lightness, torch.zeros_like(lightness).repeat(1, 2, 1, 1)], 1)

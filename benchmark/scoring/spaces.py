@@ -43,7 +43,8 @@ def network_digest(net: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def _evaluator_space(task, dm, classifier) -> tuple[FeatureSpace | None, str]:
+def evaluator_space(task, dm, classifier) -> tuple[FeatureSpace | None, str]:
+    """The evaluator's feature space (no reference set yet), or None and why not."""
     if classifier is None and task.features:
         loaded = frozen_network(task.features, dm.x_shape)
         classifier = loaded and loaded[0]
@@ -68,7 +69,7 @@ def feature_spaces(task, dm, classifier, cfg: dict) -> tuple[dict, dict]:
     """``({space: FeatureSpace with its reference}, {space: why it is missing})``."""
     spaces, missing = {}, {}
     builders = {
-        "evaluator": lambda: _evaluator_space(task, dm, classifier),
+        "evaluator": lambda: evaluator_space(task, dm, classifier),
         "inception": lambda: _inception_space(cfg),
     }
     wanted = wanted_spaces(task)

@@ -17,7 +17,16 @@ import pandas as pd
 
 from cgbench.records import PROFILES, atomic_write, collect, file_lock
 from cgbench.summaries.markdown import markdown
-from cgbench.summaries.ranking import ci95, direction, mean_std, sample, significantly_better
+from cgbench.summaries.ranking import (
+    ALPHA,
+    ci95,
+    direction,
+    holm,
+    mean_std,
+    p_better,
+    power_at_1sd,
+    sample,
+)
 from cgbench.tasks import TASKS
 
 SCORE_COLUMNS = [
@@ -91,30 +100,75 @@ def scores_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
-def _rank_budget(table: pd.DataFrame, idx, higher: bool) -> None:
-    """Floor test and rank groups of one task's rows under one budget, in place.
+def _mean_of(rows: pd.DataFrame, model: str, metric: str) -> float:
+    row = rows[rows["model"] == model]
+    column = f"{metric}_mean"
+    return float(row[column].iloc[0]) if len(row) and column in row else math.nan
 
-    A model is ``above floor`` when it beats the best floor reference significantly; only
-    those are ranked. Models tie (share the leader's rank) until one is significantly worse
-    than the leader of the current group.
+
+def gate(rows: pd.DataFrame, row) -> str:
+    """Why a row of a label or attribute task may not be ranked, or ``""``.
+
+    A blurry prototype or a copy of the training set can win condition accuracy alone, so the
+    ranking asks two more things, each read against the real-data row (``ref_real``):
+    ``prototype``: its samples of one condition are closer to a single image than to real data's
+    diversity (`pairwise_ms_ssim` above the midpoint between ``ref_real``'s and 1);
+    ``copies``: its `copy_rate` is more than `COPY_MARGIN` above ``ref_real``'s.
+    """
+    real_div = _mean_of(rows, "ref_real", "pairwise_ms_ssim")
+    div = row.get("pairwise_ms_ssim_mean", math.nan)
+    if not math.isnan(real_div) and not pd.isna(div) and div > (real_div + 1) / 2:
+        return "prototype"
+    real_copy = _mean_of(rows, "ref_real", "copy_rate")
+    copy = row.get("copy_rate_mean", math.nan)
+    if not math.isnan(real_copy) and not pd.isna(copy) and copy > real_copy + COPY_MARGIN:
+        return "copies"
+    return ""
+
+
+COPY_MARGIN = 0.1  # copy_rate over real test images': real 0.00-0.02, a training-set copy 1
+
+
+def _floor_verdict(p_above: float, p_below: float) -> str:
+    if p_above < ALPHA:
+        return "above floor"
+    return "below floor" if p_below < ALPHA else "not distinguishable from floor"
+
+
+def _rank_budget(table: pd.DataFrame, idx, higher: bool, gated: bool) -> None:
+    """Floor test, gates and rank groups of one task's rows under one budget, in place.
+
+    A model is ``above floor`` when it beats the best floor reference significantly, Holm's
+    correction over the table's models; only those are ranked (on label and attribute tasks
+    also only those the `gate` lets through). Rank groups: models share the leader's rank until
+    one is significantly worse than it, Holm's correction over every pair of ranked models.
     """
     rows = table.loc[idx]
     floors = rows[rows["reference"] == "floor"]
     models = rows[rows["reference"].isna() & ~rows["status"].str.contains("stale")]  # current
+    models = models[models["_mean"].notna()]  # unscored rows: no test
+    eligible = list(models.index)
     if not floors.empty:
         best = floors.sort_values("_mean", ascending=not higher).iloc[0]
-        for i, row in models[models["_mean"].notna()].iterrows():  # unscored rows: no test
-            table.at[i, "vs_floor"] = (
-                "above floor" if significantly_better(row, best, higher) else "not above floor"
-            )
-    ranked = models[models["variant_of"].isna() & models["_mean"].notna()]
-    if not floors.empty:
-        ranked = ranked[table.loc[ranked.index, "vs_floor"] == "above floor"]
-    ranked = ranked.sort_values("_mean", ascending=not higher)
+        tests = [p_better(models.loc[i], best, higher) for i in models.index]
+        for i, p_above in zip(models.index, holm(tests) if tests else [], strict=True):
+            row = models.loc[i]
+            table.at[i, "vs_floor"] = _floor_verdict(p_above, p_better(best, row, higher))
+            table.at[i, "floor_power"] = power_at_1sd(len(row["_values"]), 1)
+        eligible = [i for i in eligible if table.at[i, "vs_floor"] == "above floor"]
+    if gated:
+        for i in models.index:
+            table.at[i, "gate"] = gate(rows, models.loc[i])
+        eligible = [i for i in eligible if not table.at[i, "gate"]]
+    ranked = models.loc[eligible]
+    ranked = ranked[ranked["variant_of"].isna()].sort_values("_mean", ascending=not higher)
+    pairs = [(a, b) for n, a in enumerate(ranked.index) for b in ranked.index[n + 1 :]]
+    adjusted = holm([p_better(ranked.loc[a], ranked.loc[b], higher) for a, b in pairs])
+    worse = {pair for pair, p in zip(pairs, adjusted, strict=True) if p < ALPHA}
     leader, rank = None, 0
-    for position, (i, row) in enumerate(ranked.iterrows(), 1):
-        if leader is None or significantly_better(leader, row, higher):
-            leader, rank = row, position
+    for position, i in enumerate(ranked.index, 1):
+        if leader is None or (leader, i) in worse:
+            leader, rank = i, position
         table.at[i, "rank"] = rank
 
 
@@ -160,18 +214,20 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         row["variant_of"] = group["variant_of"].iloc[0] if "variant_of" in group else None
         rows.append(row)
     table = pd.DataFrame(rows)
-    table["rank"], table["vs_floor"] = pd.NA, ""
+    table["rank"], table["vs_floor"], table["gate"] = pd.NA, "", ""
+    table["floor_power"] = math.nan  # of the floor test, at a one-SD difference
     # Ranks compare models under one budget: within a task and a profile (overrides included).
     table["budget"] = table["profile"].str.rstrip("*")
     for (task, _), idx in table.groupby(["task", "budget"]).groups.items():
         primary = TASKS[task].primary if task in TASKS else None
         if primary is None or table.loc[idx, "_mean"].isna().all():
             continue
-        _rank_budget(table, idx, direction(records, task, primary))
+        gated = task in TASKS and TASKS[task].cond_kind in ("label", "attributes")
+        _rank_budget(table, idx, direction(records, task, primary), gated)
     table["rank"] = table["rank"].astype("Int64")
     order = {name: i for i, name in enumerate(reversed(PROFILES))}  # most thorough first
     table["budget"] = table["budget"].map(lambda b: order.get(b, len(order)))
-    table["kind"] = table["reference"].map({"ceiling": 0, "floor": 2}).fillna(1)
+    table["kind"] = table["reference"].map({"ceiling": 0, "copy": 2, "floor": 3}).fillna(1)
     table = table.sort_values(
         ["task", "budget", "kind", "rank", "_mean", "model"],
         ascending=[True, True, True, True, False, True],

@@ -22,21 +22,36 @@ INTRO = """# cgbench leaderboard
 
 Rebuilt from `results/runs/*/*/*/*/metrics.json` by `cgbench leaderboard`; cells are mean ± std
 over seeds. Every table holds its task's **reference rows** (`ref_*`, never ranked), scored by
-the same code on the same test rows as the models: *floors* (a generator that learnt nothing:
-one constant image, real images paired with shuffled conditions, the masked input, the grey
-lightness) and the *ceilings* (`ref_real`: real test images with their true conditions;
-`ref_train`: training images with the same condition). A model is **ranked only when it beats
-the best floor significantly** (Welch's one-sided t-test over seeds at 5% with two or more
-seeds each, otherwise non-overlapping 95% intervals over test items); ranks are groups: a model
-shares the rank of the group's leader until it is significantly worse. `95% CI` is over seeds
-(Student's t) or, for one run, a bootstrap over the scored test items. Ranks compare models
-within one profile (full, then standard, then quick). `model[variant]` rows score another
-sampling mode of the same runs and are not ranked. † marks a model adapted to the task's
-condition kind; a profile ending in `*` ran with `--set` overrides. `·` marks diversity
-columns, read against the real data's value (`pairwise_ms_ssim_real`; the ranked form is
-`pairwise_ms_ssim_gap`, the distance to it). Status `stale: config|task|code (...)`: the record
-no longer matches today's config, task version or code.
+the same code on the same test rows as the models (protocol v3, `docs/protocol.md`):
+*floors*, generators that learnt nothing (a constant image, shuffled real images, class and
+attribute prototypes, the masked input, mean, harmonic and Poisson-blended fills, the nearest
+training image blended in, the grey lightness, borrowed mean chroma); the *ceiling* `ref_real`
+(real test images with their true conditions); the *copy* `ref_train` (training images with
+the same condition: above real data where the evaluator was trained on them, so no bound).
+A model is **ranked only when it beats the best floor significantly**: a one-sided t-test of
+its seeds against the floor's value at 5%, Holm's correction over the table's models;
+`not distinguishable from floor (power p at 1 SD)` says what the test could have found. On
+label and attribute tasks a ranked model must also pass the `gate`: not `prototype` (samples of
+one condition closer to one image than to real data's diversity) and not `copies` (`copy_rate`
+more than 0.1 above real test images'). Ranks are groups: a model shares the rank of the
+group's leader until it is significantly worse (Welch over seeds, Holm over every pair).
+`95% CI` is over seeds (Student's t) or, for one run, a bootstrap over the scored test items.
+Ranks compare models within one profile (full, then standard, then quick). `model[variant]`
+rows score another sampling mode of the same runs and are not ranked. † marks a model adapted
+to the task's condition kind; a profile ending in `*` ran with `--set` overrides. `·` marks
+columns read against the real data's value (diversity `pairwise_ms_ssim` against `ref_real`'s,
+which pairs random same-condition test images; `copy_rate`). Status `stale: config|task|code
+(...)`: the record no longer matches today's config, task version or code; a blank
+`copy_rate`: scored before the copying check existed.
 """
+
+
+def _verdict(row) -> str:
+    """The floor verdict, with the test's power where it found nothing."""
+    power = row.get("floor_power")
+    if row["vs_floor"] != "not distinguishable from floor" or pd.isna(power):
+        return row["vs_floor"]
+    return f"{row['vs_floor']} (power {power:.2f} at 1 SD)"
 
 
 def markdown(table: pd.DataFrame, records: list[dict]) -> str:
@@ -54,7 +69,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
         primary = TASKS[task].primary if task in TASKS else ""
         main = [m for m in metrics if "@" not in m and m not in DISTRIBUTION]
         lines += [f"## {task}", "", f"Ranked by `{primary}`.", ""]
-        header = ["rank", "model", "profile", "seeds", "vs floor"]
+        gated = group["gate"].astype(bool).any()
+        header = ["rank", "model", "profile", "seeds", "vs floor", *(["gate"] if gated else [])]
         for metric in main:
             header.append(f"{metric} {arrow(records, task, metric)}")
             if metric == primary:
@@ -80,7 +96,8 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                 name,
                 row["profile"],
                 str(row["n_seeds"]),
-                row["vs_floor"],
+                _verdict(row),
+                *([row["gate"]] if gated else []),
             ]
             for metric in main:
                 mean, std = row.get(f"{metric}_mean"), row.get(f"{metric}_std")

@@ -1,7 +1,8 @@
 """Statistics over seeds and the rules that rank: intervals, significance, metric directions.
 
-`sample` turns a group of runs into the values a comparison needs; `significantly_better` is
-the one test the leaderboard's floor rule and rank groups and the claims all use.
+`sample` turns a group of runs into the values a comparison needs; `p_better` is the one test
+the leaderboard's floor rule and rank groups (Holm-corrected within a table) and the claims
+all use; `power_at_1sd` says what a comparison could have detected.
 """
 
 import math
@@ -63,19 +64,63 @@ def sample(runs: list[dict], metric: str) -> dict:
     return {"_values": values, "_mean": mean, "_low": mean, "_high": mean, "ci_over": ""}
 
 
-def significantly_better(a: dict, b: dict, higher: bool) -> bool:
-    """Whether row ``a`` beats row ``b`` on the primary metric at the 5% level.
+def p_better(a: dict, b: dict, higher: bool) -> float:
+    """One-sided p-value of "row ``a`` beats row ``b``" on the primary metric.
 
-    Two or more seeds each: Welch's one-sided t-test over the seeds' values. Otherwise the
-    rows' 95% intervals (over seeds or over test items) must not overlap.
+    Two or more seeds each: Welch's t-test over the seeds' values. Seeds against a reference
+    row (one deterministic run on the same rows): a one-sample t-test of the seeds against its
+    value. Seeds with no spread give 1 (no evidence), never 0: equal-looking seeds do not make
+    any difference significant. Otherwise (one seed against one run or against seeds) the
+    rows' 95% intervals must not overlap (p 0 if they do not, else 1).
     """
-    va, vb = a["_values"], b["_values"]
+    va, vb = np.asarray(a["_values"], float), np.asarray(b["_values"], float)
+    sign = 1 if higher else -1
     if len(va) >= 2 and len(vb) >= 2:
-        if np.std(va) == 0 and np.std(vb) == 0:
-            return (np.mean(va) > np.mean(vb)) == higher and np.mean(va) != np.mean(vb)
-        test = stats.ttest_ind(va, vb, equal_var=False, alternative="greater" if higher else "less")
-        return bool(test.pvalue < 0.05)
-    return a["_low"] > b["_high"] if higher else a["_high"] < b["_low"]
+        if _flat(va) and _flat(vb):
+            return 1.0
+        test = stats.ttest_ind(sign * va, sign * vb, equal_var=False, alternative="greater")
+        return float(test.pvalue)
+    fixed_side = _fixed(b) if len(va) >= 2 else _fixed(a) if len(vb) >= 2 else False
+    if fixed_side:
+        seeds, fixed, flip = (va, vb, 1) if len(va) >= 2 else (vb, va, -1)
+        if _flat(seeds):
+            return 1.0
+        alternative = "greater" if sign * flip > 0 else "less"
+        return float(stats.ttest_1samp(seeds, fixed.mean(), alternative=alternative).pvalue)
+    beats = a["_low"] > b["_high"] if higher else a["_high"] < b["_low"]
+    return 0.0 if beats else 1.0
+
+
+def _flat(values: np.ndarray) -> bool:
+    """No spread beyond float rounding (`ROUNDING`, relative)."""
+    return bool(values.std() <= ROUNDING * max(abs(values.mean()), 1e-12))
+
+
+def _fixed(row) -> bool:
+    """Whether a row is one deterministic run (a reference), not a draw of a seed."""
+    values = row["_values"]
+    return len(values) == 1 and isinstance(row.get("reference"), str)
+
+
+def significantly_better(a: dict, b: dict, higher: bool) -> bool:
+    """Whether row ``a`` beats row ``b`` at the 5% level (one test, no multiplicity)."""
+    return p_better(a, b, higher) < ALPHA
+
+
+def power_at_1sd(n_a: int, n_b: int) -> float:
+    """Power of `p_better` to find a one-SD difference at `ALPHA` (seeds' SD; t-test).
+
+    ``n_b`` 1: seeds against one fixed run. Fewer than two seeds on both sides: NaN (the
+    interval rule has no power to state).
+    """
+    if max(n_a, n_b) < 2:
+        return math.nan
+    if min(n_a, n_b) < 2:
+        n = max(n_a, n_b)
+        df, shift = n - 1, math.sqrt(n)
+    else:
+        df, shift = n_a + n_b - 2, 1 / math.sqrt(1 / n_a + 1 / n_b)
+    return float(stats.nct.sf(stats.t.ppf(1 - ALPHA, df), df, shift))
 
 
 def direction(records: list[dict], task: str, metric: str) -> bool:
@@ -94,7 +139,12 @@ def direction(records: list[dict], task: str, metric: str) -> bool:
     return METRICS[metric].higher_is_better if metric in METRICS else True
 
 
-TWO_SIDED = {"pairwise_ms_ssim", "pairwise_ms_ssim_real", "pairwise_lpips"}  # no better side
+TWO_SIDED = {
+    "pairwise_ms_ssim",
+    "pairwise_ms_ssim_real",
+    "pairwise_lpips",
+    "copy_rate",
+}  # read against real data
 
 
 def arrow(records: list[dict], task: str, metric: str) -> str:
@@ -131,7 +181,7 @@ def two_sample_p(old: list[float], new: list[float]) -> tuple[float, float]:
 
 
 def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error over one cell's metrics)."""
+    """Holm's step-down adjusted p-values (family-wise error over one family of tests)."""
     order = np.argsort(p_values)
     adjusted, running = [0.0] * len(p_values), 0.0
     for rank, i in enumerate(order):

@@ -41,10 +41,12 @@ def headline(table: pd.DataFrame, records: list[dict]) -> list[str]:
 
 
 def _cell(row: pd.Series, metric: str) -> str:
-    """``mean ± std (seeds[*][, not above floor][, status])`` of one leaderboard row."""
+    """``mean ± std (seeds[*][, not above floor][, gate][, status])`` of one leaderboard row."""
+    verdict = row.get("vs_floor") or ""
     flags = (
         "*" * row["profile"].endswith("*")
-        + (", not above floor" if row.get("vs_floor") == "not above floor" else "")
+        + (", not above floor" if verdict and verdict != "above floor" else "")
+        + (f", {row['gate']}" if row.get("gate") else "")
         + ("" if row["status"] == "ok" else f", {row['status']}")
     )
     value = mean_pm(row[f"{metric}_mean"], row[f"{metric}_std"])
@@ -92,6 +94,7 @@ def block(results_dir: Path = Path("results"), everything: list[dict] | None = N
         "markers). Primary metric per task and model, `mean ± std (seeds)`, per profile,",
         "beside each task's floor and ceiling references (`ref_*`, same scoring code);",
         "`not above floor`: not significantly better than the best floor, so not ranked;",
+        "`prototype`, `copies`: stopped by the gate of label and attribute tasks;",
         "`*`: run with `--set` overrides; `stale: why k/n`: k runs no longer match today's",
         "config, task version or code. Full tables: `results/leaderboard.md`.",
         "",
