@@ -50,8 +50,13 @@ def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
     assert smoke_run(results) == 0
     path = run_path(results, "synthetic_label", "cvae", "smoke", 0) / "metrics.json"
     record = json.loads(path.read_text())
-    assert staleness(record) == "" and set(record["code"]) == {"model", "data", "scoring"}
+    assert set(record["code"]) == {"model", "data", "scoring", "copying"}
+    assert staleness(record) == ""
     record["code"]["scoring"] = "0" * 12  # as if the metrics had changed since
+    assert staleness(record) == "code (scoring)"
+    record["code"]["copying"] = "0" * 12  # a part the record has counts when it changes
+    assert staleness(record) == "code (scoring, copying)"
+    del record["code"]["copying"]  # ... and a record from before the check is not stale
     assert staleness(record) == "code (scoring)"
     record["task_version"] = 1
     assert staleness(record) == "task"

@@ -9,10 +9,11 @@ def acgan_diverse(ev: Evidence) -> Finding:
     runs = ev.runs("mnist", "acgan")
     if not runs:
         return Finding("not measured", ["no MNIST AC-GAN record"])
+    reasons = ev.problems("mnist", {"acgan": runs}, "attr_acc")
     real = ev.values(ev.ceiling("mnist"), "pairwise_ms_ssim")
     if not real:
-        return Finding("not measured", ["no ref_real record with pairwise_ms_ssim"])
-    reasons = ev.problems("mnist", {"acgan": runs}, "attr_acc")
+        verdict = decide(reasons, False, False) if reasons else "not measured"
+        return Finding(verdict, ["no ref_real record with pairwise_ms_ssim"])
     # protocol v3: real data's diversity is ref_real's, random same-class test pairs; the
     # records' `pairwise_ms_ssim_real` pairs writer-ordered neighbours and reads too high
     target = real[0]
