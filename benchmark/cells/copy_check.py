@@ -21,12 +21,8 @@ from cgbench.scoring.spaces import evaluator_space
 def first_samples(generator, dm, rows: list[int], seed: int, composite: bool) -> torch.Tensor:
     """``(N, C, H, W)``: one sample per row (replayed samples: their first draw)."""
     if getattr(generator, "replayed", False):
-        position = {row: i for i, row in enumerate(generator.rows)}
-        picked = [position[r] for r in rows]
-        first = generator.samples[picked, 0]
-        if composite:  # as the scoring loops serve them
-            first = paste_back(first[None], generator.conditions[picked])[0]
-        return first
+        first, y = generator.first_draws(rows)
+        return paste_back(first[None], y)[0] if composite else first  # as scoring serves them
     generator.eval()
     torch_generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(Subset(dm.test_set, rows), batch_size=eval_batch_size(dm))
@@ -38,15 +34,12 @@ def first_samples(generator, dm, rows: list[int], seed: int, composite: bool) ->
 
 
 def training_features(space, dm) -> torch.Tensor:
-    """``(M, D)`` features of the training split, cached."""
+    """``(M, D)`` features of the training split, cached as the spaces' real references are."""
     key = json.dumps([space.digest, dm.data_checksum, "train"])
     cache = cache_dir() / "features" / f"train-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
-    if cache.exists():
-        return torch.load(cache, weights_only=True)
-    train = space(split_tensors(dm)[0])
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(train, cache)
-    return train
+    x, y = split_tensors(dm)
+    space.set_reference(x, y, cache)
+    return space.real
 
 
 def copy_scores(generator, scoring, cfg: dict) -> tuple[dict, dict]:

@@ -192,6 +192,12 @@ class ReplayGenerator(ConditionalGenerator):
         self.order = [position[row] for row in order]
         self.cursor, self.draw = 0, 0
 
+    def first_draws(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample 0 of each of ``rows`` (test-split rows) and their conditions, off the order."""
+        position = {row: i for i, row in enumerate(self.rows)}
+        picked = [position[row] for row in rows]
+        return self.samples[picked, 0], self.conditions[picked]
+
     def generate(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Sample ``self.draw`` of the next ``len(y)`` rows in visiting order."""
         picked = self.order[self.cursor : self.cursor + len(y)]

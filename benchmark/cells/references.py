@@ -59,6 +59,19 @@ ROLES = {
     "ref_train": "copy",
 }
 PROTOTYPE_K = 8  # images averaged by ref_cond_mean and ref_nn_chroma
+PROTOTYPES = {  # kind -> (conditions, datamodule, generator) -> one image per row (N, C, H, W)
+    "ref_class_mean": lambda y, dm, g: no_learning.class_mean(y, dm),
+    "ref_cond_mean": lambda y, dm, g: no_learning.condition_mean(y, dm, PROTOTYPE_K, g),
+    "ref_additive": lambda y, dm, g: no_learning.additive_face(y, dm),
+    **{
+        kind: lambda y, dm, g, kind=kind: no_learning.completion_fills(kind, y, dm)
+        for kind in ("ref_harmonic", "ref_meanface_blend", "ref_nn_blend")
+    },
+    **{
+        kind: lambda y, dm, g, kind=kind: no_learning.chroma(kind, y, dm, PROTOTYPE_K)
+        for kind in ("ref_mean_chroma", "ref_nn_chroma")
+    },
+}
 
 
 def kinds(task) -> list[str]:
@@ -99,7 +112,7 @@ def best_constant(classifier, dm, y: torch.Tensor, candidates: int = 256) -> tor
     Among the first ``candidates`` training images: the one maximising the share of test
     conditions (labels) or of condition entries (attributes) its decisions agree with.
     """
-    x = torch.stack([dm.train_set[i][0] for i in range(min(candidates, len(dm.train_set)))])
+    x = no_learning.split_tensors(dm)[0][:candidates]
     with torch.no_grad():
         logits = classifier(x)  # (M, A)
     if dm.cond_kind == "label":
@@ -145,19 +158,8 @@ def samples_for(kind: str, x, y, dm, k: int, classifier, seed: int = 0) -> torch
         visible, hole = y[:, :-1], y[:, -1:]
         mean = visible.sum((2, 3), keepdim=True) / (1 - hole).sum((2, 3), keepdim=True).clamp(1)
         return (visible + hole * mean)[:, None].repeat(1, k, 1, 1, 1)
-    one = None  # the no-learning generators: one image per row, the same for every sample
-    if kind == "ref_class_mean":
-        one = no_learning.class_mean(y, dm)
-    elif kind == "ref_cond_mean":
-        one = no_learning.condition_mean(y, dm, PROTOTYPE_K, generator)
-    elif kind == "ref_additive":
-        one = no_learning.additive_face(y, dm)
-    elif kind in ("ref_harmonic", "ref_meanface_blend", "ref_nn_blend"):
-        one = no_learning.completion_fills(kind, y, dm)
-    elif kind in ("ref_mean_chroma", "ref_nn_chroma"):
-        one = no_learning.chroma(kind, y, dm, PROTOTYPE_K)
-    if one is not None:
-        return one[:, None].repeat(1, k, 1, 1, 1)
+    if kind in PROTOTYPES:  # the no-learning generators: one image per row, every sample alike
+        return PROTOTYPES[kind](y, dm, generator)[:, None].repeat(1, k, 1, 1, 1)
     if kind == "ref_grey":
         lightness = (y + 1) * 50  # (N, 1, H, W) in L units
         lab = torch.cat([lightness, torch.zeros_like(lightness).repeat(1, 2, 1, 1)], 1)

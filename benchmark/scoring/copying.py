@@ -14,7 +14,7 @@ it existed lack ``copy_rate`` rather than going stale.
 import torch
 
 COPY_METRIC = "copy_rate"
-CHUNK = 1024  # rows of a distance matrix held at once: (1024, M) float64
+CHUNK = 1024  # rows of a distance matrix held at once: (1024, M) float32
 
 
 def nearest(queries: torch.Tensor, pool: torch.Tensor, skip: torch.Tensor | None = None):

@@ -100,28 +100,31 @@ def scores_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
-def _mean_of(rows: pd.DataFrame, model: str, metric: str) -> float:
-    row = rows[rows["model"] == model]
-    column = f"{metric}_mean"
-    return float(row[column].iloc[0]) if len(row) and column in row else math.nan
+def real_values(rows: pd.DataFrame) -> dict[str, float]:
+    """The real-data row's (``ref_real``) means the `gate` reads; NaN where absent."""
+    real = rows[rows["model"] == "ref_real"]
+    return {
+        metric: float(real[f"{metric}_mean"].iloc[0])
+        if len(real) and f"{metric}_mean" in real
+        else math.nan
+        for metric in ("pairwise_ms_ssim", "copy_rate")
+    }
 
 
-def gate(rows: pd.DataFrame, row) -> str:
+def gate(real: dict[str, float], row) -> str:
     """Why a row of a label or attribute task may not be ranked, or ``""``.
 
     A blurry prototype or a copy of the training set can win condition accuracy alone, so the
-    ranking asks two more things, each read against the real-data row (``ref_real``):
+    ranking asks two more things, each read against the real-data row (`real_values`):
     ``prototype``: its samples of one condition are closer to a single image than to real data's
     diversity (`pairwise_ms_ssim` above the midpoint between ``ref_real``'s and 1);
     ``copies``: its `copy_rate` is more than `COPY_MARGIN` above ``ref_real``'s.
+    Comparisons with a missing value (NaN) are false: no gate without the numbers.
     """
-    real_div = _mean_of(rows, "ref_real", "pairwise_ms_ssim")
-    div = row.get("pairwise_ms_ssim_mean", math.nan)
-    if not math.isnan(real_div) and not pd.isna(div) and div > (real_div + 1) / 2:
+    div, copy = row.get("pairwise_ms_ssim_mean", math.nan), row.get("copy_rate_mean", math.nan)
+    if div > (real["pairwise_ms_ssim"] + 1) / 2:
         return "prototype"
-    real_copy = _mean_of(rows, "ref_real", "copy_rate")
-    copy = row.get("copy_rate_mean", math.nan)
-    if not math.isnan(real_copy) and not pd.isna(copy) and copy > real_copy + COPY_MARGIN:
+    if copy > real["copy_rate"] + COPY_MARGIN:
         return "copies"
     return ""
 
@@ -157,8 +160,9 @@ def _rank_budget(table: pd.DataFrame, idx, higher: bool, gated: bool) -> None:
             table.at[i, "floor_power"] = power_at_1sd(len(row["_values"]), 1)
         eligible = [i for i in eligible if table.at[i, "vs_floor"] == "above floor"]
     if gated:
+        real = real_values(rows)
         for i in models.index:
-            table.at[i, "gate"] = gate(rows, models.loc[i])
+            table.at[i, "gate"] = gate(real, models.loc[i])
         eligible = [i for i in eligible if not table.at[i, "gate"]]
     ranked = models.loc[eligible]
     ranked = ranked[ranked["variant_of"].isna()].sort_values("_mean", ascending=not higher)
