@@ -1,8 +1,12 @@
-"""Known answers for the distribution metrics: the conventions, not only parity with a package."""
+"""Known answers for the metrics: conventions and closed forms, not only parity with a package."""
 
+import pytest
 import torch
+from skimage import data
+from skimage.metrics import structural_similarity
 
 from cgbench.metrics.distribution import kernel_distance, prdc
+from cgbench.metrics.image import SSIM
 
 
 def gaussian(n: int, sd: float, seed: int) -> torch.Tensor:
@@ -35,3 +39,28 @@ def test_kid_spread_is_zero_when_a_subset_is_the_whole_sample():
     # at small scored sets a side's subset is all of it: that side adds nothing to the spread
     _, spread, size = kernel_distance(gaussian(400, 1.0, 0), gaussian(400, 1.0, 1))
     assert size == 400 and spread < 1e-12
+
+
+def test_ssim_of_constant_images_is_the_luminance_formula():
+    # No variance in either image: the contrast-structure term is C2 / C2 = 1 in every window,
+    # so SSIM is (2ab + C1) / (a^2 + b^2 + C1) exactly, whatever the window (Wang et al. 2004)
+    a, b, c1 = 0.3, 0.5, (0.01 * 1.0) ** 2
+    ours = SSIM().pair_scores(torch.full((1, 1, 32, 32), a), torch.full((1, 1, 32, 32), b))
+    assert float(ours) == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), abs=1e-6)
+
+
+def test_ssim_on_scikit_images_camera_photo_agrees_with_scikit_image():
+    # scikit-image's bundled 512 x 512 camera image, with seeded noise and a brightness offset
+    camera = torch.from_numpy(data.camera() / 255.0).float()[None, None]  # (1, 1, 512, 512)
+    noise = torch.randn(camera.shape, generator=torch.Generator().manual_seed(0)) * 0.1
+    for other in ((camera + noise).clamp(0, 1), (camera + 0.1).clamp(0, 1), camera):
+        theirs = structural_similarity(
+            camera[0, 0].double().numpy(),
+            other[0, 0].double().numpy(),
+            data_range=1.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
+        assert float(SSIM().pair_scores(camera, other)) == pytest.approx(theirs, abs=1e-4)
+    assert float(SSIM().pair_scores(camera, camera)) == pytest.approx(1.0, abs=1e-6)

@@ -129,7 +129,7 @@ def gate(real: dict[str, float], row) -> str:
     return ""
 
 
-COPY_MARGIN = 0.1  # copy_rate over real test images': real 0.00-0.02, a training-set copy 1
+COPY_MARGIN = 0.1  # over real test images' copy_rate (CelebA 0.42, MNIST 0.39); a copy: 1.00
 
 
 def _floor_verdict(p_above: float, p_below: float) -> str:
@@ -154,7 +154,7 @@ def _rank_budget(table: pd.DataFrame, idx, higher: bool, gated: bool) -> None:
     if not floors.empty:
         best = floors.sort_values("_mean", ascending=not higher).iloc[0]
         tests = [p_better(models.loc[i], best, higher) for i in models.index]
-        for i, p_above in zip(models.index, holm(tests) if tests else [], strict=True):
+        for i, p_above in zip(models.index, holm(tests), strict=True):
             row = models.loc[i]
             table.at[i, "vs_floor"] = _floor_verdict(p_above, p_better(best, row, higher))
             table.at[i, "floor_power"] = power_at_1sd(len(row["_values"]), 1)
