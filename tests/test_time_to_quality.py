@@ -15,6 +15,7 @@ def test_one_point_gives_one_row_with_its_cost_and_the_report_draws_it(tmp_path)
     assert table["batches"][0] == 1 and table["train_flops"][0] > 0
     # seconds: present and unrounded, never asserted on (a fast host trains a batch in 1 ms)
     assert 0 <= table["value"][0] <= 1 and table["train_seconds"][0] >= 0
+    assert set(table["split"]) == {"val"}  # choices are made here: never on test rows
     chart = report.quality_chart(tmp_path, "synthetic_label", tmp_path)
     assert chart is not None and chart.stat().st_size > 0
 

@@ -4,8 +4,10 @@
 [--set models.cvae.lr=3e-3 --label lr3e-3]`` trains each model once under a profile's config
 (``standard`` by default, ``--set`` overrides on top) and, whenever its
 training clock passes a point, pauses the clock and scores the primary metric on a fixed
-sample of test rows (`scoring.evaluate.eval_rows`, ``--eval-rows``), then stops after the last
-point. Rows go to ``results/time_to_quality/<task>.csv``: training seconds (scoring excluded),
+sample of validation rows (`scoring.evaluate.eval_rows`, ``--eval-rows``), then stops after
+the last point. Schedules and batch sizes are chosen from these curves, so they score
+validation rows (``split: val`` in the file), never test rows (protocol v3). Rows go to
+``results/time_to_quality/<task>.csv``: training seconds (scoring excluded),
 optimiser batches, images seen, training FLOPs (torch's FLOP counter over one step, times the
 batches) and the value, one curve per (model, label); a rerun replaces only its own curves, so
 settings tried one after another collect in one file. The report draws them. Schedules of the
@@ -90,7 +92,8 @@ def curve(
     """Rows of one model's curve (see the module docstring); ``stop_at`` ends it at that value."""
     cfg = run_config(task_name, model_name, seed, profile, tuple(overrides))
     cfg["trainer"] = cfg["trainer"] | {"max_epochs": 10_000}  # the clock stops it
-    task, dm = make_datamodule(task_name, cfg)
+    cfg["eval"] = cfg["eval"] | {"split": "val"}  # choices are made here: never on test rows
+    task, dm = make_datamodule(task_name, cfg)  # its test_set is now the validation split
     classifier, _ = load_evaluator(task, dm, cfg)
     net, info = load_lpips(lpips_backbone()) if "lpips" in task.primary else (None, {})
     names = getattr(dm, "attributes", None)
@@ -139,6 +142,7 @@ def curve(
             "metric": task.primary,
             "profile": profile,
             "seed": seed,
+            "split": "val",
             "batch_size": dm.batch_size,
             "images_seen": row["batches"] * dm.batch_size,
             "train_flops": row["batches"] * flops,
