@@ -107,8 +107,8 @@ def significantly_better(a: dict, b: dict, higher: bool) -> bool:
     return p_better(a, b, higher) < ALPHA
 
 
-def power_at_1sd(n_a: int, n_b: int) -> float:
-    """Power of `p_better` to find a one-SD difference at `ALPHA` (seeds' SD; t-test).
+def power_at_1sd(n_a: int, n_b: int, sds: float = 1.0) -> float:
+    """Power of `p_better` to find a one-SD (``sds``) difference at `ALPHA` (seeds' SD; t-test).
 
     ``n_b`` 1: seeds against one fixed run. Fewer than two seeds on both sides: NaN (the
     interval rule has no power to state).
@@ -117,9 +117,9 @@ def power_at_1sd(n_a: int, n_b: int) -> float:
         return math.nan
     if min(n_a, n_b) < 2:
         n = max(n_a, n_b)
-        df, shift = n - 1, math.sqrt(n)
+        df, shift = n - 1, sds * math.sqrt(n)
     else:
-        df, shift = n_a + n_b - 2, 1 / math.sqrt(1 / n_a + 1 / n_b)
+        df, shift = n_a + n_b - 2, sds / math.sqrt(1 / n_a + 1 / n_b)
     return float(stats.nct.sf(stats.t.ppf(1 - ALPHA, df), df, shift))
 
 

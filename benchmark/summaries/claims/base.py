@@ -16,7 +16,7 @@ import pandas as pd
 
 from cgbench.records import PROFILES as RECORD_PROFILES
 from cgbench.records import collect, run_dir_of
-from cgbench.summaries.ranking import sample, significantly_better
+from cgbench.summaries.ranking import power_at_1sd, sample, significantly_better
 from cgbench.summaries.tables import markdown_table
 
 PROFILES = tuple(p for p in reversed(RECORD_PROFILES) if p != "smoke")  # most thorough first
@@ -118,7 +118,11 @@ class Evidence:
 
     def better(self, a: list[dict], b: list[dict], metric: str, higher: bool = True) -> bool:
         """Whether ``a`` beats ``b`` on ``metric`` significantly (see `significantly_better`)."""
-        return significantly_better(sample(a, metric), sample(b, metric), higher)
+        a_row, b_row = (
+            sample(runs, metric) | {"reference": runs[0].get("reference") if runs else None}
+            for runs in (a, b)
+        )  # a reference row is one fixed run: seeds meet it with a one-sample test
+        return significantly_better(a_row, b_row, higher)
 
     def problems(
         self,
@@ -183,8 +187,12 @@ def stat_line(ev: Evidence, groups: dict[str, list[dict]], metric: str) -> str:
 
 EVIDENCE = (
     " Every verdict needs 3 seeds of every run it uses, each significantly above the task's best"
-    " floor reference; otherwise it is inconclusive, with the reason. Comparisons use Welch's"
-    " one-sided t-test over seeds at 5%, under the profile's budgets."
+    " floor reference (one-sample t-test of the seeds against it); otherwise it is"
+    " inconclusive, with the reason. Comparisons use Welch's one-sided t-test over seeds at 5%,"
+    " under the profile's budgets. Power with 3 seeds a side: "
+    f"{power_at_1sd(3, 3):.2f} at a one-SD difference, {power_at_1sd(3, 3, 2):.2f} at two"
+    f" (against a floor: {power_at_1sd(3, 1):.2f}, {power_at_1sd(3, 1, 2):.2f}), so"
+    " `inconclusive (not significant)` is not `equal`."
 )
 
 
