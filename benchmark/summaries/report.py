@@ -29,7 +29,7 @@ figure{margin:0}figcaption{font-weight:bold;text-align:center}img.grid{width:320
 img.chart{max-width:100%}"""
 
 
-REFERENCE_COLORS = {"floor": "#999999", "ceiling": "#c44e52"}
+REFERENCE_COLORS = {"floor": "#999999", "ceiling": "#c44e52", "copy": "#dd8452"}
 
 
 def _save(fig, path: Path) -> Path:
@@ -51,7 +51,7 @@ def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> 
     for ax, metric in zip(axes, metrics, strict=False):
         means, stds = rows[f"{metric}_mean"], rows[f"{metric}_std"].fillna(0)
         labels = rows["model"] + "\n" + rows["profile"]
-        # floors grey, the real-data ceiling red, models blue: every bar beside its bounds
+        # floors grey, the real-data ceiling red, the training-set copy orange, models blue
         colors = rows["reference"].map(REFERENCE_COLORS).fillna("#4c72b0")
         ax.bar(labels, means, yerr=stds, capsize=4, color=list(colors))
         ax.set_title(metric)
@@ -196,7 +196,8 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
         f"<style>{STYLE}</style><h1>cgbench report</h1>"
         "<p>Built from <code>results/runs/*/*/*/*/metrics.json</code> by "
         "<code>make report</code>. Tables as in <code>leaderboard.md</code>; in the "
-        "charts floors are grey, the real-data ceiling red, models blue.</p>"
+        "charts floors are grey, the real-data ceiling red, the training-set copy orange, "
+        "models blue.</p>"
     ]
     for task, rows in table.groupby("task", sort=True):
         primary = TASKS[task].primary if task in TASKS else ""
