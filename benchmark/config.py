@@ -131,7 +131,8 @@ def config_keys() -> dict[str, set | None]:
         "eval": {"k_samples", "max_batches", "metrics", "inception", "batch_size", "split"},
         "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
         # training compute per run, the same for every model; max_epochs: the cap under it
-        "budget": {"train_tflop", "max_epochs"},
+        # milestones: TFLOP under train_tflop where the run is also scored (anytime scoring)
+        "budget": {"train_tflop", "max_epochs", "milestones"},
         "models": set(MODELS),
         "tuning": None,  # read by `cgbench tune` (cgbench.workflows.tuning), never by a run
         "published": {"profile", "seeds"},  # what `cgbench run --profile published` runs
@@ -253,6 +254,13 @@ def run_config(task: str, model: str, seed: int, profile: str, overrides=()) -> 
     budget = {k: v for k, v in (cfg.get("budget") or {}).items() if v is not None}
     if budget.get("train_tflop"):  # only where set, so configs without one keep their hash
         resolved["budget"] = budget
+        marks = budget.get("milestones") or []
+        if any(not 0 < m < budget["train_tflop"] for m in marks) or marks != sorted(set(marks)):
+            raise ConfigError(
+                f"{task}.yaml ({profile}): budget.milestones={marks} must rise strictly and lie "
+                f"between 0 and budget.train_tflop={budget['train_tflop']} (the budget itself "
+                "is the final score)"
+            )
     elif trainer.get("max_epochs") == -1 and trainer.get("max_steps", -1) == -1:
         raise ConfigError(
             f"{task}.yaml ({profile}): trainer.max_epochs=-1 trains until a budget is spent, "

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 REQUIRED = {"task", "model", "seed", "scores"}
-PROFILES = ("smoke", "quick", "standard", "full")  # least to most thorough; a path component
+PROFILES = ("smoke", "quick", "standard", "long", "full")  # least to most thorough; a path component
 
 
 def run_path(results_dir: Path, task: str, model: str, profile: str, seed: int) -> Path:

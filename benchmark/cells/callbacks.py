@@ -1,12 +1,15 @@
-"""The runner's Lightning callbacks: divergence stop, reseeding, convergence, the FLOP budget.
+"""The runner's Lightning callbacks: divergence stop, reseeding, convergence, the FLOP budget,
+anytime scoring at FLOP milestones.
 
 Every run gets them from `cgbench.cells.train.make_trainer`, whatever the model.
 """
 
 import math
+import random
 import time
 from collections import Counter
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
@@ -242,3 +245,80 @@ class FlopBudget(pl.Callback):
             "flops_uncounted_ops": dict(self.uncounted.most_common()),
             "flops_uncounted_share": share and float(f"{share:.3g}"),
         }
+
+
+class Milestones(pl.Callback):
+    """Score the model each time the FLOP meter passes a milestone (anytime scoring).
+
+    ``milestones`` are training TFLOP under the run's budget. After the batch that passes one,
+    ``score(model)`` runs on the same rows and metrics as the final score; its result goes to
+    ``scored[str(milestone)]`` with the FLOPs and training seconds spent so far (scoring time
+    excluded). The training state is left as it was: every module's train/eval mode and every
+    RNG are restored, so a run with milestones trains exactly as one without, and, the
+    learning rate being constant, a milestone's score is the score of a shorter run stopped
+    there. Must come after `FlopBudget` in the callback list (it reads ``spent``).
+
+    Args:
+        milestones: TFLOP values, each below the budget.
+        score: ``score(model, tflop) -> dict`` (what the record keeps for that milestone).
+    """
+
+    def __init__(self, milestones, score):
+        self.pending = sorted(float(m) for m in milestones)
+        self.score = score
+        self.scored: dict[str, dict] = {}
+        self.scoring_seconds = 0.0
+        self._fit_start = None
+
+    def on_train_start(self, trainer, pl_module):
+        self._fit_start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        meter = next(c for c in trainer.callbacks if isinstance(c, FlopBudget))
+        while self.pending and meter.spent >= self.pending[0] * 1e12:
+            milestone = self.pending.pop(0)
+            if str(milestone) in self.scored:  # scored before a resume
+                continue
+            start = time.perf_counter()
+            with kept_training_state(pl_module):
+                entry = self.score(pl_module, milestone)
+            self.scored[str(milestone)] = entry | {
+                "train_tflop": float(f"{meter.spent / 1e12:.4g}"),
+                "train_seconds": start - self._fit_start - self.scoring_seconds,
+                "global_steps": trainer.global_step,
+            }
+            self.scoring_seconds += time.perf_counter() - start
+
+    def state_dict(self) -> dict:
+        return {"scored": self.scored}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.scored = dict(state_dict.get("scored", {}))
+
+
+class kept_training_state:  # noqa: N801 (a context manager read as a phrase)
+    """Within: the module in eval mode; after: each submodule's mode and every RNG restored."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
+
+    def __enter__(self):
+        self.modes = [(m, m.training) for m in self.module.modules()]
+        self.rng = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "numpy": np.random.get_state(),
+            "python": random.getstate(),
+        }
+        self.module.eval()
+        return self.module
+
+    def __exit__(self, *exc):
+        for m, training in self.modes:
+            m.train(training)
+        torch.set_rng_state(self.rng["torch"])
+        if self.rng["cuda"] is not None:
+            torch.cuda.set_rng_state_all(self.rng["cuda"])
+        np.random.set_state(self.rng["numpy"])
+        random.setstate(self.rng["python"])
+        return False

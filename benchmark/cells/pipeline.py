@@ -64,11 +64,7 @@ def score_cell(
         grids: Sample grids by file stem; None draws them from ``generator`` after scoring.
         overrides: The ``--set`` strings the config was resolved with.
     """
-    result = score(generator, scoring.task, scoring.dm, scoring.classifier, cfg)
-    copies, why_not = copy_scores(generator, scoring, cfg)
-    result["scores"] |= copies
-    result["higher_is_better"] |= dict.fromkeys(copies, False)
-    result["unavailable"] |= why_not
+    result = score_with_copies(scoring, cfg, generator)
     if grids is None:
         grids = sample_grids(generator, scoring.task, scoring.dm, cfg["seed"])
     if base is None:
@@ -78,6 +74,26 @@ def score_cell(
     record = base | result | fields
     write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record, grids)
     return record
+
+
+def score_with_copies(scoring: Scoring, cfg: dict, generator) -> dict:
+    """`score` and the copying check (`copy_scores`): the scored part of a record."""
+    result = score(generator, scoring.task, scoring.dm, scoring.classifier, cfg)
+    copies, why_not = copy_scores(generator, scoring, cfg)
+    result["scores"] |= copies
+    result["higher_is_better"] |= dict.fromkeys(copies, False)
+    result["unavailable"] |= why_not
+    return result
+
+
+def milestone_scores(scoring: Scoring, cfg: dict, generator) -> dict:
+    """What a record keeps of a milestone (`callbacks.Milestones`): the scores, each variant's.
+
+    The same rows, metrics and copying check as the record's final scores.
+    """
+    result = score_with_copies(scoring, cfg, generator)
+    variants = {name: v["scores"] for name, v in result["variants"].items()}
+    return {"scores": result["scores"]} | ({"variants": variants} if variants else {})
 
 
 def make_datamodule(task_name: str, cfg: dict):

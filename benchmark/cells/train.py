@@ -28,10 +28,11 @@ from cgbench.cells.callbacks import (
     DivergenceGuard,
     EpochSeed,
     FlopBudget,
+    Milestones,
     ValidationSampleL1,
 )
 from cgbench.cells.loggers import finish_logger, make_logger
-from cgbench.cells.pipeline import prepare, score_cell
+from cgbench.cells.pipeline import milestone_scores, prepare, score_cell
 from cgbench.errors import build
 from cgbench.models import MODELS
 from cgbench.provenance import is_current, record_fields
@@ -182,12 +183,19 @@ def run_one(
         if stale != ckpt_dir:
             shutil.rmtree(stale, ignore_errors=True)
     planned = model.planned_epochs()  # a model with its own schedule (LC's two stages)
+
+    def score_milestone(module, tflop: float) -> dict:
+        save_weights(module, cfg, sha, milestone=tflop)  # `rescore` can score each milestone
+        return milestone_scores(scoring, cfg, module)
+
+    milestones = Milestones((cfg.get("budget") or {}).get("milestones") or (), score_milestone)
     trainer = make_trainer(
         cfg,
         run_dir,
         run_logger,
         dm.cond_kind,
         ckpt_dir,
+        callbacks=[milestones],
         **({"max_epochs": planned} if planned else {}),
     )
     base_record = record_fields(scoring.task, cfg, dm, scoring.info, sha, overrides)
@@ -195,6 +203,8 @@ def run_one(
         "n_params": sum(p.numel() for p in model.parameters()),
         "model_class": f"{type(model).__module__}:{type(model).__qualname__}",
     }
+    if milestones.pending:  # filled in place as the fit passes them
+        cost["milestones"] = milestones.scored
     last = ckpt_dir / "last.ckpt"
     resume = str(last) if trainer.checkpoint_callback and last.exists() else None
     print(f"  training {run_dir} (process {os.getpid()})", flush=True)  # which one, in parallel
@@ -273,16 +283,17 @@ def flop_fields(trainer: pl.Trainer, cfg: dict) -> dict:
     return fields
 
 
-def weights_path(cfg: dict, sha: str) -> Path:
-    """Where a run's final weights are kept (outside git), keyed by its config hash."""
-    name = f"{cfg['task']}-{cfg['model']}-{cfg['profile']}-seed{cfg['seed']}-{sha}.pt"
+def weights_path(cfg: dict, sha: str, milestone: float | None = None) -> Path:
+    """Where a run's final weights (or a milestone's) are kept, outside git, by config hash."""
+    at = "" if milestone is None else f"-at{milestone:g}tflop"
+    name = f"{cfg['task']}-{cfg['model']}-{cfg['profile']}-seed{cfg['seed']}-{sha}{at}.pt"
     return config.cache_dir() / "weights" / name
 
 
-def save_weights(model, cfg: dict, sha: str) -> None:
+def save_weights(model, cfg: dict, sha: str, milestone: float | None = None) -> None:
     """Keep the trained weights so `cgbench rescore` can score them with later metrics."""
     import io
 
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
-    atomic_write(weights_path(cfg, sha), buffer.getvalue())
+    atomic_write(weights_path(cfg, sha, milestone), buffer.getvalue())

@@ -104,8 +104,7 @@ def profiles_and_seeds(tasks: list[str], args) -> tuple[dict, dict]:
         if task in named:
             raise ConfigError(
                 f"{task} has no published profile yet (`published: {{profile: "
-                "null}` in its YAML); pass --profile quick|standard|"
-                "full"
+                f"null}}` in its YAML); pass --profile {'|'.join(PROFILES[1:])}"
             )
         print(f"{task}: not published yet (its YAML's `published` block); left out", flush=True)
         del blocks[task]

@@ -64,7 +64,7 @@ def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> 
 
 def _first(results_dir: Path, task: str, model: str, name: str) -> Path | None:
     """``name`` from the most thorough profile's lowest seed that has it (full first)."""
-    for profile in ("full", "standard", "quick", "smoke"):
+    for profile in reversed(PROFILES):
         found = sorted((results_dir / "runs" / task / model / profile).glob(f"seed*/{name}"))
         if found:
             return found[0]
