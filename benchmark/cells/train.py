@@ -200,6 +200,7 @@ def run_one(
     )
     base_record = record_fields(scoring.task, cfg, dm, scoring.info, sha, overrides)
     cost = {  # what every record of a trained run has, diverged or not
+        "precision": str(trainer.precision),  # "32-true", or "bf16-mixed" where chosen
         "n_params": sum(p.numel() for p in model.parameters()),
         "model_class": f"{type(model).__module__}:{type(model).__qualname__}",
     }
