@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 REQUIRED = {"task", "model", "seed", "scores"}
-PROFILES = ("smoke", "quick", "standard", "long", "full")  # least to most thorough; a path component
+# least to most thorough; a path component
+PROFILES = ("smoke", "quick", "standard", "long", "full")
 
 
 def run_path(results_dir: Path, task: str, model: str, profile: str, seed: int) -> Path:

@@ -7,8 +7,10 @@ real images the scored test rows' images, both through one `FeatureSpace`:
   2017), ``|mu_r - mu_g|^2 + tr(S_r + S_g - 2 (S_r S_g)^1/2)``; biased upward at small N, so
   only values with the same N (recorded) compare.
 - ``kid``: unbiased squared MMD with the cubic kernel ``(a.b / d + 1)^3`` (Bińkowski et al.
-  2018), mean over 100 random subsets of ``min(1000, N_gen, N_real)`` per side: adapting the
-  subset size lets a small evaluation still get a value.
+  2018), mean over 100 random subsets of ``min(1000, N_gen / 2, N_real / 2)`` per side:
+  adapting the subset size lets a small evaluation still get a value, and at most half of
+  each side keeps the subsets apart, so their spread (``details.kid.std``) says something (a
+  subset of every image, as ``min(1000, N)`` gave at N <= 1000, has no spread at all).
 - ``intra_fid``: FID within each class (labels) or each attribute's "on" group, averaged over
   those with at least `MIN_PER_CLASS` samples and real images on each side (Miyato & Koyama
   2018); the per-class values go to ``details``.
@@ -63,13 +65,13 @@ def kernel_distance(
     real: torch.Tensor, fake: torch.Tensor, subset: int = KID_SUBSET, subsets: int = KID_SUBSETS,
     seed: int = 0,
 ) -> tuple[float, float, int]:  # fmt: skip
-    """KID: ``(mean, std over subsets, subset size)``; the size is ``min(subset, N, M)``.
+    """KID: ``(mean, std over subsets, subset size)``; the size is ``min(subset, N/2, M/2)``.
 
     Up to `KERNEL_CACHE` entries per kernel matrix the three kernels are computed once and
     each subset reads its block (the same numbers as computing every subset's own).
     """
     real, fake = real.double(), fake.double()
-    m = min(subset, len(real), len(fake))
+    m = max(2, min(subset, len(real) // 2, len(fake) // 2))  # 2: the least an MMD needs
     whole = max(len(real), len(fake)) ** 2 <= KERNEL_CACHE
     if whole:
         k_rr, k_ff, k_rf = (

@@ -47,24 +47,27 @@ def test_fid_matches_scipy_and_torchmetrics(shift):
 
 @pytest.mark.parametrize("whole", [True, False])
 def test_kid_matches_torch_fidelity(monkeypatch, whole):
-    """One subset of every sample: no sampling left, so the two must agree to float error."""
+    """One subset, given to both: no sampling left, so the two must agree to float error."""
     if not whole:
         monkeypatch.setattr(distribution, "KERNEL_CACHE", 0)
     a, b = features(200), features(150, shift=0.5, seed=2)
     mean, std, size = kernel_distance(a, b, subset=150, subsets=1)
-    assert size == 150 and std == 0.0
-    # ours drew 150 rows of a (its first randperm); one full subset is permutation invariant
-    g = torch.Generator().manual_seed(0)
-    rows = torch.randperm(200, generator=g)[:150]
-    theirs = kid_features_to_metric(a[rows], b, kid_subsets=1, kid_subset_size=150, verbose=False)
+    assert size == 75 and std == 0.0  # half of the smaller side
+    g = torch.Generator().manual_seed(0)  # ours drew these rows (its first two randperms)
+    rows_a, rows_b = torch.randperm(200, generator=g)[:75], torch.randperm(150, generator=g)[:75]
+    theirs = kid_features_to_metric(
+        a[rows_a], b[rows_b], kid_subsets=1, kid_subset_size=75, verbose=False
+    )  # one whole subset of each: permutation invariant
     assert mean == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-9, abs=1e-12)
 
 
-def test_kid_adapts_subset_size_and_is_near_zero_for_one_distribution():
-    mean, _, size = kernel_distance(features(300), features(120, seed=3))
-    assert size == 120  # torch-fidelity would refuse: subset size 1000 > 120 samples
+def test_kid_adapts_subset_size_has_a_spread_and_is_near_zero_for_one_distribution():
+    mean, std, size = kernel_distance(features(300), features(120, seed=3))
+    assert size == 60  # half of 120; torch-fidelity would refuse subset size 1000 > 120
+    assert std > 0  # subsets of half of each side differ (every image in each: no spread)
     far, _, _ = kernel_distance(features(300), features(120, shift=1.0, seed=3))
     assert abs(mean) < far / 20
+    assert abs(mean) < 2 * std  # one distribution: within two spreads of 0
 
 
 def test_prdc_matches_the_prdc_package():

@@ -215,5 +215,16 @@ def test_multimodal_mnist_records_both_modes(isolated_cache):
     # always plain: the overlaid share of samples is 0, so the gap is the data's share
     true = float(dm.test_modes[:64, 2].float().mean())
     assert same["details"]["overlaid_share"] == 0 and same["mode_share_gap"] == pytest.approx(true)
+    assert same["details"]["plain_share"] == 1 and same["details"]["neither_share"] == 0
+    assert same["details"]["ideal_coverage"] == pytest.approx(1 - true**4 - (1 - true) ** 4)
     both = mode_coverage(Oracle(True), dm, k_samples=2, rows=rows)
     assert both["mode_coverage"] == 1 and both["details"]["overlaid_share"] == 0.5
+
+    class Blank(Oracle):  # the hidden top left empty: no valid answer, so never "plain"
+        def generate(self, conds, generator=None):
+            out = super().generate(conds).clone()
+            out[:, :, :14] = -1
+            return out
+
+    blank = mode_coverage(Blank(False), dm, k_samples=2, rows=rows)["details"]
+    assert blank["neither_share"] > 0.9 and blank["plain_share"] < 0.1, blank

@@ -126,18 +126,27 @@ def test_diversity_identical_samples_is_one_and_noise_is_lower():
     assert diverse.compute().item() < 0.5
 
 
-def test_diversity_real_pairs_images_sharing_a_condition():
-    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    x[1] = x[0]  # class 0 pair identical
-    y = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 2, 2, 2]), 3).float()
-    metric = PairwiseMSSSIMReal(image_size=28)
-    metric.update(x[None], x, y)
-    # pairs: (0, 1) -> 1.0 and (3, 4) -> random; class 1 has no pair, image 5 is left over
-    assert metric.count.item() == 2
-    expected = (
-        1.0 + ms_ssim_per_image(to_unit_range(x[3:4]), to_unit_range(x[4:5]), metric.ms_ssim)
-    ) / 2
-    assert metric.compute().item() == pytest.approx(expected.item(), abs=1e-5)
+def test_diversity_real_pairs_random_images_sharing_a_condition_over_the_whole_set():
+    gen = torch.Generator().manual_seed(0)
+    distinct = torch.rand(4, 1, 28, 28, generator=gen) * 2 - 1
+    x = distinct.repeat_interleave(2, 0)  # neighbours identical, as a writer-sorted file
+    x = torch.cat([x, distinct[:1]])  # and a 9th image of its own class: never paired
+    y = torch.nn.functional.one_hot(torch.tensor([0] * 8 + [1]), 2).float()
+
+    def value(*batches):
+        metric = PairwiseMSSSIMReal(image_size=28)
+        for rows in batches:
+            metric.update(x[rows][None], x[rows], y[rows])
+        return metric.compute().item(), metric.count.item(), metric.details()
+
+    whole, pairs, details = value(slice(0, 9))
+    assert pairs == 4 and details["pairs"] == 4  # 8 class-0 images; class 1's one is left
+    assert whole < 0.9  # random pairs, not neighbours (which would all score 1.0)
+    assert details["ci_low"] <= whole <= details["ci_high"]
+    assert value(slice(0, 3), slice(3, 9))[0] == pytest.approx(whole)  # batches do not matter
+    same = PairwiseMSSSIMReal(image_size=28)
+    same.update(x[:2][None], x[:2], y[:2])  # identical images: 1.0 whatever the pairing
+    assert same.compute().item() == pytest.approx(1.0, abs=1e-5)
 
 
 @pytest.mark.parametrize("key", ["attr_acc", "pairwise_ms_ssim"])

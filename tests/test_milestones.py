@@ -10,7 +10,9 @@ PLAIN = ("trainer.max_epochs=-1", "trainer.enable_checkpointing=false")
 
 
 def _run(tmp_path, name, *overrides):
-    return run_one("synthetic_label", "cgan", 0, "quick", PLAIN + overrides, tmp_path / name, "none")
+    return run_one(
+        "synthetic_label", "cgan", 0, "quick", PLAIN + overrides, tmp_path / name, "none"
+    )
 
 
 def test_a_milestone_scores_what_a_shorter_run_scores_and_changes_nothing_else(tmp_path):

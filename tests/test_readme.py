@@ -48,7 +48,7 @@ def test_block_is_rebuilt_between_the_markers_and_drift_is_caught(tmp_path):
     assert "| mnist | `attr_acc` ↑ | *ref_constant (floor)* | – | – | 0.1100 (1" in text
     # the claims' verdicts: the fixture's made-up config hashes are stale, so no verdict
     assert (
-        "accuracy. | not measured | not measured | inconclusive (stale records (config)) |" in text
+        "accuracy. | not measured | not measured | not measured | inconclusive (stale records (config)) |" in text
     )
     assert not readme.drifted(results, load_records(results))
     write(

@@ -1,5 +1,4 @@
-"""The runner's Lightning callbacks: divergence stop, reseeding, convergence, the FLOP budget,
-anytime scoring at FLOP milestones.
+"""The runner's Lightning callbacks: divergence, reseeding, convergence, budget, milestones.
 
 Every run gets them from `cgbench.cells.train.make_trainer`, whatever the model.
 """

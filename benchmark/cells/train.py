@@ -195,7 +195,7 @@ def run_one(
         run_logger,
         dm.cond_kind,
         ckpt_dir,
-        callbacks=[milestones],
+        callbacks=[milestones] if milestones.pending else [],  # one process: ddp_spawn pickles
         **({"max_epochs": planned} if planned else {}),
     )
     base_record = record_fields(scoring.task, cfg, dm, scoring.info, sha, overrides)

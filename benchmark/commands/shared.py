@@ -7,6 +7,7 @@ from cgbench.config import ConfigError, published
 from cgbench.errors import lookup
 from cgbench.models import MODELS
 from cgbench.provenance import load_records
+from cgbench.records import PROFILES
 from cgbench.summaries import claims, leaderboard, readme
 from cgbench.tasks import TASKS
 from cgbench.workflows import matrix

@@ -18,7 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from cgbench.errors import ConfigError  # noqa: E402
-from cgbench.records import atomic_write  # noqa: E402
+from cgbench.records import (
+    PROFILES,
+    atomic_write,  # noqa: E402
+)
 from cgbench.summaries import leaderboard
 from cgbench.tasks import TASKS  # noqa: E402
 

@@ -1,5 +1,6 @@
-"""The compute campaign (issue 36): every published model at four times today's budget, scored
-at FLOP milestones, one cell at a time, each record committed to git as it lands.
+"""The compute campaign (issue 36): four times today's budgets, each record committed as it lands.
+
+Every published model is scored at FLOP milestones, one cell at a time.
 
 ``python -m cgbench.workflows.campaign`` (``make campaign``) walks `CAMPAIGN` in order: a
 task's floors and ceilings first (cheap; the tables need them), then its cells seed by seed
@@ -82,6 +83,7 @@ def run_campaign(results_dir: Path, tasks=None, models=None, hours: float | None
 
 
 def main(argv=None) -> int:
+    """``python -m cgbench.workflows.campaign [--tasks ...] [--models ...] [--hours H]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="*", help="a subset of the campaign's tasks")
     parser.add_argument("--models", nargs="*", help="a subset of the models")

@@ -12,10 +12,17 @@ def _modes(ev: Evidence, task: str) -> dict[str, list[dict]]:
     return {m: ev.runs(task, m) for m in ("cgml", "cvae", "cgan")}
 
 
+def _mode(runs: list[dict], key: str) -> list[float]:
+    """One ``details.modes`` value per seed (NaN where a record predates it)."""
+    return [r["details"].get("modes", {}).get(key, math.nan) for r in runs]
+
+
 def _shares(runs: list[dict]) -> str:
-    shares = [r["details"].get("modes", {}).get("overlaid_share") for r in runs]
-    true = [r["details"].get("modes", {}).get("true_overlaid_share") for r in runs]
-    return f"overlaid share of samples {shares} (data: {true[:1]})"
+    shares = {k: [round(v, 3) for v in _mode(runs, f"{k}_share")]
+              for k in ("plain", "overlaid", "neither")}  # fmt: skip
+    true, ideal = _mode(runs, "true_overlaid_share")[:1], _mode(runs, "ideal_coverage")[:1]
+    return f"shares of samples by mode {shares} (data's overlaid share {true}; ideal sampler's "\
+        f"coverage {ideal})"  # fmt: skip
 
 
 def cgml_plain_at_20(ev: Evidence) -> Finding:
@@ -27,8 +34,11 @@ def cgml_plain_at_20(ev: Evidence) -> Finding:
     reasons = ev.problems(task, {"cgml": groups["cgml"]}, "ssim_best")
     gap = sample(groups["cgml"], "mode_share_gap")
     true = groups["cgml"][0]["details"].get("modes", {}).get("true_overlaid_share", math.nan)
-    # converged to the plain digit: the overlaid share is at most a quarter of the data's
-    holds, fails = gap["_low"] >= 0.75 * true, gap["_high"] < 0.75 * true
+    # converged to the plain digit: the overlaid share is at most a quarter of the data's, and
+    # the samples take the plain digit (a blank top is neither mode, not "plain")
+    plain = _mode(groups["cgml"], "plain_share")
+    holds = gap["_low"] >= 0.75 * true and min(plain) >= PLAIN_SHARE
+    fails = gap["_high"] < 0.75 * true or max(plain) < 0.5
     numbers = [stat_line(ev, groups, "mode_share_gap"), f"cgml: {_shares(groups['cgml'])}"]
     return Finding(decide(reasons, holds, fails), numbers, ev.paths(groups["cgml"]))
 
@@ -41,7 +51,10 @@ def cgml_modes(ev: Evidence) -> Finding:
         return Finding("not measured", ["no cGML record on multimodal MNIST at 30%"])
     reasons = ev.problems(task, groups, "ssim_best")
     others = [g for m, g in groups.items() if m != "cgml" and g]
-    holds = all(ev.better(groups["cgml"], g, "mode_coverage") for g in others)
+    # beats the baselines and reaches half of what an ideal sampler covers (an absolute target)
+    ideal = _mode(groups["cgml"], "ideal_coverage")[0]
+    reached = ev.mean(groups["cgml"], "mode_coverage") >= 0.5 * ideal
+    holds = reached and all(ev.better(groups["cgml"], g, "mode_coverage") for g in others)
     fails = any(ev.better(g, groups["cgml"], "mode_coverage") for g in others)
     numbers = [stat_line(ev, groups, "mode_coverage"), f"cgml: {_shares(groups['cgml'])}"]
     return Finding(decide(reasons, holds, fails), numbers, ev.paths(groups["cgml"]))
@@ -70,6 +83,7 @@ def cgml_quality(ev: Evidence) -> Finding:
     return Finding(verdict, numbers, paths)
 
 
+PLAIN_SHARE = 0.75  # "converges to the plain digit": at least this share of samples is it
 MIN_EVALUATIONS = 5  # a convergence curve needs this many validation points to be read
 
 
@@ -130,14 +144,17 @@ CLAIMS = [
         "With 20% of inputs overlaid, it converges to the plain digit.",
         "Rule: on completion_mnist_multimodal (top half hidden, 20% overlaid), cGML's samples "
         "take the overlaid mode at most a quarter as often as the data does "
-        "(`mode_share_gap` >= 0.75 x the data's overlaid share over its 95% interval)." + EVIDENCE,
+        "(`mode_share_gap` >= 0.75 x the data's overlaid share over its 95% interval) and, on "
+        "every seed, at least 75% of the samples are the plain digit (a sample nearer neither "
+        "mode than half their distance, e.g. a blank top, is *neither*, never plain)." + EVIDENCE,
         cgml_plain_at_20,
     ),
     Claim(
         "cGML",
         "With a frequent alternate mode (30%), its samples reach both modes.",
         "Rule: on completion_mnist_multimodal_alt30, cGML's `mode_coverage` (inputs whose K "
-        "samples reach both completions) beats CVAE's and CGAN's significantly; does not hold "
+        "samples reach both completions) beats CVAE's and CGAN's significantly and reaches half "
+        "of an ideal sampler's (`1 - p^K - (1 - p)^K`, 0.83 at p = 0.3, K = 5); does not hold "
         "if a baseline beats it significantly." + EVIDENCE,
         cgml_modes,
     ),
