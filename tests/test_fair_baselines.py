@@ -167,16 +167,18 @@ def test_the_meter_counts_both_lc_stages_and_its_gradient_penalty(tmp_path):
         "lc",
         0,
         "quick",
-        ("budget.train_tflop=1", "trainer.enable_checkpointing=false"),
+        ("budget.train_tflop=1", "trainer.enable_checkpointing=false", "models.lc.latent_epochs=2"),
         tmp_path,
         "none",
     )
     assert record["status"] == "ok" and record["train_tflop"] > 0
     # stage 2 ran: the meter saw a second phase (another FLOP rate) from the epoch after the VAE
     # (structure, not seconds: on a fast host both stages take under 0.05 s)
-    vae, latent = record["train_phases"]
+    vae, latent, cached = record["train_phases"]
     assert vae["from_epoch"] == 0 and latent["from_epoch"] == 1  # synthetic: vae_epochs 1
     assert vae["batches"] > 0 and latent["batches"] > 0
     assert latent["mflop_per_image"] != vae["mflop_per_image"]
+    # the frozen VAE encodes each image once: from the second latent epoch on, no encoder
+    assert cached["from_epoch"] == 2 and cached["mflop_per_image"] < latent["mflop_per_image"]
     total = sum(p["tflop"] for p in record["train_phases"])
     assert total == pytest.approx(record["train_tflop"], rel=1e-3)
