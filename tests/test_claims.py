@@ -110,8 +110,8 @@ def test_convergence_needs_curves_with_several_evaluations(tmp_path):
         (folder / "val_curves.csv").write_text("batches,val/sample_l1\n20,0.3\n")
     text = claims.render(tmp_path)
     assert (
-        "| Faster and more stable convergence. | not measured | not measured | not measured | not measured |"
-        in text
+        "| Faster and more stable convergence. | not measured"
+        " | not measured | not measured | not measured |" in text
     )
     assert "evaluations per curve: cgml 1, cvae 1, cgan 1" in text
 
@@ -121,7 +121,10 @@ def test_a_lone_record_never_breaks_the_rebuild(tmp_path):
     scores = {"leakage": 0.06, "leakage_max": 0.2, "latent_auroc": 0.7, "attr_balanced": 0.6}
     write(tmp_path, record("celeba", "csvae", scores, evaluator={"test_acc": 0.93}))
     text = claims.render(tmp_path)
-    assert "latents. | not measured | not measured | inconclusive (no cvae record; no lc record) |" in text
+    assert (
+        "latents. | not measured"
+        " | not measured | inconclusive (no cvae record; no lc record) |" in text
+    )
     assert "latent_auroc: csvae (standard, 1 seed) 0.7000" in text
 
 
@@ -147,7 +150,9 @@ def test_the_latent_claim_gates_lc_on_its_vae_not_on_its_actor(tmp_path):
     runs = [m for s in range(3) for m in (model("csvae", 0.70, s), model("cvae", 0.90, s))]
     ref = floor("celeba", {"attr_balanced": 0.5, "fid_eval": 1000.0})
     write(tmp_path, *runs, *[lc(s, 600.0) for s in range(3)], ref)
-    assert "latents. | not measured | not measured | holds | not measured |" in claims.render(tmp_path)
+    assert "latents. | not measured | not measured | holds | not measured |" in claims.render(
+        tmp_path
+    )
     write(tmp_path, *[lc(s, 1100.0) for s in range(3)])  # a VAE no better than one image
     reason = "inconclusive (under-trained: lc not above the ref_constant floor on fid_eval)"
     assert f"latents. | not measured | not measured | {reason} |" in claims.render(tmp_path)
@@ -161,10 +166,16 @@ def test_acgan_diversity_is_read_against_random_same_class_pairs_of_real_digits(
         record("mnist", "acgan", {"attr_acc": 0.97 + s / 100, **pairwise}, seed=s) for s in range(3)
     ]
     write(tmp_path, *runs, floor("mnist", {"attr_acc": 0.11}))
-    assert "accuracy. | not measured | not measured | not measured | not measured |" in claims.render(tmp_path)
+    assert (
+        "accuracy. | not measured"
+        " | not measured | not measured | not measured |" in claims.render(tmp_path)
+    )
     real = record("mnist", "ref_real", {"pairwise_ms_ssim": 0.33}, reference="ceiling")
     write(tmp_path, real)
-    assert "accuracy. | not measured | not measured | does not hold | not measured |" in claims.render(tmp_path)
+    assert (
+        "accuracy. | not measured"
+        " | not measured | does not hold | not measured |" in claims.render(tmp_path)
+    )
 
 
 def test_one_tasks_clean_evidence_refutes_the_cgml_quality_claim(tmp_path):
@@ -191,4 +202,7 @@ def test_one_tasks_clean_evidence_refutes_the_cgml_quality_claim(tmp_path):
         higher_is_better={"lpips_best": False},
     )
     write(tmp_path, *runs, ref)
-    assert "CVAE/CGAN. | not measured | not measured | not measured | does not hold |" in claims.render(tmp_path)
+    assert (
+        "CVAE/CGAN. | not measured"
+        " | not measured | not measured | does not hold |" in claims.render(tmp_path)
+    )
