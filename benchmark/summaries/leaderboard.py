@@ -5,6 +5,8 @@
   metric, the evaluator's own test accuracy beside ``attr_acc``, cost columns, rank by the task's
   primary metric in its direction.
 - ``leaderboard.md``: the same for people, one table per task, ``↑``/``↓`` in the headers.
+- ``milestones.csv`` / ``milestones.md``: the ranking metric, rank group and floor verdict of
+  every model at every FLOP milestone of a campaign profile (`cgbench.summaries.budgets`).
 
 The output is a pure function of the records: rebuilding twice gives identical bytes.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from cgbench.records import PROFILES, atomic_write, collect, file_lock
+from cgbench.summaries import budgets
 from cgbench.summaries.markdown import markdown
 from cgbench.summaries.ranking import (
     ALPHA,
@@ -241,7 +244,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     return table.drop(columns=["budget", "kind", "_values", "_mean", "_low", "_high"])
 
 
-TABLES = ("scores.csv", "leaderboard.csv", "leaderboard.md")
+TABLES = ("scores.csv", "leaderboard.csv", "leaderboard.md", "milestones.csv", "milestones.md")
 
 
 def render(
@@ -264,6 +267,11 @@ def render(
         "leaderboard.csv": table.to_csv(index=False, float_format="%.6g"),
         "leaderboard.md": markdown(table, records),
     }
+    steps = budgets.milestone_rows(
+        leaderboard_table(budgets.at_milestones(records)), lambda t: TASKS[t].primary
+    )
+    texts["milestones.csv"] = steps.to_csv(index=False, float_format="%.6g")
+    texts["milestones.md"] = budgets.markdown(steps)
     return table, texts
 
 
