@@ -79,11 +79,11 @@ reproduce: $(STAMP) ## Retrain TASKS x MODELS (SEEDS) in a scratch folder, compa
 	$(CGBENCH) reproduce --tasks $(TASKS) --models $(MODELS) $(if $(SEEDS),--seeds $(SEEDS)) \
 		--workers $(WORKERS)
 
-metric-campaign: $(STAMP) ## The compute campaign (4x budgets, milestones), committing each record; HOURS=h caps it
+campaign: $(STAMP) ## The compute campaign (4x budgets, milestones), committing each record; HOURS=h caps it
 	OMP_NUM_THREADS=1 $(PY) -m cgbench.workflows.campaign $(if $(HOURS),--hours $(HOURS)) \
 		$(if $(TASKS_ONLY),--tasks $(TASKS_ONLY))
 
-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
+metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m cgbench.studies.metric_speed
 
 fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
