@@ -13,7 +13,7 @@ WORKERS ?= auto
 TRAIN   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint layers format smoke benchmark campaign leaderboard leaderboard-check report report-screenshot evaluators references rescore reproduce metric-speed speed fid-sanity time-to-quality clean
+.PHONY: help install test test-all lint layers format smoke benchmark campaign leaderboard leaderboard-check report report-screenshot evaluators references rescore reproduce metric-speed speed bf16-parity fid-sanity time-to-quality clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE WORKERS; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -83,7 +83,10 @@ campaign: $(STAMP) ## The compute campaign (4x budgets, milestones), committing 
 	OMP_NUM_THREADS=1 $(PY) -m cgbench.workflows.campaign $(if $(HOURS),--hours $(HOURS)) \
 		$(if $(TASKS_ONLY),--tasks $(TASKS_ONLY))
 
-metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
+metric-bf16-parity: $(STAMP) ## 3 seeds fp32 vs 3 bf16 at equal FLOPs (MNIST, CelebA) -> results/bf16_parity.{csv,md}
+	OMP_NUM_THREADS=1 $(PY) -m cgbench.studies.bf16_parity
+
+speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m cgbench.studies.metric_speed
 
 fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv
@@ -105,6 +108,9 @@ time-to-quality: $(STAMP) ## Metric vs training seconds/FLOPs (MNIST variants, C
 	$(TTQ) --task celeba --eval-rows 512 --points 30 60 120 240 --models lc \
 		--set models.lc.vae_epochs=1 --set models.lc.latent_epochs=40 --label vae1
 	$(TTQ) --task colorization --eval-rows 256 --points 30 60 120 240 --models cvae cgan cgml
+
+bf16-parity: $(STAMP) ## 3 seeds fp32 vs 3 bf16 at equal FLOPs (MNIST, CelebA) -> results/bf16_parity.{csv,md}
+	OMP_NUM_THREADS=1 $(PY) -m cgbench.studies.bf16_parity
 
 speed: $(STAMP) ## Suite vs plain PyTorch step time per model, metric throughput -> results/speed.csv
 	$(PY) -m cgbench.studies.speed

@@ -80,6 +80,10 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
             or TASKS[task].primary in (record["unavailable"])
         )
         assert (run_dir / "config.yaml").exists() and (run_dir / "samples.png").exists()
+        rows = record["grid_rows"]  # each grid row's condition, for the report's labels
+        assert 1 <= len(rows) <= 10 and len(set(rows)) == len(rows)
+        if TASKS[task].cond_kind == "label":
+            assert rows[0] == "class 0"  # one-hot conditions, largest first
         for variant in MODELS[model].variants:  # scored and drawn like the main mode
             generation = generation_keys(task) - set(record["unavailable"])
             assert set(record["variants"][variant]["scores"]) == generation

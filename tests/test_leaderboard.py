@@ -121,3 +121,28 @@ def test_a_record_whose_config_no_longer_resolves_is_marked_stale(results):
     table = write(results).set_index("model")
     assert table.loc["cvae", "status"] == "stale: config 2/2"
     assert table.loc["worse", "status"] == "ok"  # an unknown model: never called stale
+
+
+def test_report_draws_quality_against_compute_and_names_each_grid_row(results):
+    import json
+
+    import torch
+
+    from cgbench.records import png_bytes
+    from cgbench.summaries import report
+
+    run = results / "runs" / "mnist" / "toy" / "quick" / "seed0"
+    record = json.loads((run / "metrics.json").read_text())
+    primary = TASKS["mnist"].primary
+    record |= {"train_tflop": 2.0, "budget_tflop": 2.0, "train_seconds": 2.0}
+    half = {"train_tflop": 1.0, "train_seconds": 1.0, "global_steps": 5}
+    record["milestones"] = {"1.0": half | {"scores": {primary: 0.5}}}
+    record["grid_rows"] = [f"digit {i}" for i in range(10)]
+    (run / "metrics.json").write_text(json.dumps(record))
+    (run / "samples.png").write_bytes(png_bytes(torch.rand(3, 10 * 30, 8 * 30)))
+
+    text = report.write(results).read_text()
+    assert (results / "report" / "mnist_budget.png").stat().st_size > 1000
+    assert "report/mnist_budget.png" in text
+    assert "report/mnist_toy_samples.png" in text  # the labelled copy, not the bare grid
+    assert (results / "report" / "mnist_toy_samples.png").stat().st_size > 1000

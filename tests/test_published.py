@@ -12,7 +12,7 @@ def test_every_published_task_names_a_profile_with_three_seeds():
     for name, task in TASKS.items():
         block = published(name)
         if not task.synthetic and block["profile"] is not None:  # None: not published yet
-            assert block["profile"] in ("quick", "standard", "full"), name
+            assert block["profile"] in ("quick", "standard", "long", "full"), name
             assert len(set(block["seeds"])) >= 3, name
 
 

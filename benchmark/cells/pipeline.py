@@ -11,6 +11,7 @@ import dataclasses
 import inspect
 from pathlib import Path
 
+import torch
 import yaml
 
 from cgbench.cells.copy_check import copy_scores
@@ -71,7 +72,7 @@ def score_cell(
         base = record_fields(
             scoring.task, cfg, scoring.dm, scoring.info, config_sha(cfg), overrides
         )
-    record = base | result | fields
+    record = base | result | fields | {"grid_rows": grid_rows(scoring.dm)}
     write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record, grids)
     return record
 
@@ -196,6 +197,30 @@ def without_nan(result: dict) -> dict:
     kept = set(result["scores"]).union(*variants)
     result["higher_is_better"] = {k: v for k, v in result["higher_is_better"].items() if k in kept}
     return result
+
+
+def grid_rows(dm, n_rows: int = 10) -> list[str]:
+    """What each row of the record's sample grids is conditioned on, top to bottom.
+
+    The rows `scoring.evaluate.sample_grid` draws from the first test batch: for vector
+    conditions its distinct conditions, largest first (the same ``unique(...).flip(0)``), named
+    by class (``digit 3``) or by the attributes requested on (``Male, Smiling``; ``none``);
+    for image conditions the inputs themselves, so ``input k`` (the columns are the input,
+    the real image, then the samples).
+    """
+    y = next(iter(dm.test_dataloader()))[1]
+    if y.dim() == 4:
+        return [f"input {i}" for i in range(min(n_rows, len(y)))]
+    conds = torch.unique(y, dim=0).flip(0)[:n_rows]
+    names = getattr(dm, "attributes", None)
+    if dm.cond_kind == "label":
+        prefix = "digit" if "mnist" in type(dm).__name__.lower() else "class"
+        return [f"{prefix} {int(c.argmax())}" for c in conds]
+    named = names or [f"a{i}" for i in range(y.shape[1])]
+    return [
+        ", ".join(n for n, v in zip(named, c.tolist(), strict=True) if v > 0.5) or "none"
+        for c in conds
+    ]
 
 
 def sample_grids(model, task, dm, seed: int) -> dict:

@@ -35,7 +35,7 @@ from cgbench.cells.loggers import finish_logger, make_logger
 from cgbench.cells.pipeline import milestone_scores, prepare, score_cell
 from cgbench.errors import build
 from cgbench.models import MODELS
-from cgbench.provenance import is_current, record_fields
+from cgbench.provenance import auto_precision, is_current, record_fields
 from cgbench.records import atomic_write, read_run, run_path, write_run
 from cgbench.tasks import TASKS
 
@@ -124,9 +124,8 @@ def make_trainer(
         if unbounded or "max_epochs" in budget:
             cap = budget_max_epochs(cfg)
             args["max_epochs"] = cap if unbounded else min(epochs, cap)
-    if args.get("precision") == "auto":  # bf16 where the GPU has it; the record names the device
-        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        args["precision"] = "bf16-mixed" if bf16 else "32-true"
+    if args.get("precision") == "auto":  # bf16 where this host runs it faster; in the record
+        args["precision"] = auto_precision()
     return build(
         pl.Trainer,
         f"{cfg['task']}.yaml trainer",

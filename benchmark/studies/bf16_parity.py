@@ -11,7 +11,7 @@ never replaced), the summary to ``results/bf16_parity.{csv,md}``; a rerun skips 
 record, so a cut-short study goes on where it stopped. Scoring runs in fp32 either way.
 
 bf16 is adopted by the runner (``trainer.precision: auto``) only where every case passes
-(`PASSES`) and the host's bf16 convolution is faster (`cgbench.cells.train.fast_bf16`).
+and the host's bf16 convolution is faster (`cgbench.provenance.auto_precision`).
 """
 
 import argparse

@@ -78,6 +78,18 @@ def grids(table: pd.DataFrame, results_dir: Path) -> list[str]:
     return markdown_table(["task", "model (profile, seed)", "samples"], rows)
 
 
+def budget_charts(records: list[dict], results_dir: Path) -> list[str]:
+    """Per task with milestone-scored runs, its quality-against-compute chart (`make report`)."""
+    tasks = sorted({r["task"] for r in records if r.get("milestones")})
+    charts = [(t, Path(results_dir) / "report" / f"{t}_budget.png") for t in tasks]
+    return [
+        f"![{t}: ranking metric against training TFLOP]"
+        f"({png.relative_to(Path(results_dir).parent).as_posix()})"
+        for t, png in charts
+        if png.exists()
+    ]
+
+
 def block(results_dir: Path = Path("results"), everything: list[dict] | None = None) -> str:
     """The generated text between the markers (the markers included).
 
@@ -104,6 +116,12 @@ def block(results_dir: Path = Path("results"), everything: list[dict] | None = N
         "[`results/claims.md`](results/claims.md)):",
         "",
         *claims.verdict_table(rows),
+        "",
+        "Quality against compute: each task's ranking metric at every FLOP milestone of its",
+        "runs (mean over seeds, band ±1 SD; floors dotted, ceiling red; table:",
+        "[`results/milestones.md`](results/milestones.md)):",
+        "",
+        *(f"{chart}\n" for chart in budget_charts(records, results_dir)),
         "",
         "Samples of each task's top-ranked model (most thorough profile):",
         "",

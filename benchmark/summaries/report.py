@@ -18,9 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from cgbench.errors import ConfigError  # noqa: E402
-from cgbench.records import (
+from cgbench.records import (  # noqa: E402
     PROFILES,
-    atomic_write,  # noqa: E402
+    atomic_write,
+    read_run,
 )
 from cgbench.summaries import leaderboard
 from cgbench.tasks import TASKS  # noqa: E402
@@ -63,6 +64,59 @@ def bar_charts(task: str, rows: pd.DataFrame, metrics: list[str], out: Path) -> 
         ax.axis("off")
     fig.suptitle(f"{task}: mean ± std over seeds")
     return _save(fig, out / f"{task}_metrics.png")
+
+
+REFERENCE_LINES = {"floor": ":", "ceiling": "-", "copy": "-."}  # linestyle per kind
+
+
+def budget_chart(task: str, steps: pd.DataFrame, out: Path) -> Path | None:
+    """The ranking metric against training TFLOP (log) and seconds, per campaign profile.
+
+    ``steps``: the ``milestones.csv`` rows of one task. A line per model (mean over seeds,
+    band: ±1 SD of the seeds, a marker at each milestone); every reference a horizontal line
+    (floors grey dotted, the real-data ceiling red, the training-set copy orange), named in
+    the legend with its value so labels never overlap the curves.
+    """
+    steps = steps[~steps["model"].str.contains("[", regex=False)]  # variants: the tables
+    if steps.empty or steps["reference"].eq("").sum() == 0:
+        return None
+    profiles = sorted(steps["profile"].unique())
+    fig, axes = plt.subplots(len(profiles), 2, figsize=(13, 4.2 * len(profiles)), squeeze=False)
+    for (ax_flop, ax_sec), profile in zip(axes, profiles, strict=True):
+        rows = steps[steps["profile"] == profile]
+        metric = rows["metric"].iloc[0]
+        models = rows[rows["reference"] == ""]
+        for i, (model, g) in enumerate(models.groupby("model", sort=True)):
+            g = g.sort_values("tflop")
+            colour = plt.cm.tab10.colors[i % 10]
+            low, high = g["mean"] - g["std"].fillna(0), g["mean"] + g["std"].fillna(0)
+            seeds = int(g["n_seeds"].min())
+            for ax, x in ((ax_flop, g["tflop"]), (ax_sec, g["train_seconds"])):
+                ax.plot(x, g["mean"], marker="o", color=colour, label=f"{model} ({seeds} seeds)")
+                ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+        references = rows[rows["reference"] != ""].drop_duplicates("model")
+        for _, ref in references.sort_values("mean").iterrows():
+            for ax in (ax_flop, ax_sec):
+                ax.axhline(
+                    ref["mean"],
+                    color=REFERENCE_COLORS.get(ref["reference"], "#999999"),
+                    linestyle=REFERENCE_LINES.get(ref["reference"], ":"),
+                    linewidth=1.2,
+                    label=f"{ref['model']} ({ref['reference']}) {ref['mean']:.3f}",
+                )
+        budgets = sorted(models["tflop"].unique())
+        for ax, xlabel in ((ax_flop, "training TFLOP (log)"), (ax_sec, "training seconds (log)")):
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no 3x10^0 clutter
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+        ax_flop.set_xticks(budgets)  # the milestones themselves
+        ax_flop.set_title(f"{task} ({profile}): {metric} against compute", fontsize=10)
+        ax_sec.set_title("the same runs against this host's training seconds", fontsize=10)
+        ax_sec.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return _save(fig, out / f"{task}_budget.png")
 
 
 def _first(results_dir: Path, task: str, model: str, name: str) -> Path | None:
@@ -171,16 +225,56 @@ def tuning_chart(results_dir: Path, task: str, out: Path) -> Path | None:
     return _save(fig, out / f"{task}_tuning.png")
 
 
-def _grids(results_dir: Path, task: str, models: list[str]) -> list[tuple[str, str]]:
-    """``(caption, relative path)`` of one sample grid per model (and per variant)."""
+def labelled_grid(grid: Path, rows: list[str], out: Path) -> Path:
+    """``grid`` redrawn with each row's condition beside it (and the columns of image tasks).
+
+    ``rows``: the record's ``grid_rows`` (`cgbench.cells.pipeline.grid_rows`). Image tasks'
+    rows show the input, the real image, then the samples.
+    """
+    image = plt.imread(grid)
+    height, width = image.shape[:2]
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(width / 80 + 1.6, height / 80 + 0.3))
+    ax.imshow(image)
+    ax.set_yticks([(i + 0.5) * height / n for i in range(n)], rows, fontsize=8)
+    if rows and rows[0].startswith("input"):
+        tile = width / 10  # input, real, 8 samples (`sample_grid`'s n_cols)
+        ax.set_xticks([tile / 2, 1.5 * tile, 6 * tile], ["input", "real", "samples"], fontsize=8)
+        ax.xaxis.tick_top()
+    else:
+        ax.set_xticks([width / 2], ["samples for the condition on the left"], fontsize=8)
+        ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    return _save(fig, out)
+
+
+def _grids(results_dir: Path, task: str, models: list[str], out: Path) -> list[tuple[str, str]]:
+    """``(caption, relative path)`` of one sample grid per model (and per variant).
+
+    Labelled with each row's condition where the record names them (``grid_rows``).
+    """
     found = []
     for model in models:
         base, _, variant = model.partition("[")
         stem = f"samples_{variant.rstrip(']')}" if variant else "samples"
         grid = _first(results_dir, task, base, f"{stem}.png")
-        if grid:
-            found.append((model, grid.relative_to(results_dir).as_posix()))
+        if not grid:
+            continue
+        rows = read_run(grid.parent).get("grid_rows")
+        if rows:
+            grid = labelled_grid(grid, rows, out / f"{task}_{base}_{stem}.png")
+        found.append((model, grid.relative_to(results_dir).as_posix()))
     return found
+
+
+def _milestone_rows(text: str) -> pd.DataFrame:
+    """``milestones.csv`` text as a frame (references' ``reference`` a kind, models' "")."""
+    if not text.strip():
+        return pd.DataFrame(columns=["task", "profile", "model", "reference"])
+    frame = pd.read_csv(io.StringIO(text))
+    return frame.assign(reference=frame["reference"].fillna(""))
 
 
 def write(results_dir: Path = Path("results"), records: list[dict] | None = None) -> Path:
@@ -189,7 +283,8 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
     ``records``: annotated records (`cgbench.config.load_records`); read plainly when None.
     """
     results_dir = Path(results_dir)
-    table, _ = leaderboard.render(results_dir, records=records)
+    table, texts = leaderboard.render(results_dir, records=records)
+    steps = _milestone_rows(texts["milestones.csv"])
     if table.empty:
         raise ConfigError(f"no run records under {results_dir}/runs: run `make benchmark` first")
     out = results_dir / "report"
@@ -230,12 +325,19 @@ def write(results_dir: Path = Path("results"), records: list[dict] | None = None
             f"alt='{task} metrics'></p><h3>Samples (same conditions for every model)</h3>"
             "<div class=grids>",
         ]
-        for model, path in _grids(results_dir, task, list(dict.fromkeys(rows["model"]))):
+        for model, path in _grids(results_dir, task, list(dict.fromkeys(rows["model"])), out):
             parts.append(
                 f"<figure><img class=grid src='{path}' alt='{model}'>"
                 f"<figcaption>{html.escape(model)}</figcaption></figure>"
             )
         parts.append("</div>")
+        budget = budget_chart(task, steps[steps["task"] == task], out)
+        if budget:
+            parts.append(
+                "<h3>Quality against compute (milestones of every seed; "
+                "<a href='milestones.md'>milestones.md</a>)</h3><p><img class=chart "
+                f"src='{budget.relative_to(results_dir).as_posix()}'></p>"
+            )
         plot = convergence_chart(results_dir, task, sorted(set(rows["model"])), out)
         if plot:
             parts.append(
