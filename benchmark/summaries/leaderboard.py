@@ -7,8 +7,11 @@
 - ``leaderboard.md``: the same for people, one table per task, ``↑``/``↓`` in the headers.
 - ``milestones.csv`` / ``milestones.md``: the ranking metric, rank group and floor verdict of
   every model at every FLOP milestone of a campaign profile (`cgbench.summaries.budgets`).
+- ``best_of_k.md``: each model's expected best validation score with k of its tuning trials
+  (`cgbench.summaries.best_of_k`, from ``results/tuning/*.csv``).
 
-The output is a pure function of the records: rebuilding twice gives identical bytes.
+The output is a pure function of the records (and the tuning tables): rebuilding twice gives
+identical bytes.
 """
 
 import contextlib
@@ -18,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cgbench.records import PROFILES, atomic_write, collect, file_lock
-from cgbench.summaries import budgets
+from cgbench.summaries import best_of_k, budgets
 from cgbench.summaries.markdown import markdown
 from cgbench.summaries.ranking import (
     ALPHA,
@@ -244,7 +247,14 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
     return table.drop(columns=["budget", "kind", "_values", "_mean", "_low", "_high"])
 
 
-TABLES = ("scores.csv", "leaderboard.csv", "leaderboard.md", "milestones.csv", "milestones.md")
+TABLES = (
+    "scores.csv",
+    "leaderboard.csv",
+    "leaderboard.md",
+    "milestones.csv",
+    "milestones.md",
+    "best_of_k.md",
+)
 
 
 def render(
@@ -272,6 +282,7 @@ def render(
     )
     texts["milestones.csv"] = steps.to_csv(index=False, float_format="%.6g")
     texts["milestones.md"] = budgets.markdown(steps)
+    texts["best_of_k.md"] = best_of_k.markdown(results_dir)
     return table, texts
 
 
