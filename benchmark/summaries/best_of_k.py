@@ -33,6 +33,8 @@ def expected_best(scores: list[float], k: int, higher: bool = True) -> float:
 def table(tuning: pd.DataFrame) -> pd.DataFrame:
     """Per (task, model): expected best of k for k = 1..N (long form)."""
     rows = []
+    if tuning.empty:
+        return pd.DataFrame(rows)
     ok = tuning.dropna(subset=["score"])
     for (task, model), group in ok.groupby(["task", "model"], sort=True):
         higher = bool(group["higher_is_better"].iloc[0])
