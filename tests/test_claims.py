@@ -100,20 +100,58 @@ def test_runs_that_never_learned_make_no_verdict(tmp_path):
     assert reason in text
 
 
-def test_convergence_needs_curves_with_several_evaluations(tmp_path):
-    for model in ("cgml", "cvae", "cgan"):
-        write(
-            tmp_path,
-            record("completion", model, {"lpips": 0.2}, profile="quick", train_seconds=10.0),
-        )
-        folder = tmp_path / "runs" / "completion" / model / "quick" / "seed0"
-        (folder / "val_curves.csv").write_text("batches,val/sample_l1\n20,0.3\n")
-    text = claims.render(tmp_path)
-    assert (
-        "| Faster and more stable convergence. | not measured"
-        " | not measured | not measured | not measured |" in text
+def converging(model, seed, values, final):
+    """A completion run scored at 1, 2 and 4 TFLOP (``values``), ending at 8 with ``final``."""
+    milestones = {
+        str(t): {"scores": {"lpips": v}, "train_tflop": t, "train_seconds": 10.0 * t}
+        for t, v in zip((1.0, 2.0, 4.0), values, strict=True)
+    }
+    return record(
+        "completion", model, {"lpips": final}, seed=seed, milestones=milestones,
+        train_tflop=8.0, train_seconds=80.0,
+    )  # fmt: skip
+
+
+def references(tmp_path):
+    write(
+        tmp_path,
+        floor("completion", {"lpips": 0.30}),  # target: 0.30 - 0.25 x (0.30 - 0.0) = 0.225
+        record("completion", "ref_real", {"lpips": 0.0}, reference="ceiling"),
     )
-    assert "evaluations per curve: cgml 1, cvae 1, cgan 1" in text
+
+
+def convergence_verdict(text):
+    row = next(line for line in text.splitlines() if "| Faster and more stable" in line)
+    return row.split(" | ")[4]  # the standard profile's column
+
+
+def test_convergence_is_decided_from_the_milestones_of_every_seed(tmp_path):
+    references(tmp_path)
+    for seed in range(3):
+        write(tmp_path, converging("cgml", seed, (0.26, 0.20 + seed / 1000, 0.18), 0.17))
+        for model in ("cvae", "cgan"):
+            write(tmp_path, converging(model, seed, (0.29, 0.27, 0.24), 0.20 + seed / 500))
+    text = claims.render(tmp_path)
+    assert convergence_verdict(text) == "holds"
+    assert "target lpips 0.2250" in text
+    assert "cgml 1.5" in text  # reached between the 1 and 2 TFLOP milestones
+
+
+def test_convergence_that_no_model_reaches_is_under_trained_not_refuted(tmp_path):
+    references(tmp_path)
+    for seed in range(3):
+        for model in ("cgml", "cvae", "cgan"):
+            write(tmp_path, converging(model, seed, (0.33, 0.31, 0.29), 0.28 - seed / 1000))
+    verdict = convergence_verdict(claims.render(tmp_path))
+    assert verdict.startswith("inconclusive (under-trained at this budget: no model reaches")
+
+
+def test_convergence_needs_milestone_scores(tmp_path):
+    for model in ("cgml", "cvae", "cgan"):
+        write(tmp_path, record("completion", model, {"lpips": 0.2}, train_seconds=10.0))
+    text = claims.render(tmp_path)
+    assert convergence_verdict(text) == "not measured"
+    assert "completion: a model has no milestone-scored run here" in text
 
 
 def test_a_lone_record_never_breaks_the_rebuild(tmp_path):

@@ -8,16 +8,20 @@ reference significantly, and the difference it rests on is significant; otherwis
 """
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from cgbench.config import published
 from cgbench.records import PROFILES as RECORD_PROFILES
 from cgbench.records import collect, run_dir_of
+from cgbench.summaries import budgets
 from cgbench.summaries.ranking import power_at_1sd, sample, significantly_better
 from cgbench.summaries.tables import markdown_table
+from cgbench.tasks import TASKS
 
 PROFILES = tuple(p for p in reversed(RECORD_PROFILES) if p != "smoke")  # most thorough first
 
@@ -208,6 +212,43 @@ def findings(
     return views, [(claim, [claim.check(ev) for ev in views]) for claim in claims]
 
 
+def published_profiles() -> str:
+    """``celeba standard, mnist quick, ...``: each published task's trusted profile."""
+    shown = []
+    for name, task in sorted(TASKS.items()):
+        profile = published(name)["profile"]
+        if not task.synthetic:
+            shown.append(f"{name} `{profile}`" if profile else f"{name} not published")
+    return ", ".join(shown)
+
+
+def _short(verdict: str) -> str:
+    """A verdict without the floor's name and metric (the main table gives them)."""
+    return re.sub(r" not above the \w+ floor on \w+", "", verdict)
+
+
+def along_the_budget(claims: list[Claim], records: list[dict], results_dir: Path) -> list[str]:
+    """Per campaign profile, a table of every claim's verdict at each FLOP milestone.
+
+    The milestone records of `budgets.at_milestones` (profile ``<profile>@<tflop>``, the
+    references copied to each budget) are checked like a profile of their own, so a verdict
+    that changes with compute shows where.
+    """
+    steps = budgets.at_milestones(records)
+    labels = sorted(
+        {r["profile"] for r in steps}, key=lambda p: (p.split("@")[0], float(p.split("@")[1]))
+    )
+    lines = []
+    for profile in dict.fromkeys(p.split("@")[0] for p in labels):
+        mine = [p for p in labels if p.split("@")[0] == profile]
+        views = [Evidence(steps, label, results_dir) for label in mine]
+        cells = [[c.source, c.text, *(_short(c.check(ev).verdict) for ev in views)] for c in claims]
+        header = ["source", "claim", *(f"{p.split('@')[1]} TFLOP" for p in mine)]
+        lines += ["", f"### {profile}: each verdict at each training budget", ""]
+        lines += markdown_table(header, cells)
+    return lines
+
+
 def verdict_table(rows: list[tuple]) -> list[str]:
     """The markdown table of verdicts: a row per claim, a column per profile."""
     cells = [[claim.source, claim.text, *(f.verdict for f in fs)] for claim, fs in rows]
@@ -222,6 +263,7 @@ def render(
     A verdict table with a column per profile, then each claim's rule and, per profile that
     measured it, its numbers and records.
     """
+    records = collect(Path(results_dir)) if records is None else records
     views, rows = findings(claims, results_dir, records)
     lines = [
         "# The papers' claims under one protocol",
@@ -232,10 +274,18 @@ def render(
         "run it uses, each significantly above its task's floor reference, and a",
         "significant difference; otherwise it is *inconclusive* with the reason.",
         "Read each claim in its task's published profile (the `published` block of the",
-        "task's YAML, what `make benchmark` runs with 3 seeds): `standard` for CelebA,",
-        "`quick` for MNIST and the image tasks, under equal FLOP budgets.",
+        "task's YAML, what `make benchmark` runs with 3 seeds), under equal FLOP budgets: "
+        + published_profiles()
+        + ".",
         "",
         *verdict_table(rows),
+        "",
+        "## Along the budget",
+        "",
+        "The same rules on the scores every run had at each FLOP milestone of its profile",
+        "(`budget.milestones`; the column at the profile's budget is the table above). A",
+        "task whose milestones differ from another's shares only the budgets both have.",
+        *along_the_budget(claims, records, results_dir),
     ]
     for claim, found in rows:
         lines += ["", f"## {claim.source}: {claim.text}", "", claim.rule]

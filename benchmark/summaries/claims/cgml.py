@@ -2,10 +2,8 @@
 
 import math
 
-import pandas as pd
-
 from cgbench.summaries.claims.base import EVIDENCE, Claim, Evidence, Finding, decide, stat_line
-from cgbench.summaries.ranking import sample
+from cgbench.summaries.ranking import sample, significantly_better
 
 
 def _modes(ev: Evidence, task: str) -> dict[str, list[dict]]:
@@ -84,58 +82,107 @@ def cgml_quality(ev: Evidence) -> Finding:
 
 
 PLAIN_SHARE = 0.75  # "converges to the plain digit": at least this share of samples is it
-MIN_EVALUATIONS = 5  # a convergence curve needs this many validation points to be read
+HEADROOM_SHARE = 0.25  # convergence target: this far from the best floor towards real data
+
+
+def _curve(run: dict, metric: str) -> list[tuple[float, float, float]]:
+    """``(tflop, seconds, value)`` at each milestone of one run, then at its end, in order."""
+    points = [
+        (float(t), m["train_seconds"], m["scores"][metric])
+        for t, m in (run.get("milestones") or {}).items()
+        if metric in m["scores"]
+    ]
+    points.append((run["train_tflop"], run["train_seconds"], run["scores"][metric]))
+    return sorted(points)
+
+
+def _reach(points: list[tuple[float, float, float]], target: float) -> tuple[float, float]:
+    """TFLOP and seconds at which a lower-is-better curve first reaches ``target``.
+
+    Interpolated in log compute between the two milestones around the crossing; ``inf``
+    when the run never reaches it.
+    """
+    before = None
+    for tflop, seconds, value in points:
+        if value <= target:
+            if before is None or before[2] == value:
+                return tflop, seconds
+            share = (before[2] - target) / (before[2] - value)
+            return tuple(
+                math.exp(math.log(a) + share * (math.log(b) - math.log(a)))
+                for a, b in ((before[0], tflop), (before[1], seconds))
+            )
+        before = (tflop, seconds, value)
+    return math.inf, math.inf
+
+
+def _faster(a: list[float], b: list[float]) -> bool:
+    """Whether reach times ``a`` (one per seed) are shorter than ``b``'s.
+
+    Shorter: every ``a`` reached and some ``b`` not, or significantly lower in log time
+    (Welch, one-sided, over seeds).
+    """
+    if math.inf in a:
+        return False
+    if math.inf in b:
+        return True
+    rows = [sample([{"scores": {"t": math.log(v)}} for v in x], "t") for x in (a, b)]
+    return significantly_better(*rows, higher=False)
 
 
 def cgml_convergence(ev: Evidence) -> Finding:
     """Apply the rule of this check's `CLAIMS` entry to one profile's evidence."""
-    curves = {}
-    for model in ("cgml", "cvae", "cgan"):
-        runs = ev.runs("completion", model)
-        files = [ev.results_dir / p / "val_curves.csv" for p in ev.paths(runs)]
-        files = [f for f in files if f.exists()]
-        if files:
-            curves[model] = pd.read_csv(files[0])
-    if len(curves) < 3:
-        return Finding("not measured", ["completion val_curves.csv missing for a model"])
-    if min(len(c) for c in curves.values()) < MIN_EVALUATIONS:
-        counts = ", ".join(f"{m} {len(c)}" for m, c in curves.items())
-        cgml = ev.paths(ev.runs("completion", "cgml"))[:1]
-        return Finding("not measured", [f"evaluations per curve: {counts}"], cgml)
-    level = max(c["val/sample_l1"].iloc[-1] for c in curves.values())
-    reach = {
-        m: int(c.loc[c["val/sample_l1"] <= level, "batches"].iloc[0]) for m, c in curves.items()
-    }
+    task, metric = "completion", "lpips"
+    groups = {m: ev.runs(task, m) for m in ("cgml", "cvae", "cgan")}
+    if not all(r.get("milestones") for g in groups.values() for r in g) or not all(groups.values()):
+        why = f"{task}: a model has no milestone-scored run here"
+        return Finding("not measured", [why], ev.paths(groups["cgml"]))
+    floor, ceiling = ev.floor(task, metric, higher=False), ev.ceiling(task)
+    if not floor or not ceiling:
+        return Finding("not measured", [f"{task}: no floor or ceiling reference"])
+    best, real = floor[0]["scores"][metric], ceiling[0]["scores"][metric]
+    target = best - HEADROOM_SHARE * (best - real)
+    reach = {m: [_reach(_curve(r, metric), target) for r in g] for m, g in groups.items()}
+    flops = {m: [t for t, _ in v] for m, v in reach.items()}
+    seconds = {m: [s for _, s in v] for m, v in reach.items()}
+    # stability: how often a seed's curve gets worse from one milestone to the next
     rises = {
-        m: int((c["val/sample_l1"].diff() > 0.01 * c["val/sample_l1"]).sum())
-        for m, c in curves.items()
+        m: sum(
+            sum(b[2] > a[2] for a, b in zip(c, c[1:], strict=False))
+            for c in (_curve(r, metric) for r in g)
+        )
+        / len(g)
+        for m, g in groups.items()
     }
-    seconds = {
-        m: ev.runs("completion", m)[0]["train_seconds"] / c["batches"].iloc[-1]
-        for m, c in curves.items()
-    }
-    faster = reach["cgml"] <= min(reach["cvae"], reach["cgan"])
-    faster_s = reach["cgml"] * seconds["cgml"] <= min(
-        reach[m] * seconds[m] for m in ("cvae", "cgan")
+    reasons = [r for r in ev.problems(task, groups, metric, False) if "under-trained" not in r]
+    if all(math.inf in v for v in flops.values()):
+        top = max(r["train_tflop"] for g in groups.values() for r in g)
+        reasons.append(
+            f"under-trained at this budget: no model reaches {metric} {target:.4f} on every "
+            f"seed by {top:.3g} TFLOP"
+        )
+    baselines = ("cvae", "cgan")
+    faster = all(_faster(flops["cgml"], flops[m]) for m in baselines) and all(
+        _faster(seconds["cgml"], seconds[m]) for m in baselines
     )
-    stabler = rises["cgml"] <= min(rises["cvae"], rises["cgan"])
-    groups = {m: ev.runs("completion", m) for m in curves}
-    reasons = ev.problems("completion", groups, "lpips", higher=False)
-    reasons.append("one seed's curve per model")  # curves of more seeds: not compared yet
+    slower = any(_faster(flops[m], flops["cgml"]) for m in baselines)
+    stabler = rises["cgml"] <= min(rises[m] for m in baselines)
+
+    def show(values: dict) -> str:
+        return "; ".join(f"{m} " + ", ".join(f"{v:.3g}" for v in vs) for m, vs in values.items())
+
     numbers = [
-        f"level {level:.4f}; batches to reach it: "
-        + ", ".join(f"{m} {b}" for m, b in reach.items()),
-        "training seconds per batch (a batch's cost differs; CPU, 2 cores): "
-        + ", ".join(f"{m} {t:.2f}" for m, t in seconds.items())
-        + "; so seconds to reach the level: "
-        + ", ".join(f"{m} {reach[m] * t:.0f}" for m, t in seconds.items()),
-        f"faster per batch: {faster}; per second: {faster_s}; "
-        "rises of more than 1% between evaluations: "
-        + ", ".join(f"{m} {n}" for m, n in rises.items()),
-        "plot: report/completion_convergence.png",
+        f"target {metric} {target:.4f}: {HEADROOM_SHARE:.0%} of the way from the best floor "
+        f"({floor[0]['model']} {best:.4f}) to real data ({real:.4f})",
+        f"TFLOP to reach it per seed (inf: not within the budget): {show(flops)}",
+        f"training seconds to reach it (this protocol's hosts): {show(seconds)}",
+        stat_line(ev, groups, metric) + " at the end of the budget",
+        "milestones at which a seed's curve gets worse, per seed: "
+        + ", ".join(f"{m} {n:.2f}" for m, n in rises.items()),
+        f"curves: report/{task}_budget.png",
     ]
-    verdict = decide(reasons, faster and faster_s and stabler, not (faster or faster_s))
-    return Finding(verdict, numbers, ev.paths(ev.runs("completion", "cgml"))[:1])
+    verdict = decide(reasons, faster and stabler, slower)
+    return Finding(verdict, numbers, ev.paths(groups["cgml"]))
 
 
 CLAIMS = [
@@ -170,12 +217,14 @@ CLAIMS = [
     Claim(
         "cGML",
         "Faster and more stable convergence.",
-        "Rule, on completion's validation L1 of one sample (`val_curves.csv`): *faster* = "
-        "fewer batches and fewer seconds to reach the level every model ends at (the worst "
-        "final value); *more stable* = no more rises between evaluations than the baselines. "
-        "Not measured on curves with fewer than 5 evaluations (the quick profile validates "
-        "once); only the first seed's curves are compared so far, so at most inconclusive."
-        + EVIDENCE,
+        "Rule, on completion's milestone scores (every seed scored along its run, "
+        "`budget.milestones`): the target is LPIPS a quarter of the way from the best floor "
+        "reference to real data; *faster* = cGML reaches it on every seed with significantly "
+        "fewer TFLOP and seconds than CVAE and CGAN (Welch over seeds on log compute, "
+        "interpolated between milestones), or reaches it where a baseline does not; *more "
+        "stable* = its curves get worse between milestones no more often. Does not hold if a "
+        "baseline reaches it significantly faster; *under-trained at this budget* if no model "
+        "reaches it." + EVIDENCE,
         cgml_convergence,
     ),
 ]
