@@ -17,7 +17,11 @@ achieved GFLOP/s and its share of this machine's measured peak, and the plain st
 autocast (``bf16_ms``: what mixed precision would buy; adopting it is a quality decision).
 ``peak`` rows measure that peak: the best of 7 timings of a 3x3 convolution and a square
 matmul, fp32 and bf16. Metric rows time each image metric on real CelebA pairs
-(`benchmark.metric_speed`). Hardware and library versions go into every row.
+(`benchmark.metric_speed`). ``bf16_share_of_conv_peak``: the bf16 step against the bf16
+peak. ``inception`` rows: the FID network's images/s as loaded, channels-last and under bf16
+autocast, with the features' drift against the network as loaded. ``--tasks celeba ...``
+times each model on those tasks instead (CelebA's larger steps are where bf16 pays). Hardware
+and library versions go into every row.
 """
 
 import argparse
@@ -38,12 +42,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from cgbench.cells.train import make_model, make_trainer
 from cgbench.config import cache_dir, data_dir, run_config
 from cgbench.datamodules import DataNotFoundError
+from cgbench.metrics.features import inception_input, load_inception
 from cgbench.models import MODELS
 from cgbench.provenance import device_name
 from cgbench.studies import metric_speed
 from cgbench.tasks import TASKS
 
 SPEED_TASKS = ("mnist", "completion_mnist")
+INCEPTION_GFLOP = 5.7  # an Inception-v3 forward pass at 299 px (2 x 2.85 G multiply-adds)
 BF16_STEPS = 5
 
 
@@ -204,53 +210,105 @@ def time_suite(cfg, dm, warmup: int, steps: int, log_dir: Path) -> float:
     return timer.seconds_per_step()  # batches, not optimiser steps (GANs take two a batch)
 
 
-def measure_models(models: list[str], repeats: int, warmup: int, steps: int) -> list[dict]:
-    """One row per model: median suite and plain step times and their ratio."""
+def measure_models(
+    models: list[str], repeats: int, warmup: int, steps: int, tasks: list[str] | None = None
+) -> list[dict]:
+    """One row per (model, task): median suite and plain step times and their ratio.
+
+    Each model on every task of ``tasks`` it can train on; None: its first of `SPEED_TASKS`.
+    """
     rows = []
     for name in models:
-        task = next(t for t in SPEED_TASKS if TASKS[t].cond_kind in MODELS[name].cond_kinds)
-        cfg = run_config(task, name, 0, "quick")
-        dm = TASKS[task].datamodule(data_dir=data_dir(), cache_dir=cache_dir(), **cfg["data"])
-        dm.setup("fit")
-        suite, plain = [], []
-        with tempfile.TemporaryDirectory() as log_dir:
-            for r in range(repeats):  # alternate the order so drift hits both alike
-                pl.seed_everything(r, verbose=False)
-                for which in ("suite", "plain") if r % 2 == 0 else ("plain", "suite"):
-                    if which == "suite":
-                        suite.append(time_suite(cfg, dm, warmup, steps, Path(log_dir)))
-                    else:
-                        model = make_model(cfg, dm, stage_cache=False)
-                        plain.append(time_plain(model, dm.train_dataloader(), warmup, steps))
-        s, p = statistics.median(suite), statistics.median(plain)
-        fresh = partial(make_model, cfg, dm, stage_cache=False)
-        flops = step_flops(fresh(), next(iter(dm.train_dataloader())))
-        # few steps: some kernels (transposed convolutions) are far slower under bf16 here
-        bf16 = time_bf16(fresh(), dm.train_dataloader(), 2, BF16_STEPS)
-        rows.append(
-            {
-                "kind": "train step",
-                "name": name,
-                "task": task,
-                "batch_size": dm.batch_size,
-                "suite_ms": round(1000 * s, 2),
-                "plain_ms": round(1000 * p, 2),
-                "ratio": round(s / p, 3),
-                "images_per_second": round(dm.batch_size / s, 1),
-                "gflop_per_step": round(flops / 1e9, 3),
-                "gflops_per_s": round(flops / p / 1e9, 1),
-                "bf16_ms": round(1000 * bf16, 2),
-                "bf16_speedup": round(p / bf16, 3),
-                "repeats": repeats,
-                "steps": steps,
-            }
-        )
-        print(
-            f"{name:6s} on {task}: suite {1000 * s:.1f} ms/step, plain {1000 * p:.1f} "
-            f"ms/step, ratio {s / p:.3f}",
-            flush=True,
-        )
+        fits = [t for t in tasks or SPEED_TASKS if TASKS[t].cond_kind in MODELS[name].cond_kinds]
+        rows += [
+            _measure(name, task, repeats, warmup, steps) for task in (fits if tasks else fits[:1])
+        ]
     return rows
+
+
+def measure_inception(batch: int = 16, repeats: int = 3) -> list[dict]:
+    """The FID Inception network's images/s: as loaded, channels-last, channels-last bf16.
+
+    On real-sized inputs (64 px images resized to 299), ``feature_drift``: the relative L2
+    change of the 2048-d features against the network as loaded (parity for fp32 layouts;
+    what bf16 would cost FID).
+    """
+    net, reason = load_inception()
+    if net is None:
+        return [{"kind": "inception", "name": "unavailable", "note": reason}]
+    images = inception_input(
+        torch.rand(batch, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    )
+    last = images.contiguous(memory_format=torch.channels_last)
+    cases = {
+        "as loaded (TorchScript, fp32)": (images, torch.float32),
+        "channels_last fp32": (last, torch.float32),
+        "channels_last bf16 autocast": (last, torch.bfloat16),
+    }
+    rows, base = [], None
+    with torch.inference_mode():
+        for name, (x, dtype) in cases.items():
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype != torch.float32):
+                seconds = _best_of(lambda x=x: net(x), repeats)
+                features = net(x).float()
+            base = features if base is None else base
+            drift = float((features - base).norm() / base.norm())
+            rows.append(
+                {
+                    "kind": "inception",
+                    "name": name,
+                    "batch_size": batch,
+                    "images_per_second": round(batch / seconds, 2),
+                    "feature_drift": drift,
+                    "gflops_per_s": round(batch * INCEPTION_GFLOP / seconds, 1),
+                }
+            )
+    return rows
+
+
+def _measure(name: str, task: str, repeats: int, warmup: int, steps: int) -> dict:
+    """`measure_models`' row of one model on one task."""
+    cfg = run_config(task, name, 0, "quick")
+    dm = TASKS[task].datamodule(data_dir=data_dir(), cache_dir=cache_dir(), **cfg["data"])
+    dm.setup("fit")
+    suite, plain = [], []
+    with tempfile.TemporaryDirectory() as log_dir:
+        for r in range(repeats):  # alternate the order so drift hits both alike
+            pl.seed_everything(r, verbose=False)
+            for which in ("suite", "plain") if r % 2 == 0 else ("plain", "suite"):
+                if which == "suite":
+                    suite.append(time_suite(cfg, dm, warmup, steps, Path(log_dir)))
+                else:
+                    model = make_model(cfg, dm, stage_cache=False)
+                    plain.append(time_plain(model, dm.train_dataloader(), warmup, steps))
+    s, p = statistics.median(suite), statistics.median(plain)
+    fresh = partial(make_model, cfg, dm, stage_cache=False)
+    flops = step_flops(fresh(), next(iter(dm.train_dataloader())))
+    # few steps: some kernels (transposed convolutions) are far slower under bf16 here
+    bf16 = time_bf16(fresh(), dm.train_dataloader(), 2, BF16_STEPS)
+    row = {
+        "kind": "train step",
+        "name": name,
+        "task": task,
+        "batch_size": dm.batch_size,
+        "suite_ms": round(1000 * s, 2),
+        "plain_ms": round(1000 * p, 2),
+        "ratio": round(s / p, 3),
+        "images_per_second": round(dm.batch_size / s, 1),
+        "gflop_per_step": round(flops / 1e9, 3),
+        "gflops_per_s": round(flops / p / 1e9, 1),
+        "bf16_ms": round(1000 * bf16, 2),
+        "bf16_speedup": round(p / bf16, 3),
+        "bf16_gflops_per_s": round(flops / bf16 / 1e9, 1),
+        "repeats": repeats,
+        "steps": steps,
+    }
+    print(
+        f"{name:6s} on {task}: suite {1000 * s:.1f} ms/step, plain {1000 * p:.1f} "
+        f"ms/step, ratio {s / p:.3f}",
+        flush=True,
+    )
+    return row
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -261,12 +319,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--metric-pairs", type=int, default=2000)
+    parser.add_argument(
+        "--tasks", nargs="*", help="time each model on each of these tasks (default: its first)"
+    )
     parser.add_argument("--out", type=Path, default=Path("results/speed.csv"))
     args = parser.parse_args(argv)
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     try:
         peak = measure_peak()
-        rows = peak + measure_models(args.models, args.repeats, args.warmup, args.steps)
+        rows = peak + measure_models(args.models, args.repeats, args.warmup, args.steps, args.tasks)
+        rows += measure_inception()
         metric_rows = metric_speed.measure(args.metric_pairs, batch_size=250)
     except DataNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
@@ -283,7 +345,16 @@ def main(argv: list[str] | None = None) -> None:
     table = pd.DataFrame(rows)
     conv_peak = next(r["gflops_per_s"] for r in peak if r["name"] == "conv2d 3x3 float32")
     steps = table["kind"] == "train step"
+    bf16_peak = next(r["gflops_per_s"] for r in peak if r["name"] == "conv2d 3x3 bfloat16")
     table.loc[steps, "share_of_conv_peak"] = (table.loc[steps, "gflops_per_s"] / conv_peak).round(3)
+    table.loc[steps, "bf16_share_of_conv_peak"] = (
+        table.loc[steps, "bf16_gflops_per_s"] / bf16_peak
+    ).round(3)
+    inception = table["kind"] == "inception"
+    peaks = table["name"].str.contains("bf16").map({True: bf16_peak, False: conv_peak})
+    table.loc[inception, "share_of_conv_peak"] = (
+        table.loc[inception, "gflops_per_s"] / peaks[inception]
+    ).round(3)  # each against the peak of its own precision
     table["device"], table["threads"] = device_name(), torch.get_num_threads()
     table["cpu"], table["python"] = (
         platform.processor() or platform.machine(),
