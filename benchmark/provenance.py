@@ -192,7 +192,8 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
 
     ``model``: the model's module with the shared bases and nets; ``data``: the DataModules;
     ``scoring``: the metrics, the evaluation loops and the frozen evaluator files;
-    ``copying``: the copying check (`cgbench.scoring.copying`, one of `OPTIONAL_PARTS`). Models
+    ``copying``: the copying check (`cgbench.scoring.copying`, one of `OPTIONAL_PARTS`);
+    ``cas``: the classification accuracy score (`cgbench.scoring.cas`, optional too). Models
     that are not registered (external samples) have no ``model`` part.
     """
     from cgbench import datamodules, metrics
@@ -211,11 +212,14 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     parts["copying"] = _digest(
         [PACKAGE_ROOT / "scoring" / "copying.py", PACKAGE_ROOT / "cells" / "copy_check.py"]
     )
+    parts["cas"] = _digest(
+        [PACKAGE_ROOT / "scoring" / "cas.py", PACKAGE_ROOT / "cells" / "cas_check.py"]
+    )
     return parts
 
 
 # Parts added after records existed: a record without one lacks that measure, it is not stale.
-OPTIONAL_PARTS = {"copying"}
+OPTIONAL_PARTS = {"copying", "cas"}
 
 
 def staleness(record: dict) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from cgbench.cells.cas_check import cas_scores
 from cgbench.cells.copy_check import copy_scores
 from cgbench.config import EVAL_DEFAULTS, cache_dir, config_sha, data_dir, lpips_backbone
 from cgbench.errors import ConfigError, build, lookup
@@ -78,12 +79,13 @@ def score_cell(
 
 
 def score_with_copies(scoring: Scoring, cfg: dict, generator) -> dict:
-    """`score` and the copying check (`copy_scores`): the scored part of a record."""
+    """`score`, the copying check (`copy_scores`) and CAS (`cas_scores`): a record's scores."""
     result = score(generator, scoring.task, scoring.dm, scoring.classifier, cfg)
-    copies, why_not = copy_scores(generator, scoring, cfg)
-    result["scores"] |= copies
-    result["higher_is_better"] |= dict.fromkeys(copies, False)
-    result["unavailable"] |= why_not
+    for check, higher in ((copy_scores, False), (cas_scores, True)):
+        extra, why_not = check(generator, scoring, cfg)
+        result["scores"] |= extra
+        result["higher_is_better"] |= dict.fromkeys(extra, higher)
+        result["unavailable"] |= why_not
     return result
 
 
