@@ -11,7 +11,7 @@ never replaced), the summary to ``results/bf16_parity.{csv,md}``; a rerun skips 
 record, so a cut-short study goes on where it stopped. Scoring runs in fp32 either way.
 
 bf16 is adopted by the runner (``trainer.precision: auto``) only where every case passes
-and the host's bf16 convolution is faster (`cgbench.provenance.auto_precision`).
+and a training step under bf16 autocast runs faster on the host (`cgbench.provenance.auto_precision`).
 """
 
 import argparse
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cgbench.cells.train import run_one
-from cgbench.provenance import device_name
+from cgbench.provenance import host
 from cgbench.records import atomic_write
 from cgbench.summaries.ranking import two_sample_p
 from cgbench.summaries.tables import markdown_table, num
@@ -104,7 +104,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
                 "bf16_train_s": bf16["train_seconds"].mean(),
                 "speedup": fp32["train_seconds"].mean() / bf16["train_seconds"].mean(),
                 "tflop": group["train_tflop"].mean(),
-                "device": device_name(),
+                "device": f"{host()['cpu']} ({', '.join(host()['isa'])}), 1 thread a run",
                 "created": dt.date.today().isoformat(),
             }
         )
@@ -141,7 +141,8 @@ def markdown(summary: pd.DataFrame) -> str:
         "difference a 3 vs 3 comparison finds with 80% power; a pass says no difference larger",
         "than about that, not that there is none.",
         "",
-        f"Host: {device}.",
+        f"Host: {device}; the training seconds are of runs that shared the host's two cores",
+        "with another job, so the speedups are indicative (`results/speed.csv` times steps).",
         "",
     ]
     return "\n".join(intro + markdown_table(header, rows)) + "\n"
