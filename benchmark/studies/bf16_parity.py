@@ -11,7 +11,8 @@ never replaced), the summary to ``results/bf16_parity.{csv,md}``; a rerun skips 
 record, so a cut-short study goes on where it stopped. Scoring runs in fp32 either way.
 
 bf16 is adopted by the runner (``trainer.precision: auto``) only where every case passes
-and a training step under bf16 autocast runs faster on the host (`cgbench.provenance.auto_precision`).
+and a training step under bf16 autocast runs faster on the host
+(`cgbench.provenance.auto_precision`).
 """
 
 import argparse
