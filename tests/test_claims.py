@@ -135,6 +135,10 @@ def test_convergence_is_decided_from_the_milestones_of_every_seed(tmp_path):
     assert convergence_verdict(text) == "holds"
     assert "target lpips 0.2250" in text
     assert "cgml 1.5" in text  # reached between the 1 and 2 TFLOP milestones
+    rows = [line for line in text.splitlines() if "| Faster and more stable" in line]
+    along = rows[1].split(" | ")[2:]  # the budget table: 1, 2, 4, 8 TFLOP
+    assert along[0].startswith("inconclusive (under-trained at this budget")  # none by 1
+    assert along[1] == "holds"  # by 2 TFLOP cGML reached it on every seed, no baseline did
 
 
 def test_convergence_that_no_model_reaches_is_under_trained_not_refuted(tmp_path):

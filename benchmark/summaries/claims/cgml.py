@@ -86,11 +86,15 @@ HEADROOM_SHARE = 0.25  # convergence target: this far from the best floor toward
 
 
 def _curve(run: dict, metric: str) -> list[tuple[float, float, float]]:
-    """``(tflop, seconds, value)`` at each milestone of one run, then at its end, in order."""
+    """``(tflop, seconds, value)`` at each milestone of one run, then at its end, in order.
+
+    Only the milestones before the record's own compute: a milestone's record
+    (`budgets.at_milestones`) carries the whole run's milestones.
+    """
     points = [
-        (float(t), m["train_seconds"], m["scores"][metric])
-        for t, m in (run.get("milestones") or {}).items()
-        if metric in m["scores"]
+        (m["train_tflop"], m["train_seconds"], m["scores"][metric])
+        for m in (run.get("milestones") or {}).values()
+        if metric in m["scores"] and m["train_tflop"] < run["train_tflop"]
     ]
     points.append((run["train_tflop"], run["train_seconds"], run["scores"][metric]))
     return sorted(points)
