@@ -32,3 +32,19 @@ def test_each_milestone_is_a_budget_of_its_own_with_the_references_beside_it():
     assert cvae.loc[3.0, "vs_floor"] == "below floor"  # under the floor early ...
     assert cvae.loc[28.0, "vs_floor"] == "above floor"  # ... above it at the budget
     assert "| cvae | 0.5100 (3; –<) | 0.9100 (3; r1>) |" in budgets.markdown(rows)
+
+
+def test_an_order_that_flips_between_budgets_is_listed_even_below_the_floor():
+    import pandas as pd
+
+    def row(model, tflop, mean):
+        return {"task": "t", "profile": "standard", "tflop": tflop, "model": model,
+                "reference": "", "higher": False, "mean": mean, "std": 0.001, "n_seeds": 3}  # fmt: skip
+
+    rows = pd.DataFrame(
+        [row("a", 1.0, 0.20), row("b", 1.0, 0.25), row("a", 8.0, 0.09), row("b", 8.0, 0.07)]
+        + [row("c", 1.0, 0.30), row("c", 8.0, 0.30)]  # behind both at every budget: no flip
+    )
+    assert budgets.rank_changes(rows) == [
+        "t (standard): a ahead of b at 1 TFLOP, behind at 8 (Welch, one-sided, 5%)"
+    ]

@@ -15,6 +15,7 @@ the other tables.
 """
 
 import pandas as pd
+from scipy import stats
 
 from cgbench.summaries.tables import markdown_table
 
@@ -60,8 +61,11 @@ def at_milestones(records: list[dict]) -> list[dict]:
     return out
 
 
-def milestone_rows(table: pd.DataFrame, primary_of) -> pd.DataFrame:
-    """The long ``milestones.csv`` from `leaderboard_table` over `at_milestones` records."""
+def milestone_rows(table: pd.DataFrame, primary_of, higher_of=lambda task: True) -> pd.DataFrame:
+    """The long ``milestones.csv`` from `leaderboard_table` over `at_milestones` records.
+
+    ``primary_of(task)``: its ranking metric; ``higher_of(task)``: whether higher is better.
+    """
     if table.empty:
         return pd.DataFrame()
     rows = []
@@ -76,6 +80,7 @@ def milestone_rows(table: pd.DataFrame, primary_of) -> pd.DataFrame:
                 "model": row["model"],
                 "reference": row["reference"] if isinstance(row["reference"], str) else "",
                 "metric": metric,
+                "higher": higher_of(row["task"]),
                 "mean": row.get(f"{metric}_mean"),
                 "std": row.get(f"{metric}_std"),
                 "n_seeds": row["n_seeds"],
@@ -89,23 +94,40 @@ def milestone_rows(table: pd.DataFrame, primary_of) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["task", "profile", "tflop", "reference", "model"])
 
 
+def _ahead(a: pd.Series, b: pd.Series, higher: bool) -> bool:
+    """Whether milestone row ``a`` beats ``b`` significantly (Welch, one-sided, 5%, seeds)."""
+    if min(a["n_seeds"], b["n_seeds"]) < 2 or pd.isna(a["mean"]) or pd.isna(b["mean"]):
+        return False
+    diff = (a["mean"] - b["mean"]) * (1 if higher else -1)
+    _, p = stats.ttest_ind_from_stats(
+        a["mean"], a["std"], a["n_seeds"], b["mean"], b["std"], b["n_seeds"], equal_var=False
+    )
+    return bool(diff > 0 and p / 2 < 0.05)
+
+
 def rank_changes(rows: pd.DataFrame) -> list[str]:
-    """Pairs of models whose rank groups swap order between two budgets (significantly)."""
+    """Pairs of models whose order flips between two budgets, significantly at both.
+
+    Every model is compared, ranked or not (a model under the floor can still overtake
+    another): at each budget Welch's one-sided test over seeds at 5%; a pair is listed when
+    one is significantly ahead at some budget and significantly behind at another.
+    """
     notes = []
-    models = rows[rows["reference"] == ""]
+    models = rows[(rows["reference"] == "") & ~rows["model"].str.contains("[", regex=False)]
     for (task, profile), group in models.groupby(["task", "profile"]):
-        ranks = group.pivot_table(index="model", columns="tflop", values="rank", aggfunc="first")
-        seen = set()
-        for a in ranks.index:
-            for b in ranks.index:
-                ra, rb = ranks.loc[a], ranks.loc[b]
-                ahead, behind = ra[ra < rb].index, ra[ra > rb].index
-                if len(ahead) and len(behind) and (b, a) not in seen:
-                    seen.add((a, b))
+        higher = bool(group["higher"].iloc[0]) if "higher" in group else True
+        by = {m: g.set_index("tflop") for m, g in group.groupby("model")}
+        names = sorted(by)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                shared = sorted(set(by[a].index) & set(by[b].index))
+                ahead = [t for t in shared if _ahead(by[a].loc[t], by[b].loc[t], higher)]
+                behind = [t for t in shared if _ahead(by[b].loc[t], by[a].loc[t], higher)]
+                if ahead and behind:
                     notes.append(
-                        f"{task} ({profile}): {a} ranks ahead of {b} at "
+                        f"{task} ({profile}): {a} ahead of {b} at "
                         f"{', '.join(f'{t:g}' for t in ahead)} TFLOP, behind at "
-                        f"{', '.join(f'{t:g}' for t in behind)}"
+                        f"{', '.join(f'{t:g}' for t in behind)} (Welch, one-sided, 5%)"
                     )
     return notes
 
@@ -153,5 +175,7 @@ def markdown(rows: pd.DataFrame) -> str:
         lines.append("")
     changes = rank_changes(rows)
     lines += ["## Where a ranking changes with the budget", ""]
-    lines += [f"- {c}" for c in changes] or ["None so far: no two models swap rank groups."]
+    lines += [f"- {c}" for c in changes] or [
+        "None so far: no two models swap a significant order between budgets."
+    ]
     return "\n".join([*lines, ""])

@@ -278,7 +278,9 @@ def render(
         "leaderboard.md": markdown(table, records),
     }
     steps = budgets.milestone_rows(
-        leaderboard_table(budgets.at_milestones(records)), lambda t: TASKS[t].primary
+        leaderboard_table(budgets.at_milestones(records)),
+        lambda t: TASKS[t].primary,
+        lambda t: direction(records, t, TASKS[t].primary),
     )
     texts["milestones.csv"] = steps.to_csv(index=False, float_format="%.6g")
     texts["milestones.md"] = budgets.markdown(steps)
