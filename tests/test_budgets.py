@@ -39,7 +39,8 @@ def test_an_order_that_flips_between_budgets_is_listed_even_below_the_floor():
 
     def row(model, tflop, mean):
         return {"task": "t", "profile": "standard", "tflop": tflop, "model": model,
-                "reference": "", "higher": False, "mean": mean, "std": 0.001, "n_seeds": 3}  # fmt: skip
+                "reference": "", "higher": False, "mean": mean, "std": 0.001,
+                "n_seeds": 3}  # fmt: skip
 
     rows = pd.DataFrame(
         [row("a", 1.0, 0.20), row("b", 1.0, 0.25), row("a", 8.0, 0.09), row("b", 8.0, 0.07)]
