@@ -204,7 +204,8 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     ``model``: the model's module with the shared bases and nets; ``data``: the DataModules;
     ``scoring``: the metrics, the evaluation loops and the frozen evaluator files;
     ``copying``: the copying check (`cgbench.scoring.copying`, one of `OPTIONAL_PARTS`);
-    ``cas``: the classification accuracy score (`cgbench.scoring.cas`, optional too). Models
+    ``cas``: the classification accuracy score (`cgbench.scoring.cas`, optional too);
+    ``composite``: colorization's kept lightness (`cgbench.scoring.lightness`, optional). Models
     that are not registered (external samples) have no ``model`` part.
     """
     from cgbench import datamodules, metrics
@@ -223,6 +224,7 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     parts["copying"] = _digest(
         [PACKAGE_ROOT / "scoring" / "copying.py", PACKAGE_ROOT / "cells" / "copy_check.py"]
     )
+    parts["composite"] = _digest([PACKAGE_ROOT / "scoring" / "lightness.py"])
     parts["cas"] = _digest(
         [PACKAGE_ROOT / "scoring" / "cas.py", PACKAGE_ROOT / "cells" / "cas_check.py"]
     )
@@ -230,7 +232,7 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
 
 
 # Parts added after records existed: a record without one lacks that measure, it is not stale.
-OPTIONAL_PARTS = {"copying", "cas"}
+OPTIONAL_PARTS = {"copying", "cas", "composite"}
 
 
 def staleness(record: dict) -> str:

@@ -34,12 +34,15 @@ class Task:
         paste_back: Completion: samples are composited ``m * x_hat + (1 - m) * x`` before
             scoring, as the field scores inpainting, so visible pixels a model was given count
             for nothing.
+        keep_lightness: Colorization: each sample's chroma is put on the input's lightness
+            before scoring (`cgbench.scoring.lightness`), as the field scores L -> ab.
         features: The frozen evaluator (`cgbench.evaluators`) whose last hidden layer is the
             ``*_eval`` distribution metrics' feature space, for tasks without an evaluator of
             their own (image tasks: the one of their base dataset).
         synthetic: Offline test data; never part of the published leaderboard.
         version: Bumped whenever the split, preprocessing or a metric definition changes
-            (2: protocol v2, fixed random evaluation subsets, paste-back, per-attribute rates).
+            (2: protocol v2, fixed random evaluation subsets, paste-back, per-attribute rates;
+            colorization 3: samples keep the input's lightness).
     """
 
     name: str
@@ -49,6 +52,7 @@ class Task:
     primary: str
     edit_metrics: tuple[str, ...] = ()
     paste_back: bool = False
+    keep_lightness: bool = False
     features: str | None = None
     synthetic: bool = False
     version: int = 2
@@ -93,9 +97,11 @@ TASKS: dict[str, Task] = {
         "colorization",
         ColorizationDataModule,
         "image",
-        (*IMAGE_METRICS, "lightness_l1", *DISTRIBUTION),
+        (*IMAGE_METRICS, *DISTRIBUTION),  # lightness_l1 is 0 once L is kept
         "lpips",
+        keep_lightness=True,
         features="celeba",
+        version=3,
     ),
     "completion": Task(
         "completion",

@@ -23,6 +23,7 @@ from cgbench.metrics import METRICS, load_lpips
 from cgbench.provenance import record_fields
 from cgbench.records import file_lock, write_run
 from cgbench.scoring.evaluate import sample_grid, score_model
+from cgbench.scoring.lightness import KeepLightness
 from cgbench.scoring.spaces import feature_spaces
 from cgbench.tasks import TASKS
 
@@ -80,6 +81,7 @@ def score_cell(
 
 def score_with_copies(scoring: Scoring, cfg: dict, generator) -> dict:
     """`score`, the copying check (`copy_scores`) and CAS (`cas_scores`): a record's scores."""
+    generator = as_scored(generator, scoring.task)
     result = score(generator, scoring.task, scoring.dm, scoring.classifier, cfg)
     for check, higher in ((copy_scores, False), (cas_scores, True)):
         extra, why_not = check(generator, scoring, cfg)
@@ -225,8 +227,14 @@ def grid_rows(dm, n_rows: int = 10) -> list[str]:
     ]
 
 
+def as_scored(generator, task):
+    """``generator`` as the task scores it: on colorization, keeping the input's lightness."""
+    return KeepLightness(generator) if task.keep_lightness else generator
+
+
 def sample_grids(model, task, dm, seed: int) -> dict:
     """The record's sample grids: the model's, and each variant's on the same conditions."""
+    model = as_scored(model, task)  # what is scored is shown
     first_batch = next(iter(dm.test_dataloader()))
     grids = {"samples": sample_grid(model, *first_batch, seed=seed, composite=task.paste_back)}
     for variant in model.variants:  # the same conditions and noise, e.g. LC without its actor

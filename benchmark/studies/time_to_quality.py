@@ -26,7 +26,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from cgbench.cells.pipeline import load_evaluator, make_datamodule
+from cgbench.cells.pipeline import as_scored, load_evaluator, make_datamodule
 from cgbench.cells.train import make_model, make_trainer
 from cgbench.config import (
     EVAL_DEFAULTS,
@@ -111,7 +111,10 @@ def curve(
     k = (EVAL_DEFAULTS | cfg["eval"])["k_samples"]
 
     def score(model) -> float:
-        return evaluate(model, loader, metrics, k, seed, composite=task.paste_back)[0][task.primary]
+        scored = as_scored(model, task)  # colorization: on the input's lightness
+        return evaluate(scored, loader, metrics, k, seed, composite=task.paste_back)[0][
+            task.primary
+        ]
 
     pl.seed_everything(seed, verbose=False)
     model = make_model(cfg, dm, stage_cache=False)
