@@ -72,16 +72,6 @@ def accuracy(net: EvaluatorCNN, x: torch.Tensor, y: torch.Tensor, kind: str) -> 
 
 
 def cas(samples, conditions, real_x, real_y, kind: str, seed: int = 0, steps: int = STEPS):
-    """CAS: train on ``(samples, conditions)``, test on the real ``(real_x, real_y)``.
-
-    On one thread, whatever the caller's: 200 training steps amplify the rounding of a
-    multi-threaded reduction, and a matrix's cells run 1-thread workers or one 2-thread
-    process, which must score alike.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        net = train_classifier(samples, conditions, kind, seed, steps)
-        return accuracy(net, real_x, real_y, kind)
-    finally:
-        torch.set_num_threads(threads)
+    """CAS: train on ``(samples, conditions)``, test on the real ``(real_x, real_y)``."""
+    net = train_classifier(samples, conditions, kind, seed, steps)
+    return accuracy(net, real_x, real_y, kind)
