@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     resc.add_argument("--models", nargs="*", default=[])
     resc.add_argument("--profile", default=None, choices=PROFILES)
     resc.set_defaults(fn=train.cmd_rescore)
+    items = sub.add_parser("items", help="keep per-row values for records that lack them")
+    items.add_argument("--tasks", nargs="*", default=[])
+    items.add_argument("--models", nargs="*", default=[])
+    items.set_defaults(fn=train.cmd_items)
     refs = sub.add_parser("references", help="score the floor and ceiling rows of tasks")
     refs.add_argument("--tasks", nargs="*", default=[])
     refs.add_argument("--profile", default="published", choices=("published", *PROFILES))
@@ -159,7 +163,21 @@ def main(argv: list[str] | None = None) -> int:
     clf.add_argument("--train", action="store_true", help="train them (benchmark/frozen/)")
     clf.add_argument("--force", action="store_true", help="with --train: replace existing ones")
     clf.set_defaults(fn=tables.cmd_evaluators)
-    for p in (run, board, rep, repro, clf, cond, scr, mig, refs, resc, tune, sub.choices["claims"]):
+    for p in (
+        run,
+        board,
+        rep,
+        repro,
+        clf,
+        cond,
+        scr,
+        mig,
+        refs,
+        resc,
+        items,
+        tune,
+        sub.choices["claims"],
+    ):
         p.add_argument("--results-dir", type=Path, default=Path("results"))
         p.add_argument("--debug", action="store_true", help="show tracebacks of input errors")
         p.add_argument("--include-synthetic", action="store_true", help=argparse.SUPPRESS)

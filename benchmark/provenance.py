@@ -205,7 +205,8 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     ``scoring``: the metrics, the evaluation loops and the frozen evaluator files;
     ``copying``: the copying check (`cgbench.scoring.copying`, one of `OPTIONAL_PARTS`);
     ``cas``: the classification accuracy score (`cgbench.scoring.cas`, optional too);
-    ``composite``: colorization's kept lightness (`cgbench.scoring.lightness`, optional). Models
+    ``composite``: colorization's kept lightness (`cgbench.scoring.lightness`, optional);
+    ``items``: the ranking metric per scored row (`cgbench.scoring.items`, optional). Models
     that are not registered (external samples) have no ``model`` part.
     """
     from cgbench import datamodules, metrics
@@ -228,11 +229,12 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     parts["cas"] = _digest(
         [PACKAGE_ROOT / "scoring" / "cas.py", PACKAGE_ROOT / "cells" / "cas_check.py"]
     )
+    parts["items"] = _digest([PACKAGE_ROOT / "scoring" / "items.py"])
     return parts
 
 
 # Parts added after records existed: a record without one lacks that measure, it is not stale.
-OPTIONAL_PARTS = {"copying", "cas", "composite"}
+OPTIONAL_PARTS = {"copying", "cas", "composite", "items"}
 
 
 def staleness(record: dict) -> str:

@@ -8,6 +8,7 @@ a second process never leaves half a file, and two writers never share a tempora
 
 import contextlib
 import fcntl
+import functools
 import io
 import json
 import os
@@ -16,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 REQUIRED = {"task", "model", "seed", "scores"}
 # least to most thorough; a path component
@@ -31,6 +33,7 @@ def run_path(results_dir: Path, task: str, model: str, profile: str, seed: int) 
 
 
 RECORD = "metrics.json"  # a run folder's record, written last: its presence marks a finished run
+ITEMS = "items.pt"  # the ranking metric's value per scored row (`cgbench.scoring.items`)
 
 
 def run_dir_of(record: dict) -> str:
@@ -120,10 +123,11 @@ def validation_curves(frame: pd.DataFrame | None) -> str | None:
     )
 
 
-def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None:
+def write_run(run_dir: Path, config_text: str, record: dict, grids=None, files=None) -> None:
     """Write a run's files atomically; ``metrics.json`` goes last, marking the run complete.
 
-    ``grids`` maps a file stem (``samples``, ``samples_prior``) to an image tensor.
+    ``grids`` maps a file stem (``samples``, ``samples_prior``) to an image tensor; ``files``
+    a file name to its bytes (``items.pt``).
     """
     run_dir = Path(run_dir)
     atomic_write(run_dir / "config.yaml", config_text)
@@ -136,7 +140,35 @@ def write_run(run_dir: Path, config_text: str, record: dict, grids=None) -> None
             atomic_write(run_dir / name, text)
     for stem, grid in (grids or {}).items():
         atomic_write(run_dir / f"{stem}.png", png_bytes(grid))
+    for name, data in (files or {}).items():
+        atomic_write(run_dir / name, data)
     atomic_write(run_dir / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def amend_run(run_dir: Path, record: dict, files: dict) -> None:
+    """Add ``files`` (name: bytes) to a finished run and rewrite its record, the record last."""
+    for name, data in files.items():
+        atomic_write(Path(run_dir) / name, data)
+    atomic_write(Path(run_dir) / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+@functools.lru_cache(maxsize=512)
+def read_items(run_dir: str) -> dict | None:
+    """A run's ``items.pt`` (``{"metric", "rows", "values"}``), None when it has none.
+
+    Cached: the tables read each run's file once however many comparisons use it.
+    """
+    path = Path(run_dir) / ITEMS
+    if not path.exists():
+        return None
+    return torch.load(path, weights_only=True)
+
+
+def items_bytes(items: dict) -> bytes:
+    """``items`` (tensors and a metric name) as the bytes of an ``items.pt``."""
+    buffer = io.BytesIO()
+    torch.save(items, buffer)
+    return buffer.getvalue()
 
 
 def read_record(path: Path) -> dict | None:
@@ -170,10 +202,11 @@ def collect(results_dir: Path, annotate=None) -> list[dict]:
 
     A record made with ``--set`` overrides gets profile ``<profile>*``. A record's sampling
     ``variants`` (LC's prior samples) become records of their own, with model
-    ``<model>[<variant>]`` and ``variant_of`` set; they are shown but never ranked.
+    ``<model>[<variant>]`` and ``variant_of`` set; they are shown but never ranked. Each
+    record names its folder in ``_dir`` (where `read_items` finds its per-row values).
     """
-    runs = map(read_run, iter_runs(results_dir))
-    records = [r for r in runs if r is not None]  # corrupt: warned, left out
+    runs = [(path, read_run(path)) for path in iter_runs(results_dir)]
+    records = [r | {"_dir": str(path)} for path, r in runs if r is not None]  # corrupt: left out
     for r in records:
         r |= annotate(r) if annotate else {"stale": False}
         if r.get("overrides"):
@@ -191,6 +224,7 @@ def variant_records(record: dict) -> list[dict]:
             "model": f"{record['model']}[{name}]",
             "variant_of": record["model"],
             "higher_is_better": {k: record["higher_is_better"][k] for k in variant["scores"]},
+            "items": None,  # the run's per-row values are its main samples', not the variant's
         }
         for name, variant in (record.get("variants") or {}).items()
     ]

@@ -192,6 +192,10 @@ class ReplayGenerator(ConditionalGenerator):
         self.order = [position[row] for row in order]
         self.cursor, self.draw = 0, 0
 
+    def rewind(self) -> None:
+        """Serve from the first row again, for a second pass of the loops (`scoring.items`)."""
+        self.cursor, self.draw = 0, 0
+
     def first_draws(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample 0 of each of ``rows`` (test-split rows) and their conditions, off the order."""
         position = {row: i for i, row in enumerate(self.rows)}

@@ -9,6 +9,7 @@ every record of a task is scored on the same rows by the same code.
 
 import dataclasses
 import inspect
+import math
 from pathlib import Path
 
 import torch
@@ -21,8 +22,9 @@ from cgbench.errors import ConfigError, build, lookup
 from cgbench.evaluators import load_frozen, load_or_train
 from cgbench.metrics import METRICS, load_lpips
 from cgbench.provenance import record_fields
-from cgbench.records import file_lock, write_run
+from cgbench.records import ITEMS, file_lock, items_bytes, write_run
 from cgbench.scoring.evaluate import sample_grid, score_model
+from cgbench.scoring.items import row_items
 from cgbench.scoring.lightness import KeepLightness
 from cgbench.scoring.spaces import feature_spaces
 from cgbench.tasks import TASKS
@@ -68,6 +70,7 @@ def score_cell(
         overrides: The ``--set`` strings the config was resolved with.
     """
     result = score_with_copies(scoring, cfg, generator)
+    items, why_not = primary_items(scoring, cfg, generator, result["scores"])
     if grids is None:
         grids = sample_grids(generator, scoring.task, scoring.dm, cfg["seed"])
     if base is None:
@@ -75,8 +78,37 @@ def score_cell(
             scoring.task, cfg, scoring.dm, scoring.info, config_sha(cfg), overrides
         )
     record = base | result | fields | {"grid_rows": grid_rows(scoring.dm)}
-    write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record, grids)
+    record |= items_field(items, why_not)
+    files = {ITEMS: items_bytes(items)} if items else {}
+    write_run(run_dir, yaml.safe_dump(cfg, sort_keys=True), record, grids, files)
     return record
+
+
+def primary_items(scoring: Scoring, cfg: dict, generator, scores: dict):
+    """``(items, "")`` of the ranking metric (`scoring.items.row_items`), or ``(None, why)``.
+
+    Kept only where they give the record's own score again (same samples, same value), so
+    the bootstrap never resamples anything but what was scored.
+    """
+    getattr(generator, "rewind", lambda: None)()  # replayed samples: served again from row 0
+    task, settings = scoring.task, EVAL_DEFAULTS | cfg["eval"]
+    context = scoring_context(task, scoring.dm, scoring.classifier, cfg, spaces=False)
+    items = row_items(as_scored(generator, task), task, scoring.dm, context,
+                      settings["k_samples"], cfg["seed"], settings["max_batches"])  # fmt: skip
+    if items is None:
+        return None, f"{task.primary} has no value per scored row"
+    score = scores.get(task.primary)
+    if score is None or not math.isclose(items.pop("score"), score, rel_tol=1e-5, abs_tol=1e-7):
+        return None, f"a second pass did not give {task.primary} {score} again"
+    return items, ""
+
+
+def items_field(items: dict | None, why_not: str) -> dict:
+    """The record's ``items`` field: what ``items.pt`` holds, or why it has none."""
+    if items is None:
+        return {"items": {"unavailable": why_not}}
+    values = items["values"]
+    return {"items": {"file": ITEMS, "metric": items["metric"], "shape": list(values.shape)}}
 
 
 def score_with_copies(scoring: Scoring, cfg: dict, generator) -> dict:
@@ -157,13 +189,17 @@ def load_evaluator(task, dm, cfg: dict, results_dir: Path = Path("results")):
     return load_frozen(task.name, dm) or load_or_train(task.name, dm, cfg["evaluator"], cache_dir())
 
 
-def score(model, task, dm, classifier, cfg: dict) -> dict:
-    """`score_model` with the task's scoring context (evaluator, LPIPS, feature spaces, size)."""
+def scoring_context(task, dm, classifier, cfg: dict, spaces: bool = True) -> dict:
+    """What the metrics' constructors ask for: evaluator, LPIPS, feature spaces, image size.
+
+    ``spaces`` False leaves the feature spaces out (their reference features cost time), for
+    callers that score no distribution metric.
+    """
     lpips_net, lpips_info = None, {}
     if any("lpips" in n for n in task.metrics + task.edit_metrics):
         lpips_net, lpips_info = load_lpips(lpips_backbone())
-    spaces, spaces_missing = feature_spaces(task, dm, classifier, cfg)
-    context = {
+    spaces, spaces_missing = feature_spaces(task, dm, classifier, cfg) if spaces else ({}, {})
+    return {
         "image_size": dm.x_shape[1],
         "classifier": classifier,
         "cond_kind": dm.cond_kind,
@@ -173,12 +209,16 @@ def score(model, task, dm, classifier, cfg: dict) -> dict:
         "features": spaces,
         "features_unavailable": spaces_missing,
     }
+
+
+def score(model, task, dm, classifier, cfg: dict) -> dict:
+    """`score_model` with the task's scoring context (`scoring_context`) and eval settings."""
     settings = EVAL_DEFAULTS | cfg["eval"]  # eval.metrics: already in task.metrics
     result = score_model(
         model,
         dm,
         task,
-        context,
+        scoring_context(task, dm, classifier, cfg),
         k_samples=settings["k_samples"],
         seed=cfg["seed"],
         max_batches=settings["max_batches"],

@@ -167,6 +167,22 @@ def samples_for(kind: str, x, y, dm, k: int, classifier, seed: int = 0) -> torch
     raise ConfigError(f"unknown reference {kind!r}; choose from {', '.join(ROLES)}")
 
 
+def reference_config(task_name: str, kind: str, profile: str, overrides=()) -> dict:
+    """The config a reference is scored under (its record's ``config.yaml``)."""
+    return _config(task_name, kind, 0, profile, overrides) | {"reference": ROLES[kind]}
+
+
+def reference_generator(kind: str, scoring, cfg: dict) -> tuple[ReplayGenerator, torch.Tensor]:
+    """The reference's samples for the scored rows, served as the loops visit them.
+
+    Returns:
+        The replaying generator and the scored rows' real images ``(N, C, H, W)``.
+    """
+    order, rows, x, y = scored_rows(scoring.dm, cfg["eval"]["max_batches"])
+    samples = samples_for(kind, x, y, scoring.dm, cfg["eval"]["k_samples"], scoring.classifier)
+    return ReplayGenerator(samples, y, rows, order), x
+
+
 def score_references(
     task_name: str, profile: str = "quick", overrides=(), results_dir=None, force: bool = False
 ) -> list[dict]:
@@ -180,7 +196,7 @@ def score_references(
     task = lookup(TASKS, task_name, "task")
     out, scoring = [], None
     for kind in kinds(task):
-        cfg = _config(task_name, kind, 0, profile, overrides) | {"reference": ROLES[kind]}
+        cfg = reference_config(task_name, kind, profile, overrides)
         sha = config_sha(cfg)
         run_dir = run_path(results_dir, task_name, kind, profile, 0)
         old = read_run(run_dir)
@@ -189,12 +205,9 @@ def score_references(
             continue
         if scoring is None:  # one datamodule and evaluator for all the task's references
             scoring = prepare(task_name, cfg, results_dir)
-            order, rows, x, y = scored_rows(scoring.dm, cfg["eval"]["max_batches"])
-        k = cfg["eval"]["k_samples"]
-        samples = samples_for(kind, x, y, scoring.dm, k, scoring.classifier)
-        replay = ReplayGenerator(samples, y, rows, order)
+        replay, x = reference_generator(kind, scoring, cfg)
         fields = {"status": "ok", "reference": ROLES[kind]}
-        grids = {"samples": _grid(samples, x, y)}
+        grids = {"samples": _grid(replay.samples, x, replay.conditions)}
         out.append(
             score_cell(scoring, cfg, replay, run_dir, fields, grids=grids, overrides=overrides)
         )

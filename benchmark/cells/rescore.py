@@ -21,6 +21,8 @@ from cgbench.provenance import code_fingerprint, evaluator_summary, git_sha, sta
 from cgbench.records import iter_runs, read_run
 from cgbench.tasks import TASKS
 
+RESCORED = ("scoring", "items")  # the fingerprint parts a rescore brings up to date
+
 
 def rescorable(run_dir: Path, record: dict, cfg: dict) -> bool:
     """Whether a record differs from today's only in its scoring and its weights are kept.
@@ -74,8 +76,8 @@ def rescore_run(run_dir: Path, results_dir: Path) -> str:
         "evaluator": scoring.info and evaluator_summary(scoring.info),
         "config_sha": config_sha(cfg),
         "weights_sha": record.get("weights_sha", record["config_sha"]),
-        "code": record.get("code", {})
-        | {"scoring": code_fingerprint(scoring.task.name, "")["scoring"]},
+        "code": record.get("code", {})  # what scoring recomputes: the metrics, the rows' values
+        | {k: v for k, v in code_fingerprint(scoring.task.name, "").items() if k in RESCORED},
         "rescored": {
             "git_sha": git_sha(),
             "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

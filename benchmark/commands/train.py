@@ -1,6 +1,6 @@
 """Commands that train, score or rescore cells.
 
-``run``, ``references``, ``rescore``, ``reproduce``, ``tune``.
+``run``, ``references``, ``rescore``, ``items``, ``reproduce``, ``tune``.
 """
 
 import sys
@@ -78,6 +78,20 @@ def cmd_rescore(args) -> int:
     outcomes = rescore.rescore(args.results_dir, tasks, models, args.profile)
     done = sum(o == "rescored" for o in outcomes.values())
     print(f"{done} of {len(outcomes)} run(s) rescored")
+    shared.rebuild(args.results_dir, args.include_synthetic, summaries=False)
+    return 0
+
+
+def cmd_items(args) -> int:
+    """Add per-row values to records that lack them (`cgbench.cells.backfill`), then tables."""
+    from cgbench.cells import backfill
+
+    tasks = shared.names(args.tasks, TASKS, shared.published_tasks()) if args.tasks else None
+    models = shared.names(args.models, MODELS, list(MODELS)) if args.models else None
+    check_data_dir()
+    outcomes = backfill.backfill(args.results_dir, tasks, models)
+    done = sum(o == "items added" for o in outcomes.values())
+    print(f"{done} of {len(outcomes)} run(s) got items")
     shared.rebuild(args.results_dir, args.include_synthetic, summaries=False)
     return 0
 

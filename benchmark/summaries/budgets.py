@@ -36,9 +36,8 @@ def at_milestones(records: list[dict]) -> list[dict]:
             float(t): m | {"scores": m.get("variants", {}).get(variant)} if variant else m
             for t, m in r["milestones"].items()
         }
-        steps[float(r.get("budget_tflop") or r["train_tflop"])] = {
-            k: r.get(k) for k in ("scores", "train_tflop", "train_seconds")
-        }
+        final = float(r.get("budget_tflop") or r["train_tflop"])
+        steps[final] = {k: r.get(k) for k in ("scores", "train_tflop", "train_seconds", "items")}
         for tflop, m in steps.items():
             if m["scores"] is None:
                 continue
@@ -52,6 +51,7 @@ def at_milestones(records: list[dict]) -> list[dict]:
                     "train_seconds": m["train_seconds"],
                     "budget_tflop": tflop,
                     "milestone_tflop": tflop,
+                    "items": m.get("items"),  # per-row values: the final scores' only
                 }
             )
     for r in records:  # references score fixed rows: the same line at every budget

@@ -144,13 +144,15 @@ def _floor_verdict(p_above: float, p_below: float) -> str:
     return "below floor" if p_below < ALPHA else "not distinguishable from floor"
 
 
-def _rank_budget(table: pd.DataFrame, idx, higher: bool, gated: bool) -> None:
+def _rank_budget(table: pd.DataFrame, idx, higher: bool, gated: bool, metric: str) -> None:
     """Floor test, gates and rank groups of one task's rows under one budget, in place.
 
     A model is ``above floor`` when it beats the best floor reference significantly, Holm's
     correction over the table's models; only those are ranked (on label and attribute tasks
     also only those the `gate` lets through). Rank groups: models share the leader's rank until
     one is significantly worse than it, Holm's correction over every pair of ranked models.
+    Every test is `ranking.p_better` on ``metric``: over seeds, and over the test rows too
+    where the runs kept their per-row values.
     """
     rows = table.loc[idx]
     floors = rows[rows["reference"] == "floor"]
@@ -159,10 +161,10 @@ def _rank_budget(table: pd.DataFrame, idx, higher: bool, gated: bool) -> None:
     eligible = list(models.index)
     if not floors.empty:
         best = floors.sort_values("_mean", ascending=not higher).iloc[0]
-        tests = [p_better(models.loc[i], best, higher) for i in models.index]
+        tests = [p_better(models.loc[i], best, higher, metric) for i in models.index]
         for i, p_above in zip(models.index, holm(tests), strict=True):
             row = models.loc[i]
-            table.at[i, "vs_floor"] = _floor_verdict(p_above, p_better(best, row, higher))
+            table.at[i, "vs_floor"] = _floor_verdict(p_above, p_better(best, row, higher, metric))
             table.at[i, "floor_power"] = power_at_1sd(len(row["_values"]), 1)
         eligible = [i for i in eligible if table.at[i, "vs_floor"] == "above floor"]
     if gated:
@@ -173,7 +175,7 @@ def _rank_budget(table: pd.DataFrame, idx, higher: bool, gated: bool) -> None:
     ranked = models.loc[eligible]
     ranked = ranked[ranked["variant_of"].isna()].sort_values("_mean", ascending=not higher)
     pairs = [(a, b) for n, a in enumerate(ranked.index) for b in ranked.index[n + 1 :]]
-    adjusted = holm([p_better(ranked.loc[a], ranked.loc[b], higher) for a, b in pairs])
+    adjusted = holm([p_better(ranked.loc[a], ranked.loc[b], higher, metric) for a, b in pairs])
     worse = {pair for pair, p in zip(pairs, adjusted, strict=True) if p < ALPHA}
     leader, rank = None, 0
     for position, i in enumerate(ranked.index, 1):
@@ -233,7 +235,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         if primary is None or table.loc[idx, "_mean"].isna().all():
             continue
         gated = task in TASKS and TASKS[task].cond_kind in ("label", "attributes")
-        _rank_budget(table, idx, direction(records, task, primary), gated)
+        _rank_budget(table, idx, direction(records, task, primary), gated, primary)
     table["rank"] = table["rank"].astype("Int64")
     order = {name: i for i, name in enumerate(reversed(PROFILES))}  # most thorough first
     table["budget"] = table["budget"].map(lambda b: order.get(b, len(order)))
@@ -244,7 +246,7 @@ def leaderboard_table(records: list[dict]) -> pd.DataFrame:
         na_position="last",
     )
     table["primary_low"], table["primary_high"] = table["_low"], table["_high"]
-    return table.drop(columns=["budget", "kind", "_values", "_mean", "_low", "_high"])
+    return table.drop(columns=["budget", "kind", "_values", "_mean", "_low", "_high", "_items"])
 
 
 TABLES = (

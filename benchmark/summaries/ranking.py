@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from cgbench.metrics import METRICS
+from cgbench.summaries.bootstrap import items_of, p_two_level, same_rows
 from cgbench.summaries.tables import missing
 
 ALPHA = 0.05  # the level of every test here; Holm: the family-wise level
@@ -36,12 +37,19 @@ def ci95(std: float, n: int) -> float:
 def sample(runs: list[dict], metric: str) -> dict:
     """What a significance test needs of a group of seeds' runs on one metric.
 
-    ``{"_values": per-seed values, "_mean", "_low", "_high", "ci_over"}``: the 95% interval is
-    Student's t over seeds with two or more, else the one run's bootstrap over test items
-    (recorded for the ranking metric), else the value itself (``ci_over`` empty).
+    ``{"_values": per-seed values, "_mean", "_low", "_high", "ci_over", "_items"}``: the 95%
+    interval is Student's t over seeds with two or more, else the one run's bootstrap over
+    test items (recorded for the ranking metric), else the value itself (``ci_over`` empty);
+    ``_items`` the runs' per-row values where every run kept them (`bootstrap.items_of`).
     """
     values = [r["scores"][metric] for r in runs if not missing(r["scores"].get(metric))]
     mean = float(np.mean(values)) if values else math.nan
+    items = items_of(runs, metric) if len(values) == len(runs) else None
+    return _interval(runs, metric, values, mean) | {"_items": items}
+
+
+def _interval(runs: list[dict], metric: str, values: list[float], mean: float) -> dict:
+    """`sample`'s values and 95% interval."""
     if len(values) >= 2:
         half = ci95(float(np.std(values, ddof=1)), len(values))
         return {
@@ -64,8 +72,22 @@ def sample(runs: list[dict], metric: str) -> dict:
     return {"_values": values, "_mean": mean, "_low": mean, "_high": mean, "ci_over": ""}
 
 
-def p_better(a: dict, b: dict, higher: bool) -> float:
-    """One-sided p-value of "row ``a`` beats row ``b``" on the primary metric.
+def p_better(a: dict, b: dict, higher: bool, metric: str | None = None) -> float:
+    """One-sided p-value of "row ``a`` beats row ``b``" on ``metric`` (`sample` rows).
+
+    Over seeds (`p_over_seeds`); where both rows kept their per-row values on the same rows,
+    the larger of that and the paired two-level bootstrap's (`bootstrap.p_two_level`): the
+    answer must hold for other training runs and for another draw of test rows.
+    """
+    p = p_over_seeds(a, b, higher)
+    items_a, items_b = a.get("_items"), b.get("_items")
+    if metric and same_rows(items_a, items_b):
+        p = max(p, p_two_level(items_a, items_b, metric, higher))
+    return p
+
+
+def p_over_seeds(a: dict, b: dict, higher: bool) -> float:
+    """One-sided p-value of "row ``a`` beats row ``b``" over the rows' seeds.
 
     Two or more seeds each: Welch's t-test over the seeds' values. Seeds against a reference
     row (one deterministic run on the same rows): a one-sample t-test of the seeds against its
@@ -102,9 +124,9 @@ def _fixed(row) -> bool:
     return len(values) == 1 and isinstance(row.get("reference"), str)
 
 
-def significantly_better(a: dict, b: dict, higher: bool) -> bool:
+def significantly_better(a: dict, b: dict, higher: bool, metric: str | None = None) -> bool:
     """Whether row ``a`` beats row ``b`` at the 5% level (one test, no multiplicity)."""
-    return p_better(a, b, higher) < ALPHA
+    return p_better(a, b, higher, metric) < ALPHA
 
 
 def power_at_1sd(n_a: int, n_b: int, sds: float = 1.0) -> float:

@@ -126,7 +126,7 @@ class Evidence:
             sample(runs, metric) | {"reference": runs[0].get("reference") if runs else None}
             for runs in (a, b)
         )  # a reference row is one fixed run: seeds meet it with a one-sample test
-        return significantly_better(a_row, b_row, higher)
+        return significantly_better(a_row, b_row, higher, metric)
 
     def problems(
         self,
@@ -193,7 +193,9 @@ EVIDENCE = (
     " Every verdict needs 3 seeds of every run it uses, each significantly above the task's best"
     " floor reference (one-sample t-test of the seeds against it); otherwise it is"
     " inconclusive, with the reason. Comparisons use Welch's one-sided t-test over seeds at 5%,"
-    " under the profile's budgets. Power with 3 seeds a side: "
+    " under the profile's budgets; where both sides kept their per-row values (`items.pt`), the"
+    " paired two-level bootstrap over seeds and test rows must agree too (the larger p)."
+    " Power with 3 seeds a side (the t-test's, an upper bound): "
     f"{power_at_1sd(3, 3):.2f} at a one-SD difference, {power_at_1sd(3, 3, 2):.2f} at two"
     f" (against a floor: {power_at_1sd(3, 1):.2f}, {power_at_1sd(3, 1, 2):.2f}), so"
     " `inconclusive (not significant)` is not `equal`."
