@@ -1,7 +1,6 @@
 """Per-row values of the ranking metric (`scoring.items`) and the paired two-level bootstrap."""
 
 import json
-import os
 import shutil
 
 import pytest
@@ -22,13 +21,16 @@ TASK_KINDS = ("synthetic_label", "synthetic_attributes", "synthetic_image")
 def smoke_runs(tmp_path_factory):
     """One smoke CVAE run per condition kind, with the references `run` scores beside it.
 
-    Returns the results folder and the cache the run kept its weights in (each test has its
-    own cache: `conftest.isolated_cache`).
+    Returns the results folder and the cache the run kept its weights in (a module fixture
+    is set up before `conftest.isolated_cache` gives each test its own).
     """
     results = tmp_path_factory.mktemp("items") / "results"
+    cache = tmp_path_factory.mktemp("items_cache")  # set up before any test's own cache
     args = ["--tasks", *TASK_KINDS, "--models", "cvae", "--results-dir", str(results)]
-    assert main(["run", *args, "--logger", "none", *SMOKE]) == 0
-    return results, os.environ["CGBENCH_CACHE"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CGBENCH_CACHE", str(cache))
+        assert main(["run", *args, "--logger", "none", *SMOKE]) == 0
+    return results, str(cache)
 
 
 def _value(task: str, items: dict) -> float:
