@@ -50,7 +50,15 @@ def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
     assert smoke_run(results) == 0
     path = run_path(results, "synthetic_label", "cvae", "smoke", 0) / "metrics.json"
     record = json.loads(path.read_text())
-    assert set(record["code"]) == {"model", "data", "scoring", "copying", "cas", "composite"}
+    assert set(record["code"]) == {
+        "model",
+        "data",
+        "scoring",
+        "copying",
+        "cas",
+        "composite",
+        "items",
+    }
     assert staleness(record) == ""
     record["code"]["scoring"] = "0" * 12  # as if the metrics had changed since
     assert staleness(record) == "code (scoring)"
