@@ -8,6 +8,7 @@ every record of a task is scored on the same rows by the same code.
 """
 
 import dataclasses
+import functools
 import inspect
 import math
 from pathlib import Path
@@ -189,6 +190,12 @@ def load_evaluator(task, dm, cfg: dict, results_dir: Path = Path("results")):
     return load_frozen(task.name, dm) or load_or_train(task.name, dm, cfg["evaluator"], cache_dir())
 
 
+@functools.lru_cache(maxsize=2)
+def _lpips(backbone: str | None):
+    """`load_lpips`, once a process: every milestone and the per-row pass share the frozen net."""
+    return load_lpips(backbone)
+
+
 def scoring_context(task, dm, classifier, cfg: dict, spaces: bool = True) -> dict:
     """What the metrics' constructors ask for: evaluator, LPIPS, feature spaces, image size.
 
@@ -197,7 +204,7 @@ def scoring_context(task, dm, classifier, cfg: dict, spaces: bool = True) -> dic
     """
     lpips_net, lpips_info = None, {}
     if any("lpips" in n for n in task.metrics + task.edit_metrics):
-        lpips_net, lpips_info = load_lpips(lpips_backbone())
+        lpips_net, lpips_info = _lpips(lpips_backbone())
     spaces, spaces_missing = feature_spaces(task, dm, classifier, cfg) if spaces else ({}, {})
     return {
         "image_size": dm.x_shape[1],
