@@ -58,7 +58,7 @@ def test_a_scored_record_carries_cas_unless_its_profile_turns_it_off(tmp_path):
         (cell,) = plan([task], ["cvae"], {task: "smoke"}, {task: [0]}, overrides)
         return run_cell(cell, tmp_path / str(len(overrides)))
 
-    off = record()  # the smoke profile: eval.cas false
+    off = record()  # the synthetic tasks and the smoke profile: eval.cas false
     assert "cas" not in off["scores"] and "eval.cas" in off["unavailable"]["cas"]
     on = record("eval.cas=true")
     assert 0 <= on["scores"]["cas"] <= 1 and "cas" not in on["unavailable"]

@@ -19,6 +19,7 @@ import yaml
 from cgbench.cells.cas_check import KINDS as CAS_KINDS
 from cgbench.cells.cas_check import cas_scores
 from cgbench.cells.copy_check import copy_scores
+from cgbench.cells.standardised_check import standardised_scores
 from cgbench.config import EVAL_DEFAULTS, cache_dir, config_sha, data_dir, lpips_backbone
 from cgbench.errors import ConfigError, build, lookup
 from cgbench.evaluators import load_frozen, load_or_train
@@ -114,10 +115,14 @@ def items_field(items: dict | None, why_not: str) -> dict:
 
 
 def score_with_copies(scoring: Scoring, cfg: dict, generator) -> dict:
-    """`score`, the copying check (`copy_scores`) and CAS (`cas_scores`): a record's scores."""
+    """`score` and the checks beside it: a record's scores.
+
+    The copying check (`copy_scores`), FID/KID on standardised evaluator features
+    (`standardised_scores`) and CAS (`cas_scores`), each its own optional code part.
+    """
     generator = as_scored(generator, scoring.task)
     result = score(generator, scoring.task, scoring.dm, scoring.classifier, cfg)
-    checks = [(copy_scores, False)]
+    checks = [(copy_scores, False), (standardised_scores, False)]
     # eval.cas (unset: on; not in EVAL_DEFAULTS, so published configs keep their hashes): the
     # smoke profile turns CAS off, a 200-step classifier per scoring that dominated the tests
     if cfg["eval"].get("cas", True):
