@@ -183,3 +183,20 @@ def test_the_keep_rule_wants_every_ladder_step_farther_and_a_null_kid():
     assert not kid["keep"] and kid["steps_ok"] == 3
     kid = table([0.5, 1, 2, 3, 4], spread=0.1).loc["kid"]  # clean faces 5 spreads from 0
     assert not kid["keep"] and kid["kid_null_ok"] is False and kid["steps_ok"] == 4
+
+
+def test_the_tables_leave_out_what_fails_the_rule_on_celeba_tasks_only(tmp_path):
+    from cgbench.summaries.sanity import VERDICTS, dropped
+
+    assert dropped(tmp_path) == {}  # no study: every metric is shown
+    rows = [
+        ("evaluator", "fid", False),
+        ("evaluator", "kid", True),
+        ("evaluator_std", "kid", True),
+        ("inception", "precision", False),
+    ]
+    pd.DataFrame(rows, columns=["features", "metric", "keep"]).to_csv(tmp_path / VERDICTS)
+    out = dropped(tmp_path)
+    assert out["celeba"] == out["completion"] == ["fid_eval", "intra_fid_eval", "precision"]
+    assert out["celeba_new_attributes"] == ["precision"]  # its own evaluator: not the study's
+    assert "mnist" not in out  # digits were not laddered

@@ -38,6 +38,7 @@ from cgbench.metrics.features import (
     inception_extractor,
     load_inception,
 )
+from cgbench.scoring.standardised import standardiser
 
 
 def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
@@ -64,17 +65,15 @@ def ladders(faces: torch.Tensor) -> dict[str, torch.Tensor]:
 def spaces(train: torch.Tensor) -> dict[str, FeatureSpace]:
     """Every feature space (Inception only when its file is installed).
 
-    ``train``: real training faces ``(N, 3, 64, 64)``, whose evaluator features give the
+    ``train``: real training faces ``(M, 3, 64, 64)``, whose evaluator features give the
     standardised space its per-feature mean and spread.
     """
     evaluator = evaluator_extractor(frozen_network("celeba", (3, 64, 64))[0])
     out = {"evaluator": FeatureSpace("evaluator", evaluator, "celeba", 256)}
-    with torch.inference_mode():
-        feats = evaluator(train).double()
-    mean, spread = feats.mean(0), feats.std(0).clamp(min=1e-6)  # (D,): dead units stay 0
+    apply = standardiser(out["evaluator"](train))  # the scored fid_evalz's own transform
 
     def standardised(x: torch.Tensor) -> torch.Tensor:
-        return (evaluator(x).double() - mean) / spread
+        return apply(evaluator(x))
 
     out["evaluator_std"] = FeatureSpace("evaluator_std", standardised, "celeba", 256)
     net, reason = load_inception()
@@ -86,6 +85,7 @@ def spaces(train: torch.Tensor) -> dict[str, FeatureSpace]:
 
 
 TRAINING = "training faces"  # uncorrupted faces the evaluator trained on
+STATS_FACES = 2000  # training faces behind the standardised space's mean and spread
 FARTHER = {"fid": 1, "kid": 1, "precision": -1, "recall": -1, "density": -1, "coverage": -1}
 
 
@@ -130,7 +130,8 @@ def main(n: int = 200, out: Path = Path("results/fid_sanity.csv")) -> pd.DataFra
         for split in (dm.test_set, dm.val_set, dm.train_set)
     )
     rows = []
-    for name, space in spaces(train).items():
+    stats = torch.stack([dm.train_set[i][0] for i in range(min(STATS_FACES, len(dm.train_set)))])
+    for name, space in spaces(stats).items():
         real = space(test)
         for corruption, images in ({TRAINING: train} | ladders(held_out)).items():
             start = time.perf_counter()
