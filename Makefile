@@ -83,10 +83,7 @@ campaign: $(STAMP) ## The compute campaign (4x budgets, milestones), committing 
 	OMP_NUM_THREADS=1 $(PY) -m cgbench.workflows.campaign $(if $(HOURS),--hours $(HOURS)) \
 		$(if $(TASKS_ONLY),--tasks $(TASKS_ONLY))
 
-metric-bf16-parity: $(STAMP) ## 3 seeds fp32 vs 3 bf16 at equal FLOPs (MNIST, CelebA) -> results/bf16_parity.{csv,md}
-	OMP_NUM_THREADS=1 $(PY) -m cgbench.studies.bf16_parity
-
-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
+metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m cgbench.studies.metric_speed
 
 fid-sanity: $(STAMP) ## FID/KID/PRDC of blurred, noised, JPEG'd real faces, both feature spaces -> results/fid_sanity.csv

@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     resc.add_argument("--models", nargs="*", default=[])
     resc.add_argument("--profile", default=None, choices=PROFILES)
     resc.set_defaults(fn=train.cmd_rescore)
-    items = sub.add_parser("items", help="keep per-row values for records that lack them")
+    items = sub.add_parser(
+        "items", help="add per-row values and standardised FID/KID to records that lack them"
+    )
     items.add_argument("--tasks", nargs="*", default=[])
     items.add_argument("--models", nargs="*", default=[])
     items.set_defaults(fn=train.cmd_items)

@@ -128,7 +128,7 @@ def config_keys() -> dict[str, set | None]:
     return {
         "trainer": None,  # any pl.Trainer argument; the Trainer refuses unknown ones
         "data": None,  # the DataModule's arguments; it refuses unknown ones
-        "eval": {"k_samples", "max_batches", "metrics", "inception", "batch_size", "split"},
+        "eval": {"k_samples", "max_batches", "metrics", "inception", "batch_size", "split", "cas"},
         "evaluator": {"epochs", "lr", "batch_size", "flip", "width"},
         # training compute per run, the same for every model; max_epochs: the cap under it
         # milestones: TFLOP under train_tflop where the run is also scored (anytime scoring)

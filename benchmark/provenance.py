@@ -206,7 +206,8 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
     ``copying``: the copying check (`cgbench.scoring.copying`, one of `OPTIONAL_PARTS`);
     ``cas``: the classification accuracy score (`cgbench.scoring.cas`, optional too);
     ``composite``: colorization's kept lightness (`cgbench.scoring.lightness`, optional);
-    ``items``: the ranking metric per scored row (`cgbench.scoring.items`, optional). Models
+    ``items``: the ranking metric per scored row (`cgbench.scoring.items`, optional);
+    ``standardised``: FID/KID on standardised evaluator features (optional). Models
     that are not registered (external samples) have no ``model`` part.
     """
     from cgbench import datamodules, metrics
@@ -230,11 +231,17 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
         [PACKAGE_ROOT / "scoring" / "cas.py", PACKAGE_ROOT / "cells" / "cas_check.py"]
     )
     parts["items"] = _digest([PACKAGE_ROOT / "scoring" / "items.py"])
+    parts["standardised"] = _digest(
+        [
+            PACKAGE_ROOT / "scoring" / "standardised.py",
+            PACKAGE_ROOT / "cells" / "standardised_check.py",
+        ]
+    )
     return parts
 
 
 # Parts added after records existed: a record without one lacks that measure, it is not stale.
-OPTIONAL_PARTS = {"copying", "cas", "composite", "items"}
+OPTIONAL_PARTS = {"copying", "cas", "composite", "items", "standardised"}
 
 
 def staleness(record: dict) -> str:

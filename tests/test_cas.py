@@ -48,3 +48,17 @@ def test_attribute_accuracy_is_balanced_so_the_majority_scores_one_half():
             return torch.tensor([[5.0, -5.0]]).expand(len(x), -1)
 
     assert accuracy(Majority(), torch.zeros(10, 1, 4, 4), y, "attributes") == pytest.approx(0.5)
+
+
+def test_a_scored_record_carries_cas_unless_its_profile_turns_it_off(tmp_path):
+    from cgbench.workflows.matrix import plan, run_cell
+
+    def record(*overrides):  # one smoke cell, no references
+        task = "synthetic_label"
+        (cell,) = plan([task], ["cvae"], {task: "smoke"}, {task: [0]}, overrides)
+        return run_cell(cell, tmp_path / str(len(overrides)))
+
+    off = record()  # the synthetic tasks and the smoke profile: eval.cas false
+    assert "cas" not in off["scores"] and "eval.cas" in off["unavailable"]["cas"]
+    on = record("eval.cas=true")
+    assert 0 <= on["scores"]["cas"] <= 1 and "cas" not in on["unavailable"]

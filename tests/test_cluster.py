@@ -39,9 +39,6 @@ class Boom(ConditionalGenerator):
 '''
 CELLS = ("run --tasks synthetic_label --profile smoke --logger none --include-synthetic").split()
 TIMING = ("train_seconds", "samples_per_second", "train_stages")  # differ between any two runs
-# CAS trains a classifier on the samples: their float rounding (1 thread here, 2 in the
-# parent) moves it by whole test images on the tiny synthetic split, so it is compared apart
-CHAOTIC = ("cas",)
 
 
 @pytest.fixture
@@ -53,7 +50,7 @@ def failing(plugin_module):
 
 def table(results: str) -> pd.DataFrame:
     board = pd.read_csv(f"{results}/leaderboard.csv")
-    return board.drop(columns=[c for c in board if c.startswith(TIMING + CHAOTIC)])
+    return board.drop(columns=[c for c in board if c.startswith(TIMING)])
 
 
 def test_jobs_in_parallel_processes_give_the_sequential_tables(tmp_path, capsys):
@@ -64,11 +61,8 @@ def test_jobs_in_parallel_processes_give_the_sequential_tables(tmp_path, capsys)
     assert "3 job(s) submitted (subprocess)" in capsys.readouterr().out
     # equal up to float summation order (a job runs 1 thread, this process the default)
     close = {"check_exact": False, "rtol": 1e-3, "atol": 1e-5}
+    # (the synthetic tasks score no CAS, whose classifier float rounding moves by whole images)
     seq, par = (pd.read_csv(tmp_path / d / "scores.csv") for d in ("seq", "par"))
-    chaotic = seq["metric"].isin(CHAOTIC)
-    assert chaotic.any() and (seq["metric"] == par["metric"]).all()
-    assert ((seq["value"] - par["value"]).abs()[chaotic] <= 0.25).all()  # a few test images
-    seq, par = seq[~chaotic].reset_index(drop=True), par[~chaotic].reset_index(drop=True)
     pd.testing.assert_frame_equal(seq, par, **close)
     pd.testing.assert_frame_equal(table(tmp_path / "seq"), table(tmp_path / "par"), **close)
     assert main([*CELLS, *models, *jobs, "--results-dir", str(tmp_path / "par")]) == 0

@@ -3,6 +3,7 @@
 import gzip
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import DATA_DIR
@@ -161,3 +162,41 @@ def test_evaluator_fid_on_real_digits_rises_with_corruption():
         values = [base] + [frechet_distance(real, space(x)) for x in ladder]
         assert values == sorted(values), (name, values)
         assert values[-1] > 3 * base, (name, values)
+
+
+def test_the_keep_rule_wants_every_ladder_step_farther_and_a_null_kid():
+    from cgbench.studies.fid_sanity import TRAINING, behaves
+
+    def table(kids, spread):
+        steps = ["none", "blur sigma 1", "blur sigma 2", "noise sigma 1", "noise sigma 2"]
+        rows = [
+            {"features": "f", "corruption": c, "fid": i, "kid": k, "kid_std": spread,
+             "precision": -i, "recall": -i, "density": -i, "coverage": -i}
+            for i, (c, k) in enumerate(zip(steps, kids, strict=True))
+        ]  # fmt: skip
+        rows.append(rows[0] | {"corruption": TRAINING, "fid": 99.0})  # never a ladder step
+        return behaves(pd.DataFrame(rows)).set_index("metric")
+
+    good = table([0.0, 1, 2, 3, 4], spread=0.1)
+    assert good["keep"].all() and (good["steps_ok"] == 4).all()
+    kid = table([0.0, 2, 1, 3, 4], spread=0.1).loc["kid"]  # one blur step goes back
+    assert not kid["keep"] and kid["steps_ok"] == 3
+    kid = table([0.5, 1, 2, 3, 4], spread=0.1).loc["kid"]  # clean faces 5 spreads from 0
+    assert not kid["keep"] and kid["kid_null_ok"] is False and kid["steps_ok"] == 4
+
+
+def test_the_tables_leave_out_what_fails_the_rule_on_celeba_tasks_only(tmp_path):
+    from cgbench.summaries.sanity import VERDICTS, dropped
+
+    assert dropped(tmp_path) == {}  # no study: every metric is shown
+    rows = [
+        ("evaluator", "fid", False),
+        ("evaluator", "kid", True),
+        ("evaluator_std", "kid", True),
+        ("inception", "precision", False),
+    ]
+    pd.DataFrame(rows, columns=["features", "metric", "keep"]).to_csv(tmp_path / VERDICTS)
+    out = dropped(tmp_path)
+    assert out["celeba"] == out["completion"] == ["fid_eval", "intra_fid_eval", "precision"]
+    assert out["celeba_new_attributes"] == ["precision"]  # its own evaluator: not the study's
+    assert "mnist" not in out  # digits were not laddered

@@ -58,6 +58,7 @@ def test_a_changed_code_digest_marks_the_record_stale(tmp_path):
         "cas",
         "composite",
         "items",
+        "standardised",
     }
     assert staleness(record) == ""
     record["code"]["scoring"] = "0" * 12  # as if the metrics had changed since

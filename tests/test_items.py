@@ -9,6 +9,7 @@ import torch
 from cgbench.__main__ import main
 from cgbench.metrics import METRICS
 from cgbench.records import ITEMS, collect, read_items, run_path
+from cgbench.scoring.standardised import STANDARDISED
 from cgbench.summaries import bootstrap
 from cgbench.summaries.ranking import p_better, p_over_seeds, sample
 from cgbench.tasks import TASKS
@@ -78,9 +79,11 @@ def test_older_records_get_the_same_items_back_without_a_score_changing(
     before = {}
     for run in runs:  # as a record made before items were kept
         record = json.loads((run / "metrics.json").read_text())
-        before[run] = (read_items(str(run))["values"].clone(), record["scores"])
+        before[run] = (read_items(str(run))["values"].clone(), dict(record["scores"]))
         (run / ITEMS).unlink()
-        del record["items"], record["code"]["items"]
+        del record["items"], record["code"]["items"], record["code"]["standardised"]
+        for key in STANDARDISED:  # ... and before the standardised distances
+            del record["scores"][key], record["higher_is_better"][key]
         (run / "metrics.json").write_text(json.dumps(record))
     read_items.cache_clear()
     args = ["--results-dir", str(results), "--include-synthetic"]
@@ -88,7 +91,25 @@ def test_older_records_get_the_same_items_back_without_a_score_changing(
     for run in runs:
         record = json.loads((run / "metrics.json").read_text())
         assert torch.equal(read_items(str(run))["values"], before[run][0])
-        assert record["scores"] == before[run][1] and record["code"]["items"]
+        assert record["scores"] == pytest.approx(before[run][1], rel=1e-9)
+        assert record["code"]["items"] and record["code"]["standardised"]
+        assert not any(record["higher_is_better"][key] for key in STANDARDISED)
+
+
+def test_standardised_distances_stand_beside_fid_eval(smoke_runs):
+    """Every record whose task scores ``fid_eval`` carries them; real faces beat a constant."""
+    for task in TASK_KINDS:
+        scores = {}
+        for model in ("cvae", "ref_real", "ref_constant"):
+            run = run_path(smoke_runs[0], task, model, "smoke", 0)
+            if not run.exists():  # image tasks have other floors
+                continue
+            scores[model] = json.loads((run / "metrics.json").read_text())["scores"]
+            scored = set(STANDARDISED) <= set(scores[model])
+            assert scored == ("fid_eval" in TASKS[task].metrics), (task, model)
+        if "fid_eval" in TASKS[task].metrics:  # raw fid_eval is near 0 for all three here
+            real = scores["ref_real"]["fid_evalz"]
+            assert real < scores["ref_constant"]["fid_evalz"] and real < scores["cvae"]["fid_evalz"]
 
 
 def test_resampled_rates_are_the_metric_s_own_value_on_the_drawn_rows():

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.skipif(
     not (DATA_DIR / "celeba").exists() or frozen_record("celeba") is None,
     reason=f"real CelebA under DATA_DIR={DATA_DIR} and the frozen evaluators are needed",
 )
-SLICE = ["--profile", "quick", "--set", "eval.max_batches=2"]  # 128 test faces: a small real slice
+# 128 test faces, a small real slice; CAS (tests/test_cas.py) off: 200 steps per scored row set
+NO_CAS = ["--set", "eval.cas=false"]
+SLICE = ["--profile", "quick", "--set", "eval.max_batches=2", *NO_CAS]
 
 
 def record(results, task, model, profile="quick"):
@@ -63,6 +65,7 @@ def test_real_faces_with_their_conditions_score_the_evaluators_own_rates(tmp_pat
         *"--profile quick --set".split(),
         rates,
         *"--set eval.k_samples=1 --set eval.max_batches=null".split(),
+        *NO_CAS,
     ]
     assert main(["references", "--tasks", "celeba", "--results-dir", str(results), *args]) == 0
     real = record(results, "celeba", "ref_real")

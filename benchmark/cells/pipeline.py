@@ -16,8 +16,10 @@ from pathlib import Path
 import torch
 import yaml
 
+from cgbench.cells.cas_check import KINDS as CAS_KINDS
 from cgbench.cells.cas_check import cas_scores
 from cgbench.cells.copy_check import copy_scores
+from cgbench.cells.standardised_check import standardised_scores
 from cgbench.config import EVAL_DEFAULTS, cache_dir, config_sha, data_dir, lpips_backbone
 from cgbench.errors import ConfigError, build, lookup
 from cgbench.evaluators import load_frozen, load_or_train
@@ -113,10 +115,21 @@ def items_field(items: dict | None, why_not: str) -> dict:
 
 
 def score_with_copies(scoring: Scoring, cfg: dict, generator) -> dict:
-    """`score`, the copying check (`copy_scores`) and CAS (`cas_scores`): a record's scores."""
+    """`score` and the checks beside it: a record's scores.
+
+    The copying check (`copy_scores`), FID/KID on standardised evaluator features
+    (`standardised_scores`) and CAS (`cas_scores`), each its own optional code part.
+    """
     generator = as_scored(generator, scoring.task)
     result = score(generator, scoring.task, scoring.dm, scoring.classifier, cfg)
-    for check, higher in ((copy_scores, False), (cas_scores, True)):
+    checks = [(copy_scores, False), (standardised_scores, False)]
+    # eval.cas (unset: on; not in EVAL_DEFAULTS, so published configs keep their hashes): the
+    # smoke profile turns CAS off, a 200-step classifier per scoring that dominated the tests
+    if cfg["eval"].get("cas", True):
+        checks.append((cas_scores, True))
+    elif scoring.dm.cond_kind in CAS_KINDS:
+        result["unavailable"]["cas"] = "eval.cas is off in this profile"
+    for check, higher in checks:
         extra, why_not = check(generator, scoring, cfg)
         result["scores"] |= extra
         result["higher_is_better"] |= dict.fromkeys(extra, higher)

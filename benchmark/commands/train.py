@@ -83,15 +83,15 @@ def cmd_rescore(args) -> int:
 
 
 def cmd_items(args) -> int:
-    """Add per-row values to records that lack them (`cgbench.cells.backfill`), then tables."""
+    """Add per-row values and standardised FID/KID where missing (`cells.backfill`), tables."""
     from cgbench.cells import backfill
 
     tasks = shared.names(args.tasks, TASKS, shared.published_tasks()) if args.tasks else None
     models = shared.names(args.models, MODELS, list(MODELS)) if args.models else None
     check_data_dir()
     outcomes = backfill.backfill(args.results_dir, tasks, models)
-    done = sum(o == "items added" for o in outcomes.values())
-    print(f"{done} of {len(outcomes)} run(s) got items")
+    done = sum("added" in o for o in outcomes.values())
+    print(f"{done} of {len(outcomes)} run(s) got items or standardised distances")
     shared.rebuild(args.results_dir, args.include_synthetic, summaries=False)
     return 0
 

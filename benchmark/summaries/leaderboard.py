@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cgbench.records import PROFILES, atomic_write, collect, file_lock
-from cgbench.summaries import best_of_k, budgets
+from cgbench.summaries import best_of_k, budgets, sanity
 from cgbench.summaries.markdown import markdown
 from cgbench.summaries.ranking import (
     ALPHA,
@@ -277,7 +277,7 @@ def render(
     texts = {
         "scores.csv": scores_table(records).to_csv(index=False, float_format="%.6g"),
         "leaderboard.csv": table.to_csv(index=False, float_format="%.6g"),
-        "leaderboard.md": markdown(table, records),
+        "leaderboard.md": markdown(table, records, sanity.dropped(results_dir)),
     }
     steps = budgets.milestone_rows(
         leaderboard_table(budgets.at_milestones(records)),

@@ -7,6 +7,7 @@ import pandas as pd
 
 from cgbench.metrics.distribution import DISTRIBUTION
 from cgbench.records import PROFILES
+from cgbench.scoring.standardised import STANDARDISED
 from cgbench.summaries.ranking import arrow
 from cgbench.summaries.tables import integer, markdown_table, mean_pm, missing, num, tflop
 from cgbench.tasks import TASKS
@@ -14,8 +15,11 @@ from cgbench.tasks import TASKS
 DISTRIBUTION_NOTE = (
     "Distribution metrics: every sample against the scored real test images, on Inception "
     "features (`fid` ...) where the profile turns them on and on the frozen evaluator's last "
-    "hidden layer (`*_eval`); values compare only at equal sample counts (shown)."
+    "hidden layer (`*_eval`); values compare only at equal sample counts (shown). `fid_evalz` "
+    "and `kid_evalz`: FID and KID on the evaluator's features standardised by the real "
+    "training images' (one sample per scored row)."
 )
+DISTRIBUTION_COLUMNS = {*DISTRIBUTION, *STANDARDISED}
 
 
 INTRO = """# cgbench leaderboard
@@ -54,20 +58,21 @@ def _verdict(row) -> str:
     return f"{row['vs_floor']} (power {power:.2f} at 1 SD)"
 
 
-def markdown(table: pd.DataFrame, records: list[dict]) -> str:
+def markdown(table: pd.DataFrame, records: list[dict], dropped: dict | None = None) -> str:
     """One section per task: main table, then per-group and per-attribute tables when present.
 
     The main table has ``mean ± std`` cells and ``↑``/``↓`` headers; the group table shows the
     primary metric per evaluation group (e.g. mask size); the attribute tables (one per
     profile) put each model's per-attribute TPR / TNR beside the references' and the frozen
-    evaluator's own on real test faces.
+    evaluator's own on real test faces. ``dropped``: per task, the distribution metrics left
+    out (`cgbench.summaries.sanity.dropped`).
     """
     lines = [INTRO]
     for task, group in table.groupby("task", sort=True) if not table.empty else []:
         runs = [r for r in records if r["task"] == task]
         metrics = sorted({m for r in runs for m in r["scores"]})
         primary = TASKS[task].primary if task in TASKS else ""
-        main = [m for m in metrics if "@" not in m and m not in DISTRIBUTION]
+        main = [m for m in metrics if "@" not in m and m not in DISTRIBUTION_COLUMNS]
         lines += [f"## {task}", "", f"Ranked by `{primary}`.", ""]
         gated = group["gate"].astype(bool).any()
         header = ["rank", "model", "profile", "seeds", "vs floor", *(["gate"] if gated else [])]
@@ -127,7 +132,15 @@ def markdown(table: pd.DataFrame, records: list[dict]) -> str:
                 for _, r in group.iterrows()
             ]
             lines += [*markdown_table(["model", "profile", *by_group], rows), ""]
-        lines += _distribution(group, records, task, [m for m in metrics if m in DISTRIBUTION])
+        left_out = set((dropped or {}).get(task, ()))
+        shown = [m for m in metrics if m in DISTRIBUTION_COLUMNS and m not in left_out]
+        lines += _distribution(group, records, task, shown)
+        if left_out & set(metrics):
+            lines += [
+                "Left out (they fail the keep rule on real faces, `results/fid_sanity.csv`; "
+                f"`leaderboard.csv` has them): {', '.join(sorted(left_out & set(metrics)))}.",
+                "",
+            ]
         lines += _per_attribute(runs)
     return "\n".join(lines)
 
