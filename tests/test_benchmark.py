@@ -57,6 +57,8 @@ def test_smoke_matrix_writes_records_and_leaderboard(tmp_path, capsys):
         if TASKS[task].cond_kind != "image":  # same noise, one condition flipped
             expected.add("y_flip")
         expected.add("copy_rate")  # the copying check (cgbench.scoring.copying)
+        if "fid_eval" in TASKS[task].metrics:  # beside it, on standardised features
+            expected |= {"fid_evalz", "kid_evalz"}
         if TASKS[task].cond_kind != "image":
             expected.add("cas")  # classification accuracy score (cgbench.scoring.cas)
         expected -= set(record["unavailable"])  # LPIPS without weights: reason, no score
