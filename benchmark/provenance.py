@@ -198,6 +198,9 @@ def model_sources(source: Path, shared: Path, seen: set | None = None) -> set[Pa
     return seen
 
 
+STANDARDISED_PART = "standardised"  # the fingerprint part of `fid_evalz` / `kid_evalz`
+
+
 def code_fingerprint(task: str, model: str) -> dict[str, str]:
     """Digests of the code behind a record, by part, so a code change marks records stale.
 
@@ -231,7 +234,7 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
         [PACKAGE_ROOT / "scoring" / "cas.py", PACKAGE_ROOT / "cells" / "cas_check.py"]
     )
     parts["items"] = _digest([PACKAGE_ROOT / "scoring" / "items.py"])
-    parts["standardised"] = _digest(
+    parts[STANDARDISED_PART] = _digest(
         [
             PACKAGE_ROOT / "scoring" / "standardised.py",
             PACKAGE_ROOT / "cells" / "standardised_check.py",
@@ -241,7 +244,7 @@ def code_fingerprint(task: str, model: str) -> dict[str, str]:
 
 
 # Parts added after records existed: a record without one lacks that measure, it is not stale.
-OPTIONAL_PARTS = {"copying", "cas", "composite", "items", "standardised"}
+OPTIONAL_PARTS = {"copying", "cas", "composite", "items", STANDARDISED_PART}
 
 
 def staleness(record: dict) -> str:

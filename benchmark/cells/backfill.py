@@ -18,7 +18,7 @@ from cgbench.cells.references import reference_config, reference_generator
 from cgbench.cells.standardised_check import standardised_scores
 from cgbench.cells.train import make_model, weights_path
 from cgbench.config import run_config
-from cgbench.provenance import code_fingerprint, staleness
+from cgbench.provenance import STANDARDISED_PART, code_fingerprint, staleness
 from cgbench.records import ITEMS, amend_run, items_bytes, iter_runs, read_run
 from cgbench.scoring.items import ITEMS_PART
 from cgbench.tasks import TASKS
@@ -45,9 +45,6 @@ def _generator(record: dict, scorings: dict, results_dir: Path):
     model = make_model(cfg, scoring.dm)
     model.load_state_dict(torch.load(weights, weights_only=True))
     return model, scoring, cfg
-
-
-STANDARDISED_PART = "standardised"
 
 
 def add_items(run_dir: Path, scorings: dict, results_dir: Path) -> str:
