@@ -13,7 +13,7 @@ WORKERS ?= auto
 TRAIN   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint layers format smoke benchmark campaign leaderboard leaderboard-check report report-screenshot evaluators references rescore reproduce metric-speed speed bf16-parity fid-sanity time-to-quality clean
+.PHONY: help install test test-all lint layers format smoke benchmark campaign tune leaderboard leaderboard-check report report-screenshot evaluators references rescore reproduce metric-speed speed bf16-parity fid-sanity time-to-quality clean
 
 help: ## Show the targets (variables: TASKS MODELS SEEDS PROFILE LOGGER FORCE WORKERS; env DATA_DIR)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,10 @@ reproduce: $(STAMP) ## Retrain TASKS x MODELS (SEEDS) in a scratch folder, compa
 campaign: $(STAMP) ## The compute campaign (4x budgets, milestones), committing each record; HOURS=h caps it
 	OMP_NUM_THREADS=1 $(PY) -m cgbench.workflows.campaign $(if $(HOURS),--hours $(HOURS)) \
 		$(if $(TASKS_ONLY),--tasks $(TASKS_ONLY))
+
+tune: $(STAMP) ## Equal-budget tuning trials of TASKS on the validation split -> results/tuning/ (TASKS=mnist ...)
+	$(if $(filter-out all,$(TASKS)),,$(error name the tasks: make tune TASKS=mnist))
+	$(CGBENCH) tune --tasks $(TASKS) $(if $(filter-out all,$(MODELS)),--models $(MODELS))
 
 metric-speed: $(STAMP) ## Time every image metric on 10,000 pairs of 64x64 faces -> results/metric_speed.csv
 	$(PY) -m cgbench.studies.metric_speed

@@ -182,3 +182,11 @@ def test_the_meter_counts_both_lc_stages_and_its_gradient_penalty(tmp_path):
     assert cached["from_epoch"] == 2 and cached["mflop_per_image"] < latent["mflop_per_image"]
     total = sum(p["tflop"] for p in record["train_phases"])
     assert total == pytest.approx(record["train_tflop"], rel=1e-3)
+
+
+def test_no_trial_repeats_the_default():
+    space = {"lr": [1, 2], "beta1": [0.0, 0.5]}
+    default = {"lr": 1, "beta1": 0.5}
+    for seed in range(5):
+        trials = trial_overrides(space, 4, seed, "t/m", default)
+        assert ("beta1=0.5", "lr=1") not in trials and len(set(trials)) == 4

@@ -66,8 +66,13 @@ def tuning_block(task: str) -> dict:
     return block
 
 
-def trial_overrides(space: dict, trials: int, seed: int, salt: str) -> list[tuple[str, ...]]:
+def trial_overrides(
+    space: dict, trials: int, seed: int, salt: str, default: dict | None = None
+) -> list[tuple[str, ...]]:
     """``trials`` distinct points of the grid ``space``: the YAML default () first.
+
+    ``default``: the default's value of each key of ``space``; the grid point equal to it is
+    left out, so no trial repeats trial 0 and every model gets as many distinct configs.
 
     >>> trial_overrides({"lr": [1, 2], "beta1": [0.5]}, 3, 0, "t/m")[0]
     ()
@@ -75,6 +80,8 @@ def trial_overrides(space: dict, trials: int, seed: int, salt: str) -> list[tupl
     keys = sorted(space)
     grid = list(itertools.product(*(space[k] for k in keys)))
     random.Random(f"{salt}/{seed}").shuffle(grid)
+    if default is not None:
+        grid = [p for p in grid if p != tuple(default.get(k) for k in keys)]
     points = [tuple(f"{k}={json.dumps(v)}" for k, v in zip(keys, p, strict=True)) for p in grid]
     return [(), *points[: max(trials - 1, 0)]]
 
@@ -100,13 +107,17 @@ def run_trials(
     if space is None:
         raise ConfigError(f"{task}.yaml tuning.spaces has no {model!r} entry")
     out_dir = Path(results_dir) / "tuning" / task / model
+    profile = block.get("profile", "quick")
+    default = run_config(task, model, seed, profile, tuple(_overrides(task, model, ())))
+    points = trial_overrides(
+        space, block["trials"], seed, f"{task}/{model}", {k: _value(default, k) for k in space}
+    )
     rows, todo = {}, []
-    for i, point in enumerate(trial_overrides(space, block["trials"], seed, f"{task}/{model}")):
+    for i, point in enumerate(points):
         path = out_dir / f"trial{i:02d}.json"
-        if path.exists() and json.loads(path.read_text())["overrides"] == _overrides(
-            task, model, point
-        ):
-            rows[i] = json.loads(path.read_text())
+        cfg = run_config(task, model, seed, profile, tuple(_overrides(task, model, point)))
+        if path.exists() and json.loads(path.read_text())["config_sha"] == config_sha(cfg):
+            rows[i] = json.loads(path.read_text())  # the same config trained already
         else:
             todo.append(((task, model, i, point, seed, results_dir, logger), {}))
     if executor == "local":
@@ -114,7 +125,6 @@ def run_trials(
     else:
         from cgbench.workflows import cluster
 
-        profile = block.get("profile", "quick")
         params = cluster.settings(checked_config(task, profile).get("cluster"), cluster_flags)
         finished = cluster.run_jobs(
             run_trial, todo, executor, [params] * len(todo), job_dir or cache_dir() / "jobs"
@@ -127,6 +137,12 @@ def run_trials(
             else {"trial": i, "failed": row.error, "log": str(row.stderr)}
         )
     return [rows[i] for i in sorted(rows)]
+
+
+def _value(cfg: dict, key: str):
+    """The value a resolved run config gives a search key (``data.batch_size`` or a model arg)."""
+    section, _, name = key.rpartition(".")
+    return cfg["data"].get(name) if section == "data" else cfg["model_args"].get(key)
 
 
 def _overrides(task: str, model: str, point: tuple[str, ...]) -> list[str]:
