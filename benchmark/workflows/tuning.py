@@ -9,16 +9,17 @@ A task's YAML holds a ``tuning`` block::
         cvae: {sigma_x: [0.1, 0.3, 1.0], y_injection: [input, film]}
 
 Trial 0 is the YAML's config at the time of the search; the others are distinct random points
-of the model's grid (seeded by task, model and search seed). Each trial is an ordinary
-`run_one` with ``--set`` overrides, trained until the profile's FLOP budget is spent
+of the model's grid other than that one (seeded by task, model and search seed). Each trial is
+an ordinary `run_one` with ``--set`` overrides, trained until the profile's FLOP budget is spent
 (`callbacks.FlopBudget`) and scored on the **validation** split (``eval.split=val``) on the
-task's ranking metric alone, so test rows never steer a choice. Its record goes to
+task's ranking metric alone (no CAS), so test rows never steer a choice. Its record goes to
 ``results/tuning/<task>/<model>/trial<NN>.json`` (the overrides, the score, seconds, FLOPs);
 ``results/tuning/<task>.csv`` gathers every trial, so the spread across trials is in the open.
 
 Picking the best and writing it into the task YAML is a reviewed edit with a comment citing the
 trial, not done here. Each record keeps the ``model_args`` it trained with, so the search stays
-readable after the YAML adopts a winner; a rerun skips every trial already recorded.
+readable after the YAML adopts a winner; a rerun skips every trial recorded at the same config
+(``config_sha``), so a search run again after the YAML changed is a new search.
 """
 
 import itertools
@@ -146,8 +147,8 @@ def _value(cfg: dict, key: str):
 
 
 def _overrides(task: str, model: str, point: tuple[str, ...]) -> list[str]:
-    """A trial's ``--set`` list: validation split, ranking metric only, the grid point."""
-    fixed = ["eval.split=val", f"eval.metrics=[{TASKS[task].primary}]"]
+    """A trial's ``--set`` list: validation split, ranking metric only (no CAS), the grid point."""
+    fixed = ["eval.split=val", f"eval.metrics=[{TASKS[task].primary}]", "eval.cas=false"]
     return [*fixed, *(f"models.{model}.{p}" for p in point)]
 
 
