@@ -228,3 +228,24 @@ def test_multimodal_mnist_records_both_modes(isolated_cache):
 
     blank = mode_coverage(Blank(False), dm, k_samples=2, rows=rows)["details"]
     assert blank["neither_share"] > 0.9 and blank["plain_share"] < 0.1, blank
+
+
+@needs_mnist
+def test_tuning_scores_multimodal_mnist_on_validation_rows_with_their_own_modes(isolated_cache):
+    from cgbench.cells.pipeline import score_on_validation
+    from cgbench.datamodules.image_source import tensors_of
+
+    dm = MultimodalCompletionDataModule(data_dir=DATA_DIR, cache_dir=isolated_cache)
+    dm.setup()
+    test_x = dm.test_set.tensors[0]
+    val_x = tensors_of(dm.base.val_set)[0]
+    score_on_validation(dm)
+    x, _ = dm.test_set.tensors
+    n = len(dm.val_set)
+    assert len(x) == n == len(dm.test_modes) == len(dm.mode_targets) < len(test_x)
+    groups = dm.test_groups()  # subsets of the validation rows: no index past them
+    assert sum(len(g) for g in groups.values()) == n and len(groups["overlaid"][0]) == 2
+    overlaid = dm.test_modes[:, 2].bool()
+    assert torch.equal(dm.mode_targets[overlaid, 1], x[overlaid])
+    assert torch.equal(dm.mode_targets[~overlaid, 0], x[~overlaid])
+    assert torch.equal(dm.mode_targets[:, 0], val_x)  # the plain modes: validation digits

@@ -21,6 +21,7 @@ from cgbench.cells.cas_check import cas_scores
 from cgbench.cells.copy_check import copy_scores
 from cgbench.cells.standardised_check import standardised_scores
 from cgbench.config import EVAL_DEFAULTS, cache_dir, config_sha, data_dir, lpips_backbone
+from cgbench.datamodules.image_source import tensors_of
 from cgbench.errors import ConfigError, build, lookup
 from cgbench.evaluators import load_frozen, load_or_train
 from cgbench.metrics import METRICS, load_lpips
@@ -177,11 +178,26 @@ def make_datamodule(task_name: str, cfg: dict):
     if split not in ("test", "val"):
         raise ConfigError(f"{task_name}: eval.split must be test or val, got {split!r}")
     if split == "val":  # tuning trials (cgbench.workflows.tuning): choices never see the test rows
-        dm.test_set = dm.val_set
+        score_on_validation(dm)
     # scoring batches (with eval.max_batches: the scored rows) follow the task's batch size
     # even where a model trains with its own (`config.run_config`)
     dm.eval_batch_size = cfg["eval"].get("batch_size") or dm.batch_size
     return task, dm
+
+
+def score_on_validation(dm) -> None:
+    """Make ``dm``'s scored split its validation rows.
+
+    Multimodal completion keeps per-input modes (``test_modes``, ``mode_targets``) that its
+    ``make("test", x)`` draws with the test split's labels; scoring the validation images
+    through that same call gives them their own groups and mode targets (indexing the test
+    split's modes by validation rows would overrun: 10,000 test vs 5,000 validation digits).
+    """
+    if not hasattr(dm, "test_modes"):
+        dm.test_set = dm.val_set
+        return
+    dm.base.test_set = dm.base.val_set  # where make("test") reads the labels
+    dm.test_set = dm.make("test", tensors_of(dm.base.val_set)[0])
 
 
 def needs_evaluator(task) -> bool:
