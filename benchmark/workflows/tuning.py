@@ -40,6 +40,7 @@ from cgbench.config import (
     load_config,
     run_config,
 )
+from cgbench.metrics import METRICS
 from cgbench.records import atomic_write
 from cgbench.tasks import TASKS
 
@@ -183,7 +184,10 @@ def run_trial(
         "config_sha": config_sha(cfg),
         "score_metric": primary,
         "score": record["scores"].get(primary),
-        "higher_is_better": record["higher_is_better"].get(primary, True),
+        # a diverged trial has no score; its direction is still the metric's
+        "higher_is_better": record["higher_is_better"].get(
+            primary, METRICS[primary].higher_is_better
+        ),
         "y_flip": record["scores"].get("y_flip"),
         "wall_seconds": round(time.perf_counter() - start, 1),
         **{k: record.get(k) for k in TRIAL_FIELDS},
