@@ -9,6 +9,7 @@ import torch
 from skimage.color import lab2rgb, rgb2lab
 from torchvision.io import write_jpeg
 
+from cgbench.cells.pipeline import score_on_validation
 from cgbench.color import lab_to_rgb, rgb_to_lab
 from cgbench.datamodules import (
     CelebADataModule,
@@ -17,6 +18,7 @@ from cgbench.datamodules import (
     DataNotFoundError,
     MultimodalCompletionDataModule,
 )
+from cgbench.datamodules.image_source import tensors_of
 from cgbench.metrics.multimodal import mode_coverage
 
 DATA_DIR = Path(os.environ.get("DATA_DIR", "data"))
@@ -232,9 +234,6 @@ def test_multimodal_mnist_records_both_modes(isolated_cache):
 
 @needs_mnist
 def test_tuning_scores_multimodal_mnist_on_validation_rows_with_their_own_modes(isolated_cache):
-    from cgbench.cells.pipeline import score_on_validation
-    from cgbench.datamodules.image_source import tensors_of
-
     dm = MultimodalCompletionDataModule(data_dir=DATA_DIR, cache_dir=isolated_cache)
     dm.setup()
     test_x = dm.test_set.tensors[0]
